@@ -1,0 +1,270 @@
+/*
+ * liborchestra - the backend vtable, for backend authors.
+ *
+ * Not included by <orchestra/orchestra.h>. Stable within a minor release
+ * (docs/api-stability.md). docs/backends.md walks through writing one.
+ *
+ * A backend stores three kinds of record: workflows, tasks and leases
+ * (locks). The engine needs nothing else and never assumes multi-record
+ * transactions: every primitive below touches one record, atomically.
+ * Correctness comes from the conditions, so a backend only has to make
+ * each single-record read-check-write atomic (a row transaction, a
+ * conditional PutItem, a mutex).
+ *
+ * Conventions for every method:
+ *  - return ORC_OK or an orc_status, and fill @p err through
+ *    orc_error_set() on failure (err may be NULL);
+ *  - never print, exit or abort;
+ *  - copy every input: nothing given to a method is kept by reference;
+ *  - strings put into out records are allocated with orc_malloc() /
+ *    orc_strdup() and released by the core with orc_free().
+ */
+#ifndef ORCHESTRA_BACKEND_H
+#define ORCHESTRA_BACKEND_H
+
+#include "common.h"
+#include "status.h"
+#include "task.h"
+#include "types.h"
+#include "workflow.h"
+
+ORC_BEGIN_DECLS
+
+#define ORC_BACKEND_VERSION 1
+
+/** Methods are safe to call from many threads at once. */
+#define ORC_BACKEND_CAP_THREADSAFE 0x1u
+/** Records can expire by a TTL attribute. */
+#define ORC_BACKEND_CAP_TTL 0x2u
+/** create_workflow() seeds all records in one transaction. */
+#define ORC_BACKEND_CAP_TXN 0x4u
+
+/** One task to seed: id, dependency ids, and target for display. */
+typedef struct orc_task_seed {
+	const char *id;
+	uint32_t ndeps;
+	const char *const *deps;  /**< ndeps dependency ids */
+	const char *target;       /**< may be NULL; backends may store it */
+} orc_task_seed;
+
+/** Fields of orc_task_update that are written. */
+#define ORC_SET_STATE     0x001u
+#define ORC_SET_ATTEMPT   0x002u
+#define ORC_SET_LEASE     0x004u /**< owner and lease_expiry_ms */
+#define ORC_SET_NOT_BEFORE 0x008u
+#define ORC_SET_STARTED   0x010u
+#define ORC_SET_ENDED     0x020u
+#define ORC_SET_OUTPUT    0x040u
+#define ORC_SET_ERROR     0x080u
+#define ORC_SET_DONE_DEP  0x100u /**< add done_dep to the done set */
+#define ORC_SET_PROMOTE   0x200u /**< see orc_task_update */
+
+/**
+ * @brief One conditional single-task write.
+ *
+ * Condition (all given parts must hold, else ORC_ECONFLICT and nothing is
+ * written): the record exists (else ORC_ENOTFOUND); its state is in
+ * if_states (0 = any); its version equals if_version (-1 = any).
+ *
+ * Effect, all or nothing: each field named in @c set is written. Then
+ *  - ORC_SET_DONE_DEP adds done_dep to the task's set of done dependency
+ *    ids. It is a set: adding an id already there leaves ndone as it is;
+ *    if nothing else changes, the backend may skip the write entirely.
+ *  - ORC_SET_PROMOTE: if, after the above, the state is PENDING and
+ *    ndone == ndeps, the state becomes READY in the same write. (A backend
+ *    that cannot do this in one atomic write may issue a second write
+ *    conditioned on the first one's version: promotion is idempotent and
+ *    reconcile repeats it.)
+ *  - any write bumps version by exactly 1 and sets updated_ms = now_ms.
+ */
+typedef struct orc_task_update {
+	uint32_t if_states;       /**< ORC_TASK_BIT mask; 0 = any */
+	int64_t if_version;       /**< -1 = any */
+	uint32_t set;             /**< ORC_SET_* flags */
+	orc_task_state state;
+	int32_t attempt;
+	const char *owner;        /**< ORC_SET_LEASE; "" clears */
+	int64_t lease_expiry_ms;  /**< ORC_SET_LEASE */
+	int64_t not_before_ms;
+	int64_t started_ms;
+	int64_t ended_ms;
+	const char *output;       /**< JSON text; NULL clears */
+	const char *error;        /**< NULL clears */
+	const char *done_dep;     /**< ORC_SET_DONE_DEP: a dependency id */
+	uint32_t done_dep_index;  /**< its position in the seed's deps[] */
+	int64_t now_ms;
+} orc_task_update;
+
+/** Fields of orc_workflow_update that are written. */
+#define ORC_WSET_STATE 0x1u
+#define ORC_WSET_ERROR 0x2u
+
+/** One conditional workflow write; conditions as orc_task_update. */
+typedef struct orc_workflow_update {
+	uint32_t if_states;       /**< ORC_WORKFLOW_BIT mask; 0 = any */
+	int64_t if_version;       /**< -1 = any */
+	uint32_t set;             /**< ORC_WSET_* */
+	orc_workflow_state state;
+	const char *error;
+	int64_t now_ms;
+} orc_workflow_update;
+
+/** A named lease (orc_lock_*); expected versions start at 1. */
+typedef struct orc_lock_rec {
+	char name[ORC_ID_MAX + 1];
+	char owner[ORC_OWNER_MAX + 1];  /**< "" when released */
+	int64_t version;
+	int64_t expiry_ms;
+} orc_lock_rec;
+
+/** Flags for list_tasks(). */
+#define ORC_LIST_PAYLOADS 0x1u  /**< fill output and error */
+
+/**
+ * @brief Called once per record by list methods, with a record that is
+ * borrowed for the duration of the call (copy what you keep; the core
+ * frees nothing in it). Return 0 to continue, non-zero to stop.
+ * The callback must not call back into the same backend.
+ */
+typedef int (*orc_task_rec_cb)(const orc_task_rec *rec, void *payload);
+typedef int (*orc_workflow_rec_cb)(const orc_workflow_rec *rec, void *payload);
+
+/**
+ * @brief The vtable. Embed it as the first member of your backend's
+ * struct and fill it with orc_backend_init() then your methods.
+ */
+struct orc_backend {
+	unsigned int version;   /**< ORC_BACKEND_VERSION this was built for */
+	const char *name;       /**< "memory", "sqlite", "dynamodb", ... */
+	uint32_t caps;          /**< ORC_BACKEND_CAP_* */
+
+	/* ---- required, version 1 ---- */
+
+	/**
+	 * Must provide. Seed a workflow: write every task record (state
+	 * PENDING, version 1, attempt 0, ndeps from the seed, ndone 0, or
+	 * READY when ndeps is 0), then the workflow record @p wf (state as
+	 * given, version 1), last. A task that already exists is left as
+	 * it is (a repeated start after a crash finishes the seeding). If
+	 * the workflow record already exists, write nothing and return
+	 * ORC_EEXISTS. Without ORC_BACKEND_CAP_TXN a crash may leave some
+	 * task records and no workflow record; the next call completes it.
+	 * Strings of @p wf (definition, input) are copied.
+	 * Returns ORC_OK, ORC_EEXISTS, ORC_ETOOBIG, ORC_EBACKEND, ORC_ENOMEM.
+	 */
+	orc_status (*create_workflow)(orc_backend *b, const orc_workflow_rec *wf,
+				      const orc_task_seed *tasks, size_t ntasks,
+				      orc_error *err);
+
+	/**
+	 * Must provide. Read a workflow record into @p out (strings
+	 * allocated, released by the caller with orc_workflow_rec_clear()).
+	 * Returns ORC_OK, ORC_ENOTFOUND, ORC_EBACKEND, ORC_ENOMEM.
+	 */
+	orc_status (*get_workflow)(orc_workflow_rec *out, orc_backend *b,
+				   const char *wf_id, orc_error *err);
+
+	/**
+	 * Must provide. Conditional write of a workflow record (see
+	 * orc_workflow_update). @p out, when non-NULL, receives the record
+	 * as written (ORC_OK) or as found (ORC_ECONFLICT), without
+	 * definition and input (left NULL).
+	 * Returns ORC_OK, ORC_ENOTFOUND, ORC_ECONFLICT, ORC_EBACKEND.
+	 */
+	orc_status (*update_workflow)(orc_backend *b, const char *wf_id,
+				      const orc_workflow_update *u,
+				      orc_workflow_rec *out, orc_error *err);
+
+	/**
+	 * Must provide. Read one task into @p out; output and error are
+	 * filled (allocated) only when @p flags has ORC_LIST_PAYLOADS.
+	 * Returns ORC_OK, ORC_ENOTFOUND, ORC_EBACKEND, ORC_ENOMEM.
+	 */
+	orc_status (*get_task)(orc_task_rec *out, orc_backend *b,
+			       const char *wf_id, const char *task_id,
+			       uint32_t flags, orc_error *err);
+
+	/**
+	 * Must provide. Conditional write of one task (see orc_task_update),
+	 * atomic. @p out, when non-NULL, receives the record as written
+	 * (ORC_OK) or as found (ORC_ECONFLICT), without payloads.
+	 * Returns ORC_OK, ORC_ENOTFOUND, ORC_ECONFLICT, ORC_ETOOBIG,
+	 * ORC_EBACKEND.
+	 */
+	orc_status (*update_task)(orc_backend *b, const char *wf_id,
+				  const char *task_id, const orc_task_update *u,
+				  orc_task_rec *out, orc_error *err);
+
+	/**
+	 * Must provide. Call @p cb for each task of @p wf_id whose state is
+	 * in @p states (0 = all), in any order, each record read atomically
+	 * (the list as a whole need not be a snapshot). Stops early when
+	 * cb returns non-zero. A backend should answer a READY-only listing
+	 * without scanning every task: the engine claims through it.
+	 * Returns ORC_OK (also when stopped early or when there are no
+	 * tasks), ORC_EBACKEND.
+	 */
+	orc_status (*list_tasks)(orc_backend *b, const char *wf_id,
+				 uint32_t states, uint32_t flags,
+				 orc_task_rec_cb cb, void *payload,
+				 orc_error *err);
+
+	/**
+	 * Must provide. Read a lease record. Returns ORC_OK, ORC_ENOTFOUND,
+	 * ORC_EBACKEND.
+	 */
+	orc_status (*get_lock)(orc_lock_rec *out, orc_backend *b,
+			       const char *name, orc_error *err);
+
+	/**
+	 * Must provide. Write @p rec (its version must be expected + 1) if
+	 * the stored version equals @p expected_version, or if no record
+	 * exists and @p expected_version is 0. Returns ORC_OK, ORC_ECONFLICT,
+	 * ORC_EBACKEND.
+	 */
+	orc_status (*put_lock)(orc_backend *b, const orc_lock_rec *rec,
+			       int64_t expected_version, orc_error *err);
+
+	/** Must provide. Release everything, including @p b itself. */
+	void (*free)(orc_backend *b);
+
+	/* ---- optional, version 1: NULL = unsupported ---- */
+
+	/**
+	 * May provide; if NULL, `orchestra list` reports ORC_ENOTSUPPORTED.
+	 * Calls @p cb for each workflow record (definition and input NULL).
+	 */
+	orc_status (*list_workflows)(orc_backend *b, orc_workflow_rec_cb cb,
+				     void *payload, orc_error *err);
+
+	/**
+	 * May provide; if NULL, every op is ORC_ENOTSUPPORTED. Backend-
+	 * specific control; unknown @p op must return ORC_ENOTSUPPORTED.
+	 */
+	orc_status (*ctl)(orc_backend *b, int op, void *arg, orc_error *err);
+
+	/* version 1 ends here; append only, bump ORC_BACKEND_VERSION */
+};
+
+/** True when backend @p b provides optional method @p m of version @p v. */
+#define ORC_BACKEND_HAS(b, m, v) ((b)->version >= (v) && (b)->m != NULL)
+
+/**
+ * @brief Zero @p b and set its version; call before filling methods.
+ * @return ORC_OK, ORC_EINVAL (NULL, or version 0 or newer than this
+ * library's ORC_BACKEND_VERSION).
+ * @since 0.1
+ */
+ORC_API orc_status orc_backend_init(orc_backend *b, unsigned int version);
+
+/**
+ * @brief Check a backend as the core does on attach: version in range
+ * and every required method present.
+ * @return ORC_OK, ORC_EINVAL naming the missing method.
+ * @since 0.1
+ */
+ORC_API orc_status orc_backend_check(const orc_backend *b, orc_error *err);
+
+ORC_END_DECLS
+
+#endif

@@ -1,0 +1,8 @@
+/* The version the library was built as, to compare with the header's. */
+#include "internal.h"
+#include "version.h"
+
+ORC_API const char *orc_version(void)
+{
+	return ORC_VERSION_STRING;
+}
