@@ -41,6 +41,70 @@ ORC_API void orc_backend_free(orc_backend *b);
 /** @brief The backend's name ("memory", ...); borrowed. @since 0.1 */
 ORC_API const char *orc_backend_name(const orc_backend *b);
 
+/* ---- SQLite backend (block owned by the SQLite backend) ---- */
+
+/** synchronous pragma of the SQLite backend; see orc_sqlite_options. */
+typedef enum orc_sqlite_sync {
+	ORC_SQLITE_SYNC_NORMAL = 0,
+	ORC_SQLITE_SYNC_FULL = 1
+} orc_sqlite_sync;
+
+/** Options for orc_sqlite_backend_open(). */
+typedef struct orc_sqlite_options {
+	unsigned int version;      /**< ORC_SQLITE_OPTIONS_VERSION */
+	orc_sqlite_sync synchronous;
+	int busy_timeout_ms;       /**< 0 = 5000 */
+} orc_sqlite_options;
+
+#define ORC_SQLITE_OPTIONS_VERSION 1
+#define ORC_SQLITE_OPTIONS_INIT { ORC_SQLITE_OPTIONS_VERSION, \
+	ORC_SQLITE_SYNC_NORMAL, 0 }
+
+/**
+ * @brief Open (creating if needed) a SQLite database file as a backend.
+ * @param[out] out Caller owns; free with orc_backend_free().
+ * @return ORC_OK, ORC_EINVAL, ORC_EBACKEND, ORC_ENOMEM,
+ * ORC_ENOTSUPPORTED (built without SQLite).
+ * @since 0.1
+ */
+ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
+					   const orc_sqlite_options *opts,
+					   orc_error *err);
+
+/* ---- end of SQLite block ---- */
+
+/* ---- DynamoDB backend (block owned by the DynamoDB backend) ---- */
+
+/** Options for orc_dynamodb_backend_open(). */
+typedef struct orc_dynamodb_options {
+	unsigned int version;      /**< ORC_DYNAMODB_OPTIONS_VERSION */
+	const char *table;         /**< required */
+	const char *region;        /**< NULL = AWS_REGION, AWS_DEFAULT_REGION, config */
+	const char *endpoint;      /**< NULL = AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, AWS */
+	const char *profile;       /**< NULL = AWS_PROFILE or "default" */
+	int max_attempts;          /**< 0 = 3 (SDK standard mode) */
+	int64_t connect_timeout_ms;/**< 0 = 3000 */
+	int64_t request_timeout_ms;/**< 0 = 10000 */
+} orc_dynamodb_options;
+
+#define ORC_DYNAMODB_OPTIONS_VERSION 1
+#define ORC_DYNAMODB_OPTIONS_INIT { ORC_DYNAMODB_OPTIONS_VERSION, NULL, \
+	NULL, NULL, NULL, 0, 0, 0 }
+
+/**
+ * @brief Open a DynamoDB table (the seed's single-table layout) as a
+ * backend. Calls curl_global_init(); see docs/threading.md.
+ * @param[out] out Caller owns; free with orc_backend_free().
+ * @return ORC_OK, ORC_EINVAL, ORC_EAUTH, ORC_EBACKEND, ORC_ENOMEM,
+ * ORC_ENOTSUPPORTED (built without the dynamodb part).
+ * @since 0.1
+ */
+ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
+					     const orc_dynamodb_options *opts,
+					     orc_error *err);
+
+/* ---- end of DynamoDB block ---- */
+
 ORC_END_DECLS
 
 #endif
