@@ -1,0 +1,40 @@
+/*
+ * Engine steps shared by workflow.c and reconcile.c. Each is one or a
+ * few conditional single-record writes.
+ */
+#ifndef ORCHESTRA_ENGINE_H
+#define ORCHESTRA_ENGINE_H
+
+#include "context.h"
+
+const char *orc__task_id_at(const orc_dag *dag, size_t i);
+void orc__task_update_init(orc_task_update *u, int64_t now);
+
+/* Mark @p dep done on @p task and promote it when complete; a task no
+ * longer PENDING is left alone. *promoted (may be NULL) set when it
+ * became READY. */
+orc_status orc__mark_done(orc_context *ctx, orc__wf_cache *wf, size_t task,
+			  size_t dep, int64_t now, int *promoted,
+			  orc_error *err);
+
+/* Move a live workflow to a final state; keeps the first one. */
+orc_status orc__finish_workflow(orc_context *ctx, const char *wf_id,
+				orc_workflow_state state, const char *error,
+				orc_error *err);
+
+/* Cancel PENDING/READY descendants of @p task. */
+orc_status orc__cancel_downstream(orc_context *ctx, orc__wf_cache *wf,
+				  size_t task, uint32_t *count, orc_error *err);
+
+/* A RUNNING task at @p version back to READY with backoff, or FAILED
+ * (then downstream canceled, workflow FAILED) when out of attempts. */
+orc_status orc__retry_or_fail(int *final_out, orc_context *ctx,
+			      orc__wf_cache *wf, size_t idx, int64_t version,
+			      int32_t attempt, const char *message,
+			      uint32_t *canceled, orc_error *err);
+
+/* Cancel every PENDING/READY task of a workflow. */
+orc_status orc__cancel_claimable(orc_context *ctx, const char *wf_id,
+				 uint32_t *count, orc_error *err);
+
+#endif
