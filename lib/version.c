@@ -1,6 +1,6 @@
 /* The version the library was built as, to compare with the header's. */
 #include "internal.h"
-#include "version.h"
+#include "orchestra/version.h"
 
 ORC_API const char *orc_version(void)
 {
