@@ -171,7 +171,9 @@ ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
  * @brief Report a failed attempt, conditional on @p token. With attempts
  * left, the task goes back to READY with a not-before time from its retry
  * policy; otherwise it is FAILED, its downstream tasks are CANCELED and
- * the workflow is FAILED keeping the first error.
+ * the workflow is FAILED keeping the first error. A failed workflow
+ * starts nothing new: its other PENDING and READY tasks are CANCELED too
+ * (tasks already running may finish).
  * @param[out] final_out may be NULL; set to 1 when no retry is left.
  * @return ORC_OK, ORC_ECONFLICT, ORC_EBACKEND.
  * @since 0.1
@@ -188,7 +190,8 @@ ORC_API orc_status orc_workflow_fail(int *final_out, orc_context *ctx,
  * marked the task becomes READY. Succeeds without effect when the task is
  * no longer PENDING.
  * @return ORC_OK, ORC_ENOTFOUND (unknown task, or @p dep_id is not one of
- * its dependencies), ORC_EBACKEND.
+ * its dependencies), ORC_ECONFLICT (@p dep_id has not succeeded: only a
+ * real success counts), ORC_EBACKEND.
  * @since 0.1
  */
 ORC_API orc_status orc_workflow_mark_dep_done(orc_context *ctx,
