@@ -1,0 +1,1191 @@
+/*
+ * The SQLite backend: one connection per instance, guarded by a mutex,
+ * every statement prepared once at open. docs/backends-sqlite.md has the
+ * schema, the durability of each synchronous mode and the concurrency
+ * model.
+ *
+ * Every write primitive is one BEGIN IMMEDIATE transaction: the write
+ * lock is taken up front, so the read-check-write of a conditional
+ * update can never be interleaved with another connection's write, in
+ * this process or another. A read primitive is one SELECT statement,
+ * which SQLite runs on one snapshot; in WAL mode it never blocks writers.
+ *
+ * The done-dependency set of a task is a bitset over the positions of
+ * the seed's deps[] (done_dep_index), kept in the task row itself: the
+ * fan-out write stays one primary-key read and one write.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "internal.h"
+#include "orchestra/backend.h"
+#include "orchestra/backends.h"
+
+#define SQ_SCHEMA_VERSION 1
+#define SQ_DEFAULT_BUSY_MS 5000
+
+/* Columns of a task without payloads, in the order task_read() expects. */
+#define TASK_COLS "id, state, version, attempt, ndeps, ndone, owner, " \
+	"lease_expiry_ms, not_before_ms, created_ms, updated_ms, "     \
+	"started_ms, ended_ms"
+#define TASK_NCOLS 13
+
+#define WF_COLS "id, state, version, ntasks, created_ms, updated_ms"
+
+enum sq_stmt {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_WF_EXISTS,
+	S_WF_INSERT,
+	S_WF_GET,
+	S_WF_GET_META,
+	S_WF_UPDATE,
+	S_WF_LIST,
+	S_TASK_INSERT,
+	S_TASK_GET,
+	S_TASK_GET_PAY,
+	S_TASK_GET_DONE,
+	S_TASK_UPDATE,
+	S_LIST_READY,
+	S_LIST_READY_PAY,
+	S_LIST_MASK,
+	S_LIST_MASK_PAY,
+	S_LOCK_GET,
+	S_LOCK_INSERT,
+	S_LOCK_UPDATE,
+	S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_WF_EXISTS] = "SELECT 1 FROM workflows WHERE id = ?1",
+	[S_WF_INSERT] = "INSERT INTO workflows (id, state, version, ntasks, "
+		"created_ms, updated_ms, definition, input, error) "
+		"VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_WF_GET] = "SELECT " WF_COLS ", error, definition, input "
+		"FROM workflows WHERE id = ?1",
+	[S_WF_GET_META] = "SELECT " WF_COLS ", error FROM workflows "
+		"WHERE id = ?1",
+	[S_WF_UPDATE] = "UPDATE workflows SET state = ?2, version = ?3, "
+		"updated_ms = ?4, error = CASE WHEN ?5 THEN ?6 ELSE error END "
+		"WHERE id = ?1",
+	[S_WF_LIST] = "SELECT " WF_COLS ", error FROM workflows ORDER BY id",
+	[S_TASK_INSERT] = "INSERT OR IGNORE INTO tasks (wf_id, id, state, "
+		"version, attempt, ndeps, ndone, owner, lease_expiry_ms, "
+		"not_before_ms, created_ms, updated_ms, started_ms, ended_ms, "
+		"target, done) VALUES (?1, ?2, ?3, 1, 0, ?4, 0, '', 0, 0, ?5, "
+		"?5, 0, 0, ?6, ?7)",
+	[S_TASK_GET] = "SELECT " TASK_COLS " FROM tasks "
+		"WHERE wf_id = ?1 AND id = ?2",
+	[S_TASK_GET_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
+		"WHERE wf_id = ?1 AND id = ?2",
+	[S_TASK_GET_DONE] = "SELECT " TASK_COLS ", done FROM tasks "
+		"WHERE wf_id = ?1 AND id = ?2",
+	[S_TASK_UPDATE] = "UPDATE tasks SET state = ?3, version = ?4, "
+		"attempt = ?5, ndone = ?6, owner = ?7, lease_expiry_ms = ?8, "
+		"not_before_ms = ?9, updated_ms = ?10, started_ms = ?11, "
+		"ended_ms = ?12, "
+		"done = CASE WHEN ?13 THEN ?14 ELSE done END, "
+		"output = CASE WHEN ?15 THEN ?16 ELSE output END, "
+		"error = CASE WHEN ?17 THEN ?18 ELSE error END "
+		"WHERE wf_id = ?1 AND id = ?2",
+	/* "state = 1" literally, so the partial index tasks_ready serves. */
+	[S_LIST_READY] = "SELECT " TASK_COLS " FROM tasks "
+		"WHERE wf_id = ?1 AND state = 1",
+	[S_LIST_READY_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
+		"WHERE wf_id = ?1 AND state = 1",
+	[S_LIST_MASK] = "SELECT " TASK_COLS " FROM tasks WHERE wf_id = ?1 "
+		"AND (?2 = 0 OR ((?2 >> state) & 1) = 1)",
+	[S_LIST_MASK_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
+		"WHERE wf_id = ?1 AND (?2 = 0 OR ((?2 >> state) & 1) = 1)",
+	[S_LOCK_GET] = "SELECT name, owner, version, expiry_ms FROM locks "
+		"WHERE name = ?1",
+	[S_LOCK_INSERT] = "INSERT INTO locks (name, owner, version, "
+		"expiry_ms) VALUES (?1, ?2, ?3, ?4)",
+	[S_LOCK_UPDATE] = "UPDATE locks SET owner = ?2, version = ?3, "
+		"expiry_ms = ?4 WHERE name = ?1",
+};
+
+/*
+ * Schema migrations: entry i brings user_version from i to i + 1. To
+ * add version 2, append its SQL here and bump SQ_SCHEMA_VERSION; a file
+ * at version 1 is then upgraded in place on its next open.
+ */
+static const char *const migrations[SQ_SCHEMA_VERSION] = {
+	/* 0 -> 1 */
+	"CREATE TABLE workflows ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" ntasks INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" definition TEXT,"
+	" input TEXT,"
+	" error TEXT"
+	");"
+	/* Small rows looked up by their key: no separate rowid b-tree. */
+	"CREATE TABLE tasks ("
+	" wf_id TEXT NOT NULL,"
+	" id TEXT NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" attempt INTEGER NOT NULL,"
+	" ndeps INTEGER NOT NULL,"
+	" ndone INTEGER NOT NULL,"
+	" owner TEXT NOT NULL,"
+	" lease_expiry_ms INTEGER NOT NULL,"
+	" not_before_ms INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" started_ms INTEGER NOT NULL,"
+	" ended_ms INTEGER NOT NULL,"
+	" done BLOB,"
+	" output TEXT,"
+	" error TEXT,"
+	" target TEXT,"
+	" PRIMARY KEY (wf_id, id)"
+	") WITHOUT ROWID;"
+	/* Only READY rows are in it: claims find work without a scan, and
+	 * writes that do not enter or leave READY do not touch it. */
+	"CREATE INDEX tasks_ready ON tasks (wf_id, id) WHERE state = 1;"
+	"CREATE TABLE locks ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" owner TEXT NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" expiry_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
+};
+
+typedef struct sq_backend {
+	orc_backend parent;      /* first: the core sees only this */
+	pthread_mutex_t mu;      /* one connection, one caller at a time */
+	sqlite3 *db;
+	sqlite3_stmt *st[S_COUNT];
+	int busy_ms;
+} sq_backend;
+
+#define SB(b) ((sq_backend *)(void *)(b))
+
+/* ---- errors ---- */
+
+/* Map a SQLite result code to a status, keeping the code and message. */
+static orc_status sq_fail(orc_error *err, sqlite3 *db, int rc, int busy_ms,
+			  const char *what)
+{
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	orc_status st;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		st = orc_error_set(err, ORC_ETHROTTLED, "sqlite: %s: database "
+				   "busy after %d ms: %s", what, busy_ms, msg);
+		break;
+	case SQLITE_TOOBIG:
+		st = orc_error_set(err, ORC_ETOOBIG, "sqlite: %s: %s", what,
+				   msg);
+		break;
+	case SQLITE_NOMEM:
+		st = orc_error_set(err, ORC_ENOMEM, "sqlite: %s: %s", what,
+				   msg);
+		break;
+	default:
+		st = orc_error_set(err, ORC_EBACKEND, "sqlite: %s: %s (%d)",
+				   what, msg, rc);
+		break;
+	}
+	if (err) {
+		err->detail = rc;
+		orc__strlcpy(err->source, "sqlite", sizeof(err->source));
+	}
+	return st;
+}
+
+static orc_status sb_fail(orc_error *err, sq_backend *sb, int rc,
+			  const char *what)
+{
+	return sq_fail(err, sb->db, rc, sb->busy_ms, what);
+}
+
+static int id_ok(const char *id)
+{
+	return id && *id && strlen(id) <= ORC_ID_MAX;
+}
+
+/* ---- statements ---- */
+
+static sqlite3_stmt *stmt(sq_backend *sb, enum sq_stmt s)
+{
+	return sb->st[s];
+}
+
+/* Reset after use: releases the read snapshot and the bound strings. */
+static void done_with(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+/* Bind text or NULL; SQLITE_TRANSIENT would copy, but every bound string
+ * outlives the statement's use within one call. */
+static int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (!v)
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* Run a statement that returns no rows. */
+static int exec_stmt(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	done_with(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static orc_status txn_begin(sq_backend *sb, orc_error *err)
+{
+	int rc = exec_stmt(stmt(sb, S_BEGIN));
+
+	if (rc != SQLITE_OK)
+		return sb_fail(err, sb, rc, "begin");
+	return ORC_OK;
+}
+
+static orc_status txn_commit(sq_backend *sb, orc_error *err)
+{
+	int rc = exec_stmt(stmt(sb, S_COMMIT));
+
+	if (rc != SQLITE_OK) {
+		orc_status st = sb_fail(err, sb, rc, "commit");
+
+		if (!sqlite3_get_autocommit(sb->db))
+			exec_stmt(stmt(sb, S_ROLLBACK));
+		return st;
+	}
+	return ORC_OK;
+}
+
+static void txn_rollback(sq_backend *sb)
+{
+	if (!sqlite3_get_autocommit(sb->db))
+		exec_stmt(stmt(sb, S_ROLLBACK));
+}
+
+/* Copy a text column into a new string (NULL stays NULL). */
+static int col_dup(char **out, sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	*out = NULL;
+	if (!t)
+		return sqlite3_column_type(s, i) == SQLITE_NULL;
+	*out = orc__strndup((const char *)t, (size_t)sqlite3_column_bytes(s, i));
+	return *out != NULL;
+}
+
+static void col_copy(char *dst, size_t size, sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	orc__strlcpy(dst, t ? (const char *)t : "", size);
+}
+
+/* Fill @p out from the TASK_COLS of the current row; no payloads. */
+static void task_read(orc_task_rec *out, sqlite3_stmt *s)
+{
+	col_copy(out->id, sizeof(out->id), s, 0);
+	out->state = (orc_task_state)sqlite3_column_int(s, 1);
+	out->version = sqlite3_column_int64(s, 2);
+	out->attempt = (int32_t)sqlite3_column_int64(s, 3);
+	out->ndeps = (uint32_t)sqlite3_column_int64(s, 4);
+	out->ndone = (uint32_t)sqlite3_column_int64(s, 5);
+	col_copy(out->owner, sizeof(out->owner), s, 6);
+	out->lease_expiry_ms = sqlite3_column_int64(s, 7);
+	out->not_before_ms = sqlite3_column_int64(s, 8);
+	out->created_ms = sqlite3_column_int64(s, 9);
+	out->updated_ms = sqlite3_column_int64(s, 10);
+	out->started_ms = sqlite3_column_int64(s, 11);
+	out->ended_ms = sqlite3_column_int64(s, 12);
+	out->output = NULL;
+	out->error = NULL;
+}
+
+/* Fill @p out from the WF_COLS of the current row; no strings. */
+static void wf_read(orc_workflow_rec *out, sqlite3_stmt *s)
+{
+	col_copy(out->id, sizeof(out->id), s, 0);
+	out->state = (orc_workflow_state)sqlite3_column_int(s, 1);
+	out->version = sqlite3_column_int64(s, 2);
+	out->ntasks = (uint32_t)sqlite3_column_int64(s, 3);
+	out->created_ms = sqlite3_column_int64(s, 4);
+	out->updated_ms = sqlite3_column_int64(s, 5);
+	out->definition = NULL;
+	out->input = NULL;
+	out->error = NULL;
+}
+
+static const char *wf_state_name(orc_workflow_state s)
+{
+	static const char *const names[] = { "PENDING", "RUNNING",
+					     "SUCCEEDED", "FAILED",
+					     "CANCELED" };
+
+	return (unsigned)s < ORC_WORKFLOW_STATE_COUNT ? names[s] : "UNKNOWN";
+}
+
+static orc_status wf_not_found(orc_error *err, const char *wf_id)
+{
+	return orc_error_set(err, ORC_ENOTFOUND, "workflow %s not found",
+			     wf_id);
+}
+
+static orc_status task_not_found(orc_error *err, const char *wf_id,
+				 const char *task_id)
+{
+	return orc_error_set(err, ORC_ENOTFOUND, "task %s in workflow %s not "
+			     "found", task_id, wf_id);
+}
+
+/* ---- workflows ---- */
+
+static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
+				     const orc_task_seed *tasks, size_t ntasks,
+				     orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	sqlite3_stmt *s;
+	orc_status st;
+	size_t i;
+	int rc;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(wf != NULL, err);
+	ORC_CHECK_ARG(tasks != NULL || ntasks == 0, err);
+	if (!id_ok(wf->id))
+		return orc_error_set(err, ORC_EINVAL, "workflow id must be 1 to "
+				     "%d bytes", ORC_ID_MAX);
+	if ((unsigned)wf->state >= ORC_WORKFLOW_STATE_COUNT)
+		return orc_error_set(err, ORC_EINVAL, "workflow %s: invalid "
+				     "state %d", wf->id, (int)wf->state);
+	if (ntasks > UINT32_MAX)
+		return orc_error_set(err, ORC_EINVAL, "workflow %s: too many "
+				     "tasks (%zu)", wf->id, ntasks);
+	for (i = 0; i < ntasks; i++)
+		if (!id_ok(tasks[i].id))
+			return orc_error_set(err, ORC_EINVAL, "workflow %s: "
+					     "task %zu: id must be 1 to %d "
+					     "bytes", wf->id, i, ORC_ID_MAX);
+
+	pthread_mutex_lock(&sb->mu);
+	st = txn_begin(sb, err);
+	if (st != ORC_OK)
+		goto unlock;
+	s = stmt(sb, S_WF_EXISTS);
+	sqlite3_bind_text(s, 1, wf->id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	done_with(s);
+	if (rc == SQLITE_ROW) {
+		st = orc_error_set(err, ORC_EEXISTS, "workflow %s already "
+				   "exists", wf->id);
+		goto rollback;
+	}
+	if (rc != SQLITE_DONE) {
+		st = sb_fail(err, sb, rc, "create workflow");
+		goto rollback;
+	}
+	s = stmt(sb, S_TASK_INSERT);
+	for (i = 0; i < ntasks; i++) {
+		const orc_task_seed *t = &tasks[i];
+
+		sqlite3_bind_text(s, 1, wf->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, t->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, t->ndeps ? ORC_TASK_PENDING
+						: ORC_TASK_READY);
+		sqlite3_bind_int64(s, 4, t->ndeps);
+		sqlite3_bind_int64(s, 5, wf->created_ms);
+		bind_text(s, 6, t->target);
+		if (t->ndeps)
+			sqlite3_bind_zeroblob(s, 7, (int)((t->ndeps + 7) / 8));
+		else
+			sqlite3_bind_null(s, 7);
+		/* OR IGNORE: a task left by an earlier, cut-short start (or a
+		 * repeated id) stays as it is. */
+		rc = exec_stmt(s);
+		if (rc != SQLITE_OK) {
+			st = sb_fail(err, sb, rc, "seed task");
+			goto rollback;
+		}
+	}
+	s = stmt(sb, S_WF_INSERT);
+	sqlite3_bind_text(s, 1, wf->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, (int)wf->state);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)ntasks);
+	sqlite3_bind_int64(s, 4, wf->created_ms);
+	sqlite3_bind_int64(s, 5, wf->updated_ms);
+	bind_text(s, 6, wf->definition);
+	bind_text(s, 7, wf->input);
+	bind_text(s, 8, wf->error);
+	rc = exec_stmt(s);
+	if (rc != SQLITE_OK) {
+		st = sb_fail(err, sb, rc, "create workflow");
+		goto rollback;
+	}
+	st = txn_commit(sb, err);
+	goto unlock;
+rollback:
+	txn_rollback(sb);
+unlock:
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+static orc_status sq_get_workflow(orc_workflow_rec *out, orc_backend *b,
+				  const char *wf_id, orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	char *def = NULL, *input = NULL, *error = NULL;
+	orc_status st = ORC_OK;
+	sqlite3_stmt *s;
+	int rc;
+
+	ORC_CHECK_ARG(out != NULL, err);
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(wf_id != NULL, err);
+	pthread_mutex_lock(&sb->mu);
+	s = stmt(sb, S_WF_GET);
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (col_dup(&error, s, 6) && col_dup(&def, s, 7) &&
+		    col_dup(&input, s, 8)) {
+			wf_read(out, s);
+			out->definition = def;
+			out->input = input;
+			out->error = error;
+		} else {
+			free(def);
+			free(input);
+			free(error);
+			st = orc_error_set(err, ORC_ENOMEM, "workflow %s: out "
+					   "of memory", wf_id);
+		}
+	} else if (rc == SQLITE_DONE) {
+		st = wf_not_found(err, wf_id);
+	} else {
+		st = sb_fail(err, sb, rc, "get workflow");
+	}
+	done_with(s);
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+static orc_status sq_update_workflow(orc_backend *b, const char *wf_id,
+				     const orc_workflow_update *u,
+				     orc_workflow_rec *out, orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	orc_workflow_rec cur;
+	char *error = NULL;
+	orc_status st;
+	sqlite3_stmt *s;
+	int rc;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(wf_id != NULL, err);
+	ORC_CHECK_ARG(u != NULL, err);
+	if ((u->set & ORC_WSET_STATE) &&
+	    (unsigned)u->state >= ORC_WORKFLOW_STATE_COUNT)
+		return orc_error_set(err, ORC_EINVAL, "workflow %s: invalid "
+				     "state %d", wf_id, (int)u->state);
+	pthread_mutex_lock(&sb->mu);
+	st = txn_begin(sb, err);
+	if (st != ORC_OK)
+		goto unlock;
+	s = stmt(sb, S_WF_GET_META);
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		wf_read(&cur, s);
+		if (out && !col_dup(&error, s, 6))
+			st = orc_error_set(err, ORC_ENOMEM, "workflow %s: out "
+					   "of memory", wf_id);
+	} else if (rc == SQLITE_DONE) {
+		st = wf_not_found(err, wf_id);
+	} else {
+		st = sb_fail(err, sb, rc, "update workflow");
+	}
+	done_with(s);
+	if (st != ORC_OK)
+		goto rollback;
+	if (u->if_states && !(u->if_states & ORC_WORKFLOW_BIT(cur.state))) {
+		st = orc_error_set(err, ORC_ECONFLICT, "workflow %s: state %s "
+				   "not in the expected states", wf_id,
+				   wf_state_name(cur.state));
+		goto found;
+	}
+	if (u->if_version >= 0 && u->if_version != cur.version) {
+		st = orc_error_set(err, ORC_ECONFLICT, "workflow %s: expected "
+				   "version %lld, found %lld", wf_id,
+				   (long long)u->if_version,
+				   (long long)cur.version);
+		goto found;
+	}
+	if (!(u->set & (ORC_WSET_STATE | ORC_WSET_ERROR)))
+		goto found;  /* nothing to write: version stays */
+	if (u->set & ORC_WSET_STATE)
+		cur.state = u->state;
+	cur.version++;
+	cur.updated_ms = u->now_ms;
+	s = stmt(sb, S_WF_UPDATE);
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, (int)cur.state);
+	sqlite3_bind_int64(s, 3, cur.version);
+	sqlite3_bind_int64(s, 4, cur.updated_ms);
+	sqlite3_bind_int(s, 5, (u->set & ORC_WSET_ERROR) != 0);
+	bind_text(s, 6, u->error);
+	rc = exec_stmt(s);
+	if (rc != SQLITE_OK) {
+		st = sb_fail(err, sb, rc, "update workflow");
+		goto rollback;
+	}
+	st = txn_commit(sb, err);
+	if (st != ORC_OK)
+		goto unlock;
+	if (out && (u->set & ORC_WSET_ERROR)) {
+		free(error);
+		error = orc_strdup(u->error);
+		if (u->error && !error) {
+			/* The write is committed; only the copy failed. */
+			st = orc_error_set(err, ORC_ENOMEM, "workflow %s: out "
+					   "of memory", wf_id);
+			goto unlock;
+		}
+	}
+	if (out) {
+		*out = cur;
+		out->error = error;
+		error = NULL;
+	}
+	goto unlock;
+found:
+	if (out) {
+		*out = cur;
+		out->error = error;
+		error = NULL;
+	}
+rollback:
+	txn_rollback(sb);
+unlock:
+	pthread_mutex_unlock(&sb->mu);
+	free(error);
+	return st;
+}
+
+static orc_status sq_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
+				    void *payload, orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	orc_workflow_rec rec;
+	orc_status st = ORC_OK;
+	sqlite3_stmt *s;
+	int rc;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(cb != NULL, err);
+	pthread_mutex_lock(&sb->mu);
+	s = stmt(sb, S_WF_LIST);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		wf_read(&rec, s);
+		/* Lent for the call: valid until the next step. */
+		rec.error = (char *)sqlite3_column_text(s, 6);
+		if (cb(&rec, payload))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = sb_fail(err, sb, rc, "list workflows");
+	done_with(s);
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+/* ---- tasks ---- */
+
+static orc_status sq_get_task(orc_task_rec *out, orc_backend *b,
+			      const char *wf_id, const char *tid,
+			      uint32_t flags, orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	const int pay = (flags & ORC_LIST_PAYLOADS) != 0;
+	char *output = NULL, *error = NULL;
+	orc_status st = ORC_OK;
+	sqlite3_stmt *s;
+	int rc;
+
+	ORC_CHECK_ARG(out != NULL, err);
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(wf_id != NULL, err);
+	ORC_CHECK_ARG(tid != NULL, err);
+	pthread_mutex_lock(&sb->mu);
+	s = stmt(sb, pay ? S_TASK_GET_PAY : S_TASK_GET);
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (!pay || (col_dup(&output, s, TASK_NCOLS) &&
+			     col_dup(&error, s, TASK_NCOLS + 1))) {
+			task_read(out, s);
+			out->output = output;
+			out->error = error;
+		} else {
+			free(output);
+			free(error);
+			st = orc_error_set(err, ORC_ENOMEM, "task %s in "
+					   "workflow %s: out of memory", tid,
+					   wf_id);
+		}
+	} else if (rc == SQLITE_DONE) {
+		st = task_not_found(err, wf_id, tid);
+	} else {
+		st = sb_fail(err, sb, rc, "get task");
+	}
+	done_with(s);
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+static orc_status sq_update_task(orc_backend *b, const char *wf_id,
+				 const char *tid, const orc_task_update *u,
+				 orc_task_rec *out, orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	const uint32_t set = u ? u->set : 0;
+	unsigned char dbuf[64], *done = dbuf;
+	int done_len = 0, done_changed = 0, write, rc;
+	orc_task_rec cur;
+	orc_status st;
+	sqlite3_stmt *s;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(wf_id != NULL, err);
+	ORC_CHECK_ARG(tid != NULL, err);
+	ORC_CHECK_ARG(u != NULL, err);
+	if ((set & ORC_SET_STATE) &&
+	    (unsigned)u->state >= ORC_TASK_STATE_COUNT)
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "invalid state %d", tid, wf_id,
+				     (int)u->state);
+	if ((set & ORC_SET_LEASE) && u->owner &&
+	    strlen(u->owner) > ORC_OWNER_MAX)
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "lease owner longer than %d bytes", tid,
+				     wf_id, ORC_OWNER_MAX);
+	pthread_mutex_lock(&sb->mu);
+	st = txn_begin(sb, err);
+	if (st != ORC_OK)
+		goto unlock;
+	s = stmt(sb, S_TASK_GET_DONE);
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		task_read(&cur, s);
+		if (set & ORC_SET_DONE_DEP) {
+			done_len = sqlite3_column_bytes(s, TASK_NCOLS);
+			if ((size_t)done_len > sizeof(dbuf))
+				done = orc__malloc((size_t)done_len);
+			if (!done)
+				st = orc_error_set(err, ORC_ENOMEM, "task %s "
+						   "in workflow %s: out of "
+						   "memory", tid, wf_id);
+			else if (done_len)
+				memcpy(done, sqlite3_column_blob(s,
+								 TASK_NCOLS),
+				       (size_t)done_len);
+		}
+	} else if (rc == SQLITE_DONE) {
+		st = task_not_found(err, wf_id, tid);
+	} else {
+		st = sb_fail(err, sb, rc, "update task");
+	}
+	done_with(s);
+	if (st != ORC_OK)
+		goto rollback;
+	if ((set & ORC_SET_DONE_DEP) && u->done_dep_index >= cur.ndeps) {
+		st = orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				   "dependency index %u out of range (%u "
+				   "dependencies)", tid, wf_id,
+				   u->done_dep_index, cur.ndeps);
+		goto rollback;
+	}
+	if (u->if_states && !(u->if_states & ORC_TASK_BIT(cur.state))) {
+		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow %s: "
+				   "state %s not in the expected states", tid,
+				   wf_id, orc_task_state_name(cur.state));
+		goto found;
+	}
+	if (u->if_version >= 0 && u->if_version != cur.version) {
+		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow %s: "
+				   "expected version %lld, found %lld", tid,
+				   wf_id, (long long)u->if_version,
+				   (long long)cur.version);
+		goto found;
+	}
+	write = (set & ~(ORC_SET_DONE_DEP | ORC_SET_PROMOTE)) != 0;
+	if (set & ORC_SET_STATE)
+		cur.state = u->state;
+	if (set & ORC_SET_ATTEMPT)
+		cur.attempt = u->attempt;
+	if (set & ORC_SET_LEASE) {
+		orc__strlcpy(cur.owner, u->owner ? u->owner : "",
+			     sizeof(cur.owner));
+		cur.lease_expiry_ms = u->lease_expiry_ms;
+	}
+	if (set & ORC_SET_NOT_BEFORE)
+		cur.not_before_ms = u->not_before_ms;
+	if (set & ORC_SET_STARTED)
+		cur.started_ms = u->started_ms;
+	if (set & ORC_SET_ENDED)
+		cur.ended_ms = u->ended_ms;
+	if (set & ORC_SET_DONE_DEP) {
+		uint32_t i = u->done_dep_index;
+		unsigned char bit = (unsigned char)(1u << (i % 8));
+
+		/* A short or missing blob (a damaged row) grows safely:
+		 * bytes past its end read as not done. */
+		size_t need = ((size_t)cur.ndeps + 7) / 8;
+
+		if ((size_t)done_len < need) {
+			unsigned char *nd = orc__calloc(1, need);
+
+			if (!nd) {
+				st = orc_error_set(err, ORC_ENOMEM, "task %s "
+						   "in workflow %s: out of "
+						   "memory", tid, wf_id);
+				goto rollback;
+			}
+			if (done_len)
+				memcpy(nd, done, (size_t)done_len);
+			if (done != dbuf)
+				free(done);
+			done = nd;
+			done_len = (int)need;
+		}
+		if (!(done[i / 8] & bit)) {
+			done[i / 8] |= bit;
+			cur.ndone++;
+			done_changed = write = 1;
+		}
+	}
+	if ((set & ORC_SET_PROMOTE) && cur.state == ORC_TASK_PENDING &&
+	    cur.ndone == cur.ndeps) {
+		cur.state = ORC_TASK_READY;
+		write = 1;
+	}
+	if (!write)
+		goto found;  /* a repeated fan-out: nothing changes */
+	cur.version++;
+	cur.updated_ms = u->now_ms;
+	s = stmt(sb, S_TASK_UPDATE);
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, (int)cur.state);
+	sqlite3_bind_int64(s, 4, cur.version);
+	sqlite3_bind_int64(s, 5, cur.attempt);
+	sqlite3_bind_int64(s, 6, cur.ndone);
+	sqlite3_bind_text(s, 7, cur.owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, cur.lease_expiry_ms);
+	sqlite3_bind_int64(s, 9, cur.not_before_ms);
+	sqlite3_bind_int64(s, 10, cur.updated_ms);
+	sqlite3_bind_int64(s, 11, cur.started_ms);
+	sqlite3_bind_int64(s, 12, cur.ended_ms);
+	sqlite3_bind_int(s, 13, done_changed);
+	if (done_changed)
+		sqlite3_bind_blob(s, 14, done, done_len, SQLITE_STATIC);
+	sqlite3_bind_int(s, 15, (set & ORC_SET_OUTPUT) != 0);
+	if (set & ORC_SET_OUTPUT)
+		bind_text(s, 16, u->output);
+	sqlite3_bind_int(s, 17, (set & ORC_SET_ERROR) != 0);
+	if (set & ORC_SET_ERROR)
+		bind_text(s, 18, u->error);
+	rc = exec_stmt(s);
+	if (rc != SQLITE_OK) {
+		st = sb_fail(err, sb, rc, "update task");
+		goto rollback;
+	}
+	st = txn_commit(sb, err);
+	if (st == ORC_OK && out)
+		*out = cur;
+	goto unlock;
+found:
+	if (out)
+		*out = cur;
+rollback:
+	txn_rollback(sb);
+unlock:
+	pthread_mutex_unlock(&sb->mu);
+	if (done != dbuf)
+		free(done);
+	return st;
+}
+
+static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
+				uint32_t states, uint32_t flags,
+				orc_task_rec_cb cb, void *payload,
+				orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	const int pay = (flags & ORC_LIST_PAYLOADS) != 0;
+	orc_status st = ORC_OK;
+	orc_task_rec rec;
+	sqlite3_stmt *s;
+	int rc;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(wf_id != NULL, err);
+	ORC_CHECK_ARG(cb != NULL, err);
+	pthread_mutex_lock(&sb->mu);
+	if (states == ORC_TASK_BIT(ORC_TASK_READY)) {
+		s = stmt(sb, pay ? S_LIST_READY_PAY : S_LIST_READY);
+	} else {
+		s = stmt(sb, pay ? S_LIST_MASK_PAY : S_LIST_MASK);
+		sqlite3_bind_int64(s, 2, states);
+	}
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	/* One statement: one snapshot, held until reset; callbacks must not
+	 * call back into this backend (the mutex is held). */
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		task_read(&rec, s);
+		if (pay) {
+			/* Lent for the call: valid until the next step. */
+			rec.output = (char *)sqlite3_column_text(s, TASK_NCOLS);
+			rec.error = (char *)sqlite3_column_text(s,
+								TASK_NCOLS + 1);
+		}
+		if (cb(&rec, payload))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = sb_fail(err, sb, rc, "list tasks");
+	done_with(s);
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+/* ---- leases ---- */
+
+static orc_status sq_get_lock(orc_lock_rec *out, orc_backend *b,
+			      const char *name, orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	orc_status st = ORC_OK;
+	sqlite3_stmt *s;
+	int rc;
+
+	ORC_CHECK_ARG(out != NULL, err);
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(name != NULL, err);
+	pthread_mutex_lock(&sb->mu);
+	s = stmt(sb, S_LOCK_GET);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		col_copy(out->name, sizeof(out->name), s, 0);
+		col_copy(out->owner, sizeof(out->owner), s, 1);
+		out->version = sqlite3_column_int64(s, 2);
+		out->expiry_ms = sqlite3_column_int64(s, 3);
+	} else if (rc == SQLITE_DONE) {
+		st = orc_error_set(err, ORC_ENOTFOUND, "lock %s not found",
+				   name);
+	} else {
+		st = sb_fail(err, sb, rc, "get lock");
+	}
+	done_with(s);
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+static orc_status sq_put_lock(orc_backend *b, const orc_lock_rec *rec,
+			      int64_t expected, orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	orc_status st;
+	sqlite3_stmt *s;
+	int64_t found = 0;
+	int rc, exists = 0;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(rec != NULL, err);
+	if (!rec->name[0] || memchr(rec->name, '\0', sizeof(rec->name)) == NULL
+	    || memchr(rec->owner, '\0', sizeof(rec->owner)) == NULL)
+		return orc_error_set(err, ORC_EINVAL, "lock: name must be 1 to "
+				     "%d bytes and owner terminated",
+				     ORC_ID_MAX);
+	if (expected < 0 || rec->version != expected + 1)
+		return orc_error_set(err, ORC_EINVAL, "lock %s: version %lld "
+				     "must be expected version %lld + 1",
+				     rec->name, (long long)rec->version,
+				     (long long)expected);
+	pthread_mutex_lock(&sb->mu);
+	st = txn_begin(sb, err);
+	if (st != ORC_OK)
+		goto unlock;
+	s = stmt(sb, S_LOCK_GET);
+	sqlite3_bind_text(s, 1, rec->name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		exists = 1;
+		found = sqlite3_column_int64(s, 2);
+	}
+	done_with(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		st = sb_fail(err, sb, rc, "put lock");
+		goto rollback;
+	}
+	if (!exists && expected != 0) {
+		st = orc_error_set(err, ORC_ECONFLICT, "lock %s: expected "
+				   "version %lld, found none", rec->name,
+				   (long long)expected);
+		goto rollback;
+	}
+	if (exists && found != expected) {
+		st = orc_error_set(err, ORC_ECONFLICT, "lock %s: expected "
+				   "version %lld, found %lld", rec->name,
+				   (long long)expected, (long long)found);
+		goto rollback;
+	}
+	s = stmt(sb, exists ? S_LOCK_UPDATE : S_LOCK_INSERT);
+	sqlite3_bind_text(s, 1, rec->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rec->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, rec->version);
+	sqlite3_bind_int64(s, 4, rec->expiry_ms);
+	rc = exec_stmt(s);
+	if (rc != SQLITE_OK) {
+		st = sb_fail(err, sb, rc, "put lock");
+		goto rollback;
+	}
+	st = txn_commit(sb, err);
+	goto unlock;
+rollback:
+	txn_rollback(sb);
+unlock:
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+static orc_status sq_ctl(orc_backend *b, int op, void *arg, orc_error *err)
+{
+	ORC_UNUSED(b);
+	ORC_UNUSED(arg);
+	return orc_error_set(err, ORC_ENOTSUPPORTED, "sqlite backend: "
+			     "unknown ctl op %d", op);
+}
+
+/* ---- open and close ---- */
+
+static void sq_close(sq_backend *sb)
+{
+	int i;
+
+	for (i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(sb->st[i]);
+	/* Last connection out checkpoints and removes the -wal file. */
+	sqlite3_close(sb->db);
+	pthread_mutex_destroy(&sb->mu);
+	free(sb);
+}
+
+static void sq_free(orc_backend *b)
+{
+	if (b)
+		sq_close(SB(b));
+}
+
+/* One integer from a pragma or query. */
+static int query_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(s, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		*out = 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Bring the schema to SQ_SCHEMA_VERSION, under the write lock so that
+ * processes opening a new file at once migrate it exactly once. */
+static orc_status migrate(sq_backend *sb, const char *path, orc_error *err)
+{
+	char pragma[40];
+	int rc, v = 0;
+
+	rc = sqlite3_exec(sb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sb_fail(err, sb, rc, "open: begin migration");
+	rc = query_int(sb->db, "PRAGMA user_version", &v);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if (v > SQ_SCHEMA_VERSION) {
+		sqlite3_exec(sb->db, "ROLLBACK", NULL, NULL, NULL);
+		return orc_error_set(err, ORC_EBACKEND, "sqlite: %s: schema "
+				     "version %d is newer than this library's "
+				     "%d", path, v, SQ_SCHEMA_VERSION);
+	}
+	for (; v < SQ_SCHEMA_VERSION; v++) {
+		rc = sqlite3_exec(sb->db, migrations[v], NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+		 SQ_SCHEMA_VERSION);
+	rc = sqlite3_exec(sb->db, pragma, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_exec(sb->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	return ORC_OK;
+fail:
+	{
+		orc_status st = sb_fail(err, sb, rc, "open: migrate schema");
+
+		sqlite3_exec(sb->db, "ROLLBACK", NULL, NULL, NULL);
+		return st;
+	}
+}
+
+/* WAL lets readers run beside the one writer and makes a commit one
+ * append; a database in memory has no WAL and keeps its own journal. */
+static orc_status set_pragmas(sq_backend *sb, const orc_sqlite_options *o,
+			      orc_error *err)
+{
+	const char *sync = o && o->synchronous == ORC_SQLITE_SYNC_FULL
+		? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+	const char *file = sqlite3_db_filename(sb->db, "main");
+	sqlite3_stmt *s;
+	int rc, wal = 0;
+
+	rc = sqlite3_prepare_v2(sb->db, "PRAGMA journal_mode = WAL", -1, &s,
+				NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			const unsigned char *m = sqlite3_column_text(s, 0);
+
+			wal = m && strcmp((const char *)m, "wal") == 0;
+			rc = SQLITE_OK;
+		}
+		sqlite3_finalize(s);
+	}
+	if (rc != SQLITE_OK)
+		return sb_fail(err, sb, rc, "open: journal_mode");
+	if (!wal && file && *file)
+		return orc_error_set(err, ORC_EBACKEND, "sqlite: open: %s: "
+				     "cannot switch to WAL mode", file);
+	rc = sqlite3_exec(sb->db, sync, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sb_fail(err, sb, rc, "open: synchronous");
+	return ORC_OK;
+}
+
+ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
+					   const orc_sqlite_options *opts,
+					   orc_error *err)
+{
+	sq_backend *sb;
+	orc_status st;
+	int i, rc;
+
+	ORC_CHECK_ARG(out != NULL, err);
+	*out = NULL;
+	ORC_CHECK_ARG(path != NULL, err);
+	if (opts && (opts->version == 0 ||
+		     opts->version > ORC_SQLITE_OPTIONS_VERSION))
+		return orc_error_set(err, ORC_EINVAL, "sqlite backend: options "
+				     "version %u not in 1..%d", opts->version,
+				     ORC_SQLITE_OPTIONS_VERSION);
+	if (opts && opts->synchronous != ORC_SQLITE_SYNC_NORMAL &&
+	    opts->synchronous != ORC_SQLITE_SYNC_FULL)
+		return orc_error_set(err, ORC_EINVAL, "sqlite backend: "
+				     "synchronous %d is neither NORMAL nor "
+				     "FULL", (int)opts->synchronous);
+	if (opts && opts->busy_timeout_ms < 0)
+		return orc_error_set(err, ORC_EINVAL, "sqlite backend: "
+				     "busy_timeout_ms %d is negative",
+				     opts->busy_timeout_ms);
+	sb = orc__calloc(1, sizeof(*sb));
+	if (!sb)
+		return orc_error_set(err, ORC_ENOMEM, "sqlite backend: out of "
+				     "memory");
+	if (pthread_mutex_init(&sb->mu, NULL) != 0) {
+		free(sb);
+		return orc_error_set(err, ORC_ENOMEM, "sqlite backend: cannot "
+				     "create a mutex");
+	}
+	sb->busy_ms = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms
+						    : SQ_DEFAULT_BUSY_MS;
+	/* NOMUTEX: the instance's own mutex serializes the connection. */
+	rc = sqlite3_open_v2(path, &sb->db, SQLITE_OPEN_READWRITE |
+			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		st = sq_fail(err, sb->db, rc, sb->busy_ms, "open");
+		if (err && sb->db)
+			snprintf(err->message, sizeof(err->message),
+				 "sqlite: open %s: %s", path,
+				 sqlite3_errmsg(sb->db));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(sb->db, 1);
+	sqlite3_busy_timeout(sb->db, sb->busy_ms);
+	st = set_pragmas(sb, opts, err);
+	if (st == ORC_OK)
+		st = migrate(sb, path, err);
+	if (st != ORC_OK)
+		goto fail;
+	for (i = 0; i < S_COUNT; i++) {
+		rc = sqlite3_prepare_v3(sb->db, stmt_sql[i], -1,
+					SQLITE_PREPARE_PERSISTENT, &sb->st[i],
+					NULL);
+		if (rc != SQLITE_OK) {
+			st = sb_fail(err, sb, rc, "open: prepare");
+			goto fail;
+		}
+	}
+	orc_backend_init(&sb->parent, ORC_BACKEND_VERSION);
+	sb->parent.name = "sqlite";
+	sb->parent.caps = ORC_BACKEND_CAP_THREADSAFE | ORC_BACKEND_CAP_TXN;
+	sb->parent.create_workflow = sq_create_workflow;
+	sb->parent.get_workflow = sq_get_workflow;
+	sb->parent.update_workflow = sq_update_workflow;
+	sb->parent.get_task = sq_get_task;
+	sb->parent.update_task = sq_update_task;
+	sb->parent.list_tasks = sq_list_tasks;
+	sb->parent.get_lock = sq_get_lock;
+	sb->parent.put_lock = sq_put_lock;
+	sb->parent.free = sq_free;
+	sb->parent.list_workflows = sq_list_workflows;
+	sb->parent.ctl = sq_ctl;
+	*out = &sb->parent;
+	return ORC_OK;
+fail:
+	sq_close(sb);
+	return st;
+}
