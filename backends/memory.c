@@ -548,15 +548,92 @@ static int wf_add_task(mem_wf *w, const orc_task_seed *s, uint64_t h,
 	return 1;
 }
 
+/* Check seeds and total their id bytes. */
+static orc_status seeds_check(size_t *id_bytes, const char *wf_id,
+			      const orc_task_seed *tasks, size_t ntasks,
+			      orc_error *err)
+{
+	size_t i;
+
+	*id_bytes = 0;
+	if (ntasks >= NIL / 4)
+		return orc_error_set(err, ORC_EINVAL, "workflow %s: too many "
+				     "tasks (%zu)", wf_id, ntasks);
+	for (i = 0; i < ntasks; i++) {
+		if (!id_ok(tasks[i].id))
+			return orc_error_set(err, ORC_EINVAL, "workflow %s: "
+					     "task %zu: id must be 1 to %d "
+					     "bytes", wf_id, i, ORC_ID_MAX);
+		*id_bytes += strlen(tasks[i].id) + 1;
+	}
+	return ORC_OK;
+}
+
+/* Add the tasks not there yet; all or nothing. Called locked. */
+static int seed_locked(mem_wf *w, const orc_task_seed *tasks, size_t ntasks,
+		       size_t id_bytes, int64_t now)
+{
+	uint32_t old_n = w->ntasks;
+	size_t old_ids = w->ids_len, i;
+
+	if (!wf_reserve(w, ntasks, id_bytes))
+		return 0;
+	for (i = 0; i < ntasks; i++) {
+		uint64_t h = orc__hash_str(tasks[i].id);
+
+		/* An existing task (an earlier start, or a repeated id) is
+		 * left as it is. */
+		if (task_find(w, tasks[i].id, h) != NIL)
+			continue;
+		if (!wf_add_task(w, &tasks[i], h, now)) {
+			wf_truncate(w, old_n, old_ids);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Tests only: the task records a start that crashed before writing its
+ * workflow record leaves behind. */
+orc_status orc__memory_seed_tasks(orc_backend *b, const char *wf_id,
+				  const orc_task_seed *tasks, size_t ntasks,
+				  int64_t now_ms, orc_error *err);
+
+orc_status orc__memory_seed_tasks(orc_backend *b, const char *wf_id,
+				  const orc_task_seed *tasks, size_t ntasks,
+				  int64_t now_ms, orc_error *err)
+{
+	size_t id_bytes;
+	orc_status st;
+	mem_wf *w;
+	int ok;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(id_ok(wf_id), err);
+	ORC_CHECK_ARG(tasks != NULL || ntasks == 0, err);
+	st = seeds_check(&id_bytes, wf_id, tasks, ntasks, err);
+	if (st != ORC_OK)
+		return st;
+	w = wf_get_or_add(MB(b), wf_id);
+	if (!w)
+		return orc_error_set(err, ORC_ENOMEM, "workflow %s: out of "
+				     "memory", wf_id);
+	pthread_mutex_lock(&w->mu);
+	ok = seed_locked(w, tasks, ntasks, id_bytes, now_ms);
+	pthread_mutex_unlock(&w->mu);
+	if (!ok)
+		return orc_error_set(err, ORC_ENOMEM, "workflow %s: out of "
+				     "memory seeding %zu tasks", wf_id, ntasks);
+	return ORC_OK;
+}
+
 static orc_status mem_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 				      const orc_task_seed *tasks, size_t ntasks,
 				      orc_error *err)
 {
 	mem_backend *mb = MB(b);
 	char *def = NULL, *input = NULL, *error = NULL;
-	size_t i, id_bytes = 0;
-	uint32_t old_n;
-	size_t old_ids;
+	size_t id_bytes;
 	orc_status st;
 	mem_wf *w;
 
@@ -569,16 +646,9 @@ static orc_status mem_create_workflow(orc_backend *b, const orc_workflow_rec *wf
 	if ((unsigned)wf->state >= ORC_WORKFLOW_STATE_COUNT)
 		return orc_error_set(err, ORC_EINVAL, "workflow %s: invalid "
 				     "state %d", wf->id, (int)wf->state);
-	if (ntasks >= NIL / 4)
-		return orc_error_set(err, ORC_EINVAL, "workflow %s: too many "
-				     "tasks (%zu)", wf->id, ntasks);
-	for (i = 0; i < ntasks; i++) {
-		if (!id_ok(tasks[i].id))
-			return orc_error_set(err, ORC_EINVAL, "workflow %s: "
-					     "task %zu: id must be 1 to %d "
-					     "bytes", wf->id, i, ORC_ID_MAX);
-		id_bytes += strlen(tasks[i].id) + 1;
-	}
+	st = seeds_check(&id_bytes, wf->id, tasks, ntasks, err);
+	if (st != ORC_OK)
+		return st;
 	st = dup_payload(&def, mb, wf->definition, "workflow", wf->id, NULL,
 			 "definition", err);
 	if (st == ORC_OK)
@@ -602,21 +672,11 @@ static orc_status mem_create_workflow(orc_backend *b, const orc_workflow_rec *wf
 				   "exists", wf->id);
 		goto fail;
 	}
-	old_n = w->ntasks;
-	old_ids = w->ids_len;
-	if (!wf_reserve(w, ntasks, id_bytes))
-		goto nomem;
-	for (i = 0; i < ntasks; i++) {
-		uint64_t h = orc__hash_str(tasks[i].id);
-
-		/* An existing task (an earlier start, or a repeated id) is
-		 * left as it is. */
-		if (task_find(w, tasks[i].id, h) != NIL)
-			continue;
-		if (!wf_add_task(w, &tasks[i], h, wf->created_ms)) {
-			wf_truncate(w, old_n, old_ids);
-			goto nomem;
-		}
+	if (!seed_locked(w, tasks, ntasks, id_bytes, wf->created_ms)) {
+		pthread_mutex_unlock(&w->mu);
+		st = orc_error_set(err, ORC_ENOMEM, "workflow %s: out of "
+				   "memory seeding %zu tasks", wf->id, ntasks);
+		goto fail;
 	}
 	/* The workflow record last: readers see it only when seeded. */
 	w->state = wf->state;
@@ -630,10 +690,6 @@ static orc_status mem_create_workflow(orc_backend *b, const orc_workflow_rec *wf
 	w->has_rec = 1;
 	pthread_mutex_unlock(&w->mu);
 	return ORC_OK;
-nomem:
-	pthread_mutex_unlock(&w->mu);
-	st = orc_error_set(err, ORC_ENOMEM, "workflow %s: out of memory "
-			   "seeding %zu tasks", wf->id, ntasks);
 fail:
 	free(def);
 	free(input);
