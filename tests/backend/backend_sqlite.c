@@ -81,6 +81,19 @@ static int store_of(orc_backend *b)
 	return -1;
 }
 
+/* A new connection on store @p s; called with mu held. */
+static orc_status open_on(orc_backend **out, int s, orc_error *err)
+{
+	orc_status st = orc_sqlite_backend_open(out, stores[s].path, NULL, err);
+
+	if (st == ORC_OK && track(*out, s) != 0) {
+		orc_backend_free(*out);
+		*out = NULL;
+		st = orc_error_set(err, ORC_ERROR, "too many handles");
+	}
+	return st;
+}
+
 orc_status conf_backend_open(orc_backend **out, orc_error *err)
 {
 	orc_status st;
@@ -95,12 +108,7 @@ orc_status conf_backend_open(orc_backend **out, orc_error *err)
 	s = nstores++;
 	snprintf(stores[s].path, sizeof(stores[s].path), "%s/store-%d.db", dir,
 		 s);
-	st = orc_sqlite_backend_open(out, stores[s].path, NULL, err);
-	if (st == ORC_OK && track(*out, s) != 0) {
-		orc_backend_free(*out);
-		*out = NULL;
-		st = orc_error_set(err, ORC_ERROR, "too many handles");
-	}
+	st = open_on(out, s, err);
 	pthread_mutex_unlock(&mu);
 	return st;
 }
@@ -118,12 +126,7 @@ orc_status conf_backend_reopen(orc_backend **out, orc_backend *b,
 		pthread_mutex_unlock(&mu);
 		return orc_error_set(err, ORC_EINVAL, "unknown handle");
 	}
-	st = orc_sqlite_backend_open(out, stores[s].path, NULL, err);
-	if (st == ORC_OK && track(*out, s) != 0) {
-		orc_backend_free(*out);
-		*out = NULL;
-		st = orc_error_set(err, ORC_ERROR, "too many handles");
-	}
+	st = open_on(out, s, err);
 	pthread_mutex_unlock(&mu);
 	return st;
 }
