@@ -1,0 +1,133 @@
+/*
+ * The orchestra command: shared declarations of its subcommands.
+ */
+#ifndef ORCHESTRA_CLI_H
+#define ORCHESTRA_CLI_H
+
+#include <stdio.h>
+
+#include <orchestra/orchestra.h>
+
+/* Exit codes (docs/cli.md, orchestra(1)). */
+enum {
+	CLI_OK = 0,          /* done; for run/resume: the workflow succeeded */
+	CLI_WF_FAILED = 1,   /* the workflow ended FAILED or CANCELED */
+	CLI_USAGE = 2,       /* bad arguments, bad file, bad definition */
+	CLI_NOTFOUND = 3,    /* no such workflow in the database */
+	CLI_RUNTIME = 4,     /* storage or system failure */
+	CLI_INTERRUPTED = 130 /* SIGINT (128 + 2) */
+};
+
+#define CLI_DEFAULT_DB "orchestra.db"
+#define CLI_MAX_POS 8
+
+/* Parsed options; every subcommand takes the subset it documents. */
+typedef struct cli_opts {
+	const char *pos[CLI_MAX_POS];
+	int npos;
+	const char *input;    /* --input JSON or @FILE */
+	const char *id;       /* --id */
+	const char *db;       /* --db */
+	const char *format;   /* --format */
+	const char *state;    /* --state ID */
+	long workers;         /* --workers; -1 = not given */
+	long lease_ms;        /* --lease-ms; -1 = not given */
+	int json;             /* --json */
+	int help;             /* --help / -h */
+	int plain;            /* --plain: no live redraw even on a terminal */
+} cli_opts;
+
+/* Option names a subcommand accepts. */
+#define CLI_O_INPUT   0x001u
+#define CLI_O_ID      0x002u
+#define CLI_O_DB      0x004u
+#define CLI_O_FORMAT  0x008u
+#define CLI_O_STATE   0x010u
+#define CLI_O_WORKERS 0x020u
+#define CLI_O_JSON    0x040u
+#define CLI_O_LEASE   0x080u
+#define CLI_O_PLAIN   0x100u
+
+/* Parse argv[1..argc) of subcommand @p cmd; prints the error and returns
+ * CLI_USAGE, or CLI_OK. */
+int cli_parse(cli_opts *o, const char *cmd, int argc, char **argv,
+	      unsigned accepted);
+
+/* cli_parse, then --help (prints @p help), then the number of
+ * positional arguments (@p pos_what says what is expected). Returns -1
+ * to go on, or the exit code to return. */
+int cli_start(cli_opts *o, const char *cmd, int argc, char **argv,
+	      unsigned accepted, const char *help, int npos,
+	      const char *pos_what);
+
+/* Open database @p db (it must exist) and read workflow @p id; prints
+ * what went wrong. Returns an exit code; clear @p snap and free @p ctx
+ * and @p backend whatever it returns. */
+int cli_open_snapshot(orc_backend **backend, orc_context **ctx,
+		      orc_snapshot *snap, const char *db, const char *id,
+		      uint32_t flags);
+
+/* "orchestra: <fmt>" on stderr. */
+void cli_err(const char *fmt, ...) ORC_PRINTF(1, 2);
+/* Print @p err as "<what>: <message>" (with file:line:column when set)
+ * and return the exit code for its status. */
+int cli_fail(const char *what, orc_status st, const orc_error *err);
+/* Exit code for a status. */
+int cli_code(orc_status st);
+
+/* Read a whole file; NULL and a message on failure. Free with free(). */
+char *cli_read_file(const char *path);
+
+/* The --input value: JSON text checked here (line and column on error),
+ * or @FILE. *out is NULL when @p arg is NULL. Returns an exit code. */
+int cli_load_input(char **out, const char *arg);
+
+/* Load, validate and prepare a workflow file for running: every task
+ * must be a command, and relative argv paths that name files beside the
+ * workflow file are made absolute. Returns an exit code. */
+int cli_load_workflow(orc_dag **dag_out, char **wf_id_out, const char *path,
+		      int for_run);
+
+/* Every task of @p dag is a command target, or print which is not. */
+int cli_check_commands(const orc_dag *dag, const char *source);
+
+/* Open the SQLite database; prints on failure. Returns an exit code. */
+int cli_open_db(orc_backend **out, const char *path);
+
+/* "1.2s", "3m04s" into @p buf. */
+const char *cli_elapsed(char *buf, size_t len, int64_t ms);
+
+/* Elapsed time of a task record at @p now (0 when it never started). */
+int64_t cli_task_elapsed(const orc_task_rec *t, int64_t now);
+
+/* Wall clock in ms since the epoch. */
+int64_t cli_now_ms(void);
+
+/* Subcommands: each gets argv with argv[0] = its name. */
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_resume(int argc, char **argv);
+int cli_cmd_status(int argc, char **argv);
+int cli_cmd_list(int argc, char **argv);
+int cli_cmd_cancel(int argc, char **argv);
+int cli_cmd_validate(int argc, char **argv);
+int cli_cmd_graph(int argc, char **argv);
+#ifdef ORC_CLI_HAVE_ASL
+int orc_cli_asl(int argc, char **argv);
+#endif
+
+/* ---- live view (view.c) ---- */
+
+typedef struct cli_view cli_view;
+
+/* Start a thread that polls @p wf_id through its own connection to
+ * @p db_path: redraws in place when @p tty, else prints one line per
+ * task state change. */
+int cli_view_start(cli_view **out, const char *db_path, const char *wf_id,
+		   int tty);
+/* Stop it after one last poll; frees it. Accepts NULL. */
+void cli_view_stop(cli_view *v);
+
+/* Restore the terminal (cursor) from a signal handler; async-signal-safe. */
+void cli_view_restore_terminal(void);
+
+#endif

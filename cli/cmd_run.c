@@ -1,0 +1,234 @@
+/*
+ * orchestra run / resume: drive a workflow to a terminal state with the
+ * in-process runner over SQLite, while a second thread shows progress.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define DEFAULT_WORKERS 4
+
+static const char run_help[] =
+"usage: orchestra run WORKFLOW.json [--input JSON|@FILE] [--id ID]\n"
+"                     [--db PATH] [--workers N] [--lease-ms MS] [--plain]\n"
+"\n"
+"Run the workflow to the end with N worker threads (default 4), keeping\n"
+"its state in a SQLite file (default ./orchestra.db). Every task must be\n"
+"a command target; relative paths in a command's argv that name files\n"
+"beside WORKFLOW.json are resolved there. The workflow id is --id, else\n"
+"the file's \"id\"/\"workflowId\", else a generated one; it is printed\n"
+"first. Running an id again with the same definition continues it.\n"
+"\n"
+"  --input JSON|@FILE  workflow input, as JSON text or read from FILE\n"
+"  --id ID             workflow id\n"
+"  --db PATH           SQLite database file\n"
+"  --workers N         worker threads, 1 to 256\n"
+"  --lease-ms MS       task lease (default 30000; a task's timeout, when\n"
+"                      longer, is used instead)\n"
+"  --plain             one line per state change even on a terminal\n"
+"\n"
+"On a terminal the tasks are redrawn in place; otherwise one line is\n"
+"printed per task state change, then 'workflow ID STATE'. Ctrl-C stops\n"
+"at once (exit 130); 'orchestra resume ID' continues.\n"
+"Exit status: 0 succeeded, 1 failed or canceled, 2 bad usage or input,\n"
+"4 storage error, 130 interrupted.\n";
+
+static const char resume_help[] =
+"usage: orchestra resume ID [--db PATH] [--workers N] [--lease-ms MS]\n"
+"                           [--plain]\n"
+"\n"
+"Continue workflow ID from its stored state after a crash, kill or\n"
+"Ctrl-C: expired leases are reclaimed (tasks that were running when the\n"
+"previous run died are retried once their lease expires), interrupted\n"
+"fan-out is redone, and the run goes on to the end. Options and output\n"
+"are those of 'orchestra run'.\n"
+"Exit status: 0 succeeded, 1 failed or canceled, 2 bad usage, 3 no such\n"
+"workflow, 4 storage error, 130 interrupted.\n";
+
+static void on_signal(int sig)
+{
+	cli_view_restore_terminal();
+	_exit(sig == SIGINT ? CLI_INTERRUPTED : 128 + sig);
+}
+
+/* The durable state is always consistent, so a signal just ends the
+ * process: leases expire and 'resume' picks up from there. */
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static int execute(orc_backend *backend, const char *db, const char *wf_id,
+		   const orc_dag *dag, const char *input, const cli_opts *o)
+{
+	orc_runner_options ro = ORC_RUNNER_OPTIONS_INIT;
+	orc_run_result res;
+	orc_runner *runner = NULL;
+	cli_view *view = NULL;
+	char owner[64];
+	orc_error err;
+	orc_status st;
+	int rc;
+
+	snprintf(owner, sizeof(owner), "orchestra-%ld", (long)getpid());
+	ro.threads = o->workers > 0 ? (unsigned)o->workers : DEFAULT_WORKERS;
+	ro.lease_ms = o->lease_ms > 0 ? o->lease_ms : 0;
+	ro.owner = owner;
+	ro.seed = (uint64_t)cli_now_ms() ^ (uint64_t)getpid();
+	memset(&err, 0, sizeof(err));
+	st = orc_runner_create(&runner, backend, &ro, &err);
+	if (st != ORC_OK)
+		return cli_fail("runner", st, &err);
+
+	printf("workflow %s\n", wf_id);
+	fflush(stdout);
+	install_signals();
+	if (cli_view_start(&view, db, wf_id,
+			   !o->plain && isatty(STDOUT_FILENO)) != CLI_OK)
+		view = NULL; /* progress is a nicety; the run goes on */
+
+	memset(&res, 0, sizeof(res));
+	st = orc_runner_run(&res, runner, wf_id, dag, input, &err);
+	cli_view_stop(view);
+	orc_runner_free(runner);
+	if (st != ORC_OK) {
+		if (st == ORC_EEXISTS)
+			cli_err("workflow '%s' already exists with another "
+				"definition; choose another --id, or 'orchestra "
+				"resume %s'", wf_id, wf_id);
+		else
+			cli_fail(wf_id, st, &err);
+		orc_run_result_clear(&res);
+		return cli_code(st);
+	}
+	if (res.error)
+		printf("workflow %s %s: %s\n", wf_id,
+		       orc_workflow_state_name(res.state), res.error);
+	else
+		printf("workflow %s %s\n", wf_id,
+		       orc_workflow_state_name(res.state));
+	fflush(stdout);
+	rc = res.state == ORC_WORKFLOW_SUCCEEDED ? CLI_OK : CLI_WF_FAILED;
+	orc_run_result_clear(&res);
+	return rc;
+}
+
+/* A default id: "<file stem>-<utc time>-<4 hex>". */
+static void make_id(char *buf, size_t len, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char stem[48], when[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t i;
+
+	base = base ? base + 1 : path;
+	for (i = 0; base[i] && base[i] != '.' && i + 1 < sizeof(stem); i++)
+		stem[i] = (base[i] == '#' || (unsigned char)base[i] < 0x20)
+			  ? '_' : base[i];
+	stem[i] = '\0';
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(buf, len, "%s-%s-%04x", i ? stem : "wf", when,
+		 (unsigned)((uint64_t)cli_now_ms() * 2654435761u ^
+			    (uint64_t)getpid()) & 0xffffu);
+}
+
+int cli_cmd_run(int argc, char **argv)
+{
+	cli_opts o;
+	orc_dag *dag = NULL;
+	orc_backend *backend = NULL;
+	char *file_id = NULL, *input = NULL, gen[ORC_ID_MAX + 1];
+	const char *wf_id, *db;
+	orc_error err;
+	int rc;
+
+	rc = cli_start(&o, "run", argc, argv, CLI_O_INPUT | CLI_O_ID |
+		       CLI_O_DB | CLI_O_WORKERS | CLI_O_LEASE | CLI_O_PLAIN,
+		       run_help, 1, "one workflow file");
+	if (rc >= 0)
+		return rc;
+	if ((rc = cli_load_input(&input, o.input)) != CLI_OK)
+		return rc;
+	rc = cli_load_workflow(&dag, &file_id, o.pos[0], 1);
+	if (rc != CLI_OK)
+		goto out;
+	wf_id = o.id ? o.id : file_id;
+	if (!wf_id) {
+		make_id(gen, sizeof(gen), o.pos[0]);
+		wf_id = gen;
+	}
+	if (orc_dag_check_id(wf_id, &err) != ORC_OK) {
+		cli_err("run: bad workflow id '%s': %s", wf_id, err.message);
+		rc = CLI_USAGE;
+		goto out;
+	}
+	db = o.db ? o.db : CLI_DEFAULT_DB;
+	if ((rc = cli_open_db(&backend, db)) != CLI_OK)
+		goto out;
+	rc = execute(backend, db, wf_id, dag, input, &o);
+out:
+	orc_backend_free(backend);
+	orc_dag_free(dag);
+	orc_free(file_id);
+	free(input);
+	return rc;
+}
+
+int cli_cmd_resume(int argc, char **argv)
+{
+	cli_opts o;
+	orc_backend *backend = NULL;
+	orc_context *ctx = NULL;
+	orc_snapshot snap;
+	orc_dag *dag = NULL;
+	const char *db;
+	orc_error err;
+	orc_status st;
+	int rc;
+
+	rc = cli_start(&o, "resume", argc, argv, CLI_O_DB | CLI_O_WORKERS |
+		       CLI_O_LEASE | CLI_O_PLAIN, resume_help, 1,
+		       "one workflow id");
+	if (rc >= 0)
+		return rc;
+	db = o.db ? o.db : CLI_DEFAULT_DB;
+	rc = cli_open_snapshot(&backend, &ctx, &snap, db, o.pos[0], 0);
+	if (rc != CLI_OK)
+		goto out;
+	memset(&err, 0, sizeof(err));
+	/* The stored definition must be runnable here, as for run. */
+	if (snap.workflow.definition) {
+		st = orc_dag_load(&dag, NULL, snap.workflow.definition,
+				  strlen(snap.workflow.definition),
+				  "stored definition", &err);
+		if (st != ORC_OK) {
+			rc = cli_fail("stored definition", st, &err);
+			goto out;
+		}
+		if ((rc = cli_check_commands(dag, o.pos[0])) != CLI_OK)
+			goto out;
+	}
+	orc_context_free(ctx);
+	ctx = NULL;
+	rc = execute(backend, db, o.pos[0], NULL, NULL, &o);
+out:
+	orc_snapshot_clear(&snap);
+	orc_dag_free(dag);
+	orc_context_free(ctx);
+	orc_backend_free(backend);
+	return rc;
+}
