@@ -103,9 +103,14 @@ typedef struct mem_backend {
 
 #define MB(b) ((mem_backend *)(void *)(b))
 
+/* FNV-1a's low bits cluster for ids that differ in their last chars
+ * ("task-000123"); a finalizer spreads them before masking. */
 static inline uint32_t slot_of(uint64_t h)
 {
-	return (uint32_t)(h ^ (h >> 32));
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (uint32_t)h;
 }
 
 /* ---- generic record map ---- */
@@ -927,7 +932,9 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 		if (st == ORC_OK && (set & ORC_SET_ERROR))
 			st = dup_payload(&error, mb, u->error, "task", tid,
 					 wf_id, "error", err);
-		if (st == ORC_OK && !(pay = orc__calloc(1, sizeof(*pay))))
+		/* A payload holder is needed only to store a string. */
+		if (st == ORC_OK && (output || error) &&
+		    !(pay = orc__calloc(1, sizeof(*pay))))
 			st = orc_error_set(err, ORC_ENOMEM, "task %s in "
 					   "workflow %s: out of memory", tid,
 					   wf_id);
@@ -988,7 +995,7 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 		t->started_ms = u->started_ms;
 	if (set & ORC_SET_ENDED)
 		t->ended_ms = u->ended_ms;
-	if (set & (ORC_SET_OUTPUT | ORC_SET_ERROR)) {
+	if ((set & (ORC_SET_OUTPUT | ORC_SET_ERROR)) && (t->pay || pay)) {
 		if (!t->pay) {
 			t->pay = pay;
 			pay = NULL;
