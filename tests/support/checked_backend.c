@@ -20,6 +20,7 @@ struct checked_backend {
 	orc_backend *inner;
 	atomic_ulong calls[CK_METHODS];
 	atomic_ulong violations;
+	atomic_ulong stale;
 	pthread_mutex_t lock;
 	struct watched *watched;
 	char first[512];
@@ -154,6 +155,9 @@ static orc_status ck_update_task(orc_backend *b, const char *wf,
 	check_transition(cb, id, u);
 	memset(&after, 0, sizeof(after));
 	st = cb->inner->update_task(cb->inner, wf, id, u, &after, err);
+	if (st == ORC_ECONFLICT && u->if_states == ORC_TASK_BIT(ORC_TASK_RUNNING) &&
+	    u->if_version >= 0 && (u->set & ORC_SET_STATE))
+		atomic_fetch_add(&cb->stale, 1);
 	if (st == ORC_OK && (u->set & (ORC_SET_STATE | ORC_SET_PROMOTE)) &&
 	    ((u->set & ORC_SET_STATE) ? after.state == u->state : 1))
 		check_write(cb, wf, id, &after);
@@ -226,6 +230,7 @@ checked_backend *checked_backend_create(orc_backend *inner)
 	for (i = 0; i < CK_METHODS; i++)
 		atomic_init(&cb->calls[i], 0);
 	atomic_init(&cb->violations, 0);
+	atomic_init(&cb->stale, 0);
 	pthread_mutex_init(&cb->lock, NULL);
 	return cb;
 }
@@ -256,6 +261,11 @@ void checked_backend_watch(checked_backend *cb, const char *wf_id,
 unsigned long checked_backend_calls(checked_backend *cb, enum checked_method m)
 {
 	return atomic_load(&cb->calls[m]);
+}
+
+unsigned long checked_backend_stale_writes(checked_backend *cb)
+{
+	return atomic_load(&cb->stale);
 }
 
 unsigned long checked_backend_violations(checked_backend *cb)

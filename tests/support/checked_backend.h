@@ -40,6 +40,9 @@ unsigned checked_backend_successes(checked_backend *cb, const char *wf_id,
 /* How many times task was moved to RUNNING (claims). */
 unsigned checked_backend_claims(checked_backend *cb, const char *wf_id,
 				const char *task_id);
+/* Fenced writes (complete/fail of a RUNNING task) refused as stale:
+ * each is a worker that lost its lease and was stopped by fencing. */
+unsigned long checked_backend_stale_writes(checked_backend *cb);
 void checked_backend_free(checked_backend *cb);
 
 #endif

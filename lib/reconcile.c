@@ -1,0 +1,174 @@
+/*
+ * Reconcile: the repair pass that makes "nothing stuck" true after any
+ * crash (DESIGN.md invariant 4). It reads every task once and then only
+ * issues the same idempotent conditional writes the engine uses.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "internal.h"
+
+static orc_status promote_only(orc_context *ctx, orc__wf_cache *wf,
+			       const orc_task_rec *t, int64_t now,
+			       uint32_t *promoted, orc_error *err)
+{
+	orc_task_update u;
+	orc_task_rec rec;
+	orc_status st;
+
+	orc__task_update_init(&u, now);
+	u.if_states = ORC_TASK_BIT(ORC_TASK_PENDING);
+	u.if_version = t->version;
+	u.set = ORC_SET_PROMOTE;
+	st = ctx->backend->update_task(ctx->backend, wf->id, t->id, &u, &rec,
+				       err);
+	if (st == ORC_OK && rec.state == ORC_TASK_READY)
+		(*promoted)++;
+	return st == ORC_ECONFLICT ? ORC_OK : st;
+}
+
+/* A PENDING task whose succeeded dependencies outnumber its done set
+ * lost a fan-out to a crash: mark them all again (idempotent). */
+static orc_status repair_pending(orc_context *ctx, orc__wf_cache *wf,
+				 const orc_snapshot *snap, size_t i,
+				 int64_t now, orc_reconcile_report *rep,
+				 orc_error *err)
+{
+	const orc_task_rec *t = &snap->tasks[i];
+	const uint32_t *deps;
+	size_t nd = orc_dag_deps(&deps, wf->dag, i), k, ok = 0;
+	orc_status st;
+
+	for (k = 0; k < nd; k++)
+		if (snap->tasks[deps[k]].state == ORC_TASK_SUCCEEDED)
+			ok++;
+	if (ok > t->ndone) {
+		for (k = 0; k < nd; k++) {
+			int promoted = 0;
+
+			if (snap->tasks[deps[k]].state != ORC_TASK_SUCCEEDED)
+				continue;
+			st = orc__mark_done(ctx, wf, i, deps[k], now,
+					    &promoted, err);
+			if (st != ORC_OK)
+				return st;
+			rep->fanout_redone++;
+			rep->promoted += (uint32_t)promoted;
+		}
+		return ORC_OK;
+	}
+	if (t->ndone >= t->ndeps)
+		return promote_only(ctx, wf, t, now, &rep->promoted, err);
+	return ORC_OK;
+}
+
+static orc_status recompute(orc_context *ctx, orc__wf_cache *wf,
+			    orc_reconcile_report *rep, orc_error *err)
+{
+	orc_snapshot snap;
+	orc_status st;
+	size_t i, succeeded = 0;
+	const orc_task_rec *failed = NULL;
+
+	st = orc_workflow_snapshot(&snap, ctx, wf->id, ORC_SNAPSHOT_PAYLOADS,
+				   err);
+	if (st != ORC_OK)
+		return st;
+	for (i = 0; i < snap.ntasks; i++) {
+		if (snap.tasks[i].state == ORC_TASK_SUCCEEDED)
+			succeeded++;
+		else if (snap.tasks[i].state == ORC_TASK_FAILED && !failed)
+			failed = &snap.tasks[i];
+	}
+	if (!orc_workflow_state_is_terminal(snap.workflow.state)) {
+		if (failed) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "task %s: %s", failed->id,
+				 failed->error ? failed->error : "failed");
+			st = orc__finish_workflow(ctx, wf->id,
+						  ORC_WORKFLOW_FAILED, msg, err);
+		} else if (succeeded == snap.ntasks) {
+			st = orc__finish_workflow(ctx, wf->id,
+						  ORC_WORKFLOW_SUCCEEDED, NULL,
+						  err);
+		}
+	}
+	orc_snapshot_clear(&snap);
+	if (st != ORC_OK)
+		return st;
+	memset(&snap, 0, sizeof(snap));
+	st = ctx->backend->get_workflow(&snap.workflow, ctx->backend, wf->id,
+					err);
+	rep->state = snap.workflow.state;
+	orc_workflow_rec_clear(&snap.workflow);
+	return st;
+}
+
+ORC_API orc_status orc_workflow_reconcile(orc_reconcile_report *report_out,
+					  orc_context *ctx, const char *wf_id,
+					  orc_error *err)
+{
+	orc_reconcile_report rep;
+	orc__wf_cache *wf;
+	orc_snapshot snap;
+	orc_status st;
+	int64_t now;
+	size_t i;
+
+	ORC_CHECK_ARG(ctx != NULL && wf_id != NULL, err);
+	memset(&rep, 0, sizeof(rep));
+	if ((st = orc__context_workflow(&wf, ctx, wf_id, err)) != ORC_OK)
+		return st;
+	st = orc_workflow_snapshot(&snap, ctx, wf_id, 0, err);
+	if (st != ORC_OK)
+		return st;
+	now = orc_context_now(ctx);
+	/* A canceled or failed workflow starts nothing new; a crash may
+	 * have cut its sweep short. */
+	if (snap.workflow.state == ORC_WORKFLOW_CANCELED ||
+	    snap.workflow.state == ORC_WORKFLOW_FAILED) {
+		st = orc__cancel_claimable(ctx, wf_id, &rep.canceled, err);
+		goto done;
+	}
+	for (i = 0; i < snap.ntasks && st == ORC_OK; i++) {
+		const orc_task_rec *t = &snap.tasks[i];
+
+		switch (t->state) {
+		case ORC_TASK_RUNNING:
+			if (t->lease_expiry_ms > now)
+				break;
+			{
+				char msg[ORC_OWNER_MAX + 64];
+
+				snprintf(msg, sizeof(msg),
+					 "lease of '%s' expired", t->owner);
+				st = orc__retry_or_fail(NULL, ctx, wf, i,
+							t->version, t->attempt,
+							msg, &rep.canceled, err);
+			}
+			if (st == ORC_OK)
+				rep.expired++;
+			else if (st == ORC_ECONFLICT)
+				st = ORC_OK; /* its worker finished meanwhile */
+			break;
+		case ORC_TASK_PENDING:
+			st = repair_pending(ctx, wf, &snap, i, now, &rep, err);
+			break;
+		case ORC_TASK_FAILED:
+			st = orc__cancel_downstream(ctx, wf, i, &rep.canceled,
+						    err);
+			break;
+		default:
+			break;
+		}
+	}
+done:
+	orc_snapshot_clear(&snap);
+	if (st == ORC_OK)
+		st = recompute(ctx, wf, &rep, err);
+	if (st == ORC_OK && report_out)
+		*report_out = rep;
+	return st;
+}
