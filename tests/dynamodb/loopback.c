@@ -87,6 +87,28 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Grow the buffer to hold @p want bytes, then read what is there. */
+static int recv_more(int fd, char **buf, size_t *len, size_t *cap,
+		     size_t want)
+{
+	ssize_t r;
+
+	if (want + 1 > *cap) {
+		*cap = want + 8192;
+		*buf = realloc(*buf, *cap);
+		if (!*buf)
+			return -1;
+	}
+	do
+		r = recv(fd, *buf + *len, *cap - *len - 1, 0);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return -1;
+	*len += (size_t)r;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
 /* Read one request; 0 on success, -1 on EOF or error. */
 static int read_req(int fd, char **buf, size_t *len, size_t *cap, lb_req *rq)
 {
@@ -97,20 +119,8 @@ static int read_req(int fd, char **buf, size_t *len, size_t *cap, lb_req *rq)
 	for (;;) {
 		if (*len && (end = strstr(*buf, "\r\n\r\n")) != NULL)
 			break;
-		if (*len + 4096 + 1 > *cap) {
-			*cap = *cap * 2 + 8192;
-			*buf = realloc(*buf, *cap);
-			if (!*buf)
-				return -1;
-		}
-		ssize_t r = recv(fd, *buf + *len, *cap - *len - 1, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+		if (recv_more(fd, buf, len, cap, *len + 4096) != 0)
 			return -1;
-		*len += (size_t)r;
-		(*buf)[*len] = '\0';
 	}
 	hlen = (size_t)(end - *buf) + 4;
 	memset(rq, 0, sizeof(*rq));
@@ -130,20 +140,8 @@ static int read_req(int fd, char **buf, size_t *len, size_t *cap, lb_req *rq)
 		clen = (size_t)strtoull(tmp, NULL, 10);
 	need = hlen + clen;
 	while (*len < need) {
-		if (need + 1 > *cap) {
-			*cap = need + 1;
-			*buf = realloc(*buf, *cap);
-			if (!*buf)
-				return -1;
-		}
-		ssize_t r = recv(fd, *buf + *len, *cap - *len - 1, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+		if (recv_more(fd, buf, len, cap, need) != 0)
 			return -1;
-		*len += (size_t)r;
-		(*buf)[*len] = '\0';
 	}
 	rq->body = malloc(clen + 1);
 	if (!rq->body)

@@ -205,34 +205,30 @@ static void test_aws__region_order(void **state)
 			 ORC_EINVAL);
 }
 
+/* The endpoint DynamoDB would use with @p opt, in eu-west-1. */
+static void expect_endpoint(const char *opt, const char *want)
+{
+	char e[256];
+
+	assert_int_equal(orc__aws_endpoint(e, sizeof(e), opt,
+					   "AWS_ENDPOINT_URL_DYNAMODB",
+					   "dynamodb", "eu-west-1", NULL),
+			 ORC_OK);
+	assert_string_equal(e, want);
+}
+
 static void test_aws__endpoint_order(void **state)
 {
 	char e[256];
 
 	(void)state;
 	clean_env();
-	assert_int_equal(orc__aws_endpoint(e, sizeof(e), NULL,
-					   "AWS_ENDPOINT_URL_DYNAMODB",
-					   "dynamodb", "eu-west-1", NULL),
-			 ORC_OK);
-	assert_string_equal(e, "https://dynamodb.eu-west-1.amazonaws.com");
+	expect_endpoint(NULL, "https://dynamodb.eu-west-1.amazonaws.com");
 	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1/", 1);
-	assert_int_equal(orc__aws_endpoint(e, sizeof(e), NULL,
-					   "AWS_ENDPOINT_URL_DYNAMODB",
-					   "dynamodb", "eu-west-1", NULL),
-			 ORC_OK);
-	assert_string_equal(e, "http://127.0.0.1:1");
+	expect_endpoint(NULL, "http://127.0.0.1:1");
 	setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:2", 1);
-	assert_int_equal(orc__aws_endpoint(e, sizeof(e), NULL,
-					   "AWS_ENDPOINT_URL_DYNAMODB",
-					   "dynamodb", "eu-west-1", NULL),
-			 ORC_OK);
-	assert_string_equal(e, "http://127.0.0.1:2");
-	assert_int_equal(orc__aws_endpoint(e, sizeof(e), "https://x.test",
-					   "AWS_ENDPOINT_URL_DYNAMODB",
-					   "dynamodb", "eu-west-1", NULL),
-			 ORC_OK);
-	assert_string_equal(e, "https://x.test");
+	expect_endpoint(NULL, "http://127.0.0.1:2");
+	expect_endpoint("https://x.test", "https://x.test");
 	assert_int_equal(orc__aws_endpoint(e, sizeof(e), "ftp://x", NULL,
 					   "dynamodb", "eu-west-1", NULL),
 			 ORC_EINVAL);
