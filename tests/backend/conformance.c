@@ -1498,6 +1498,35 @@ static void test_conformance__ctl_unknown_op(void **state)
 	EXPECT(ORC_ENOTSUPPORTED, b->ctl(b, -1, NULL, E));
 }
 
+/* A reopened handle sees the same store, both ways, and closing it
+ * leaves the store to the first handle. */
+static void test_conformance__reopen_shares_store(void **state)
+{
+	orc_backend *b = B(state), *h = NULL, *h2 = NULL;
+	orc_task_update u = upd();
+	orc_task_rec r;
+
+	create_seed(b, "wf-1");
+	EXPECT(ORC_OK, conf_backend_reopen(&h, b, E));
+	assert_non_null(h);
+	EXPECT(ORC_OK, orc_backend_check(h, E));
+	r = get(h, "wf-1", "A", 0);
+	assert_int_equal(r.state, ORC_TASK_READY);
+	u.set = ORC_SET_STATE;
+	u.state = ORC_TASK_RUNNING;
+	u.if_version = 1;
+	EXPECT(ORC_OK, h->update_task(h, "wf-1", "A", &u, NULL, E));
+	/* A handle of a handle is on the same store too. */
+	EXPECT(ORC_OK, conf_backend_reopen(&h2, h, E));
+	conf_backend_close(h);
+	create_seed(h2, "wf-2");
+	conf_backend_close(h2);
+	r = get(b, "wf-1", "A", 0);
+	assert_int_equal(r.state, ORC_TASK_RUNNING);
+	assert_int_equal(r.version, 2);
+	assert_int_equal(get(b, "wf-2", "C", 0).ndeps, 3);
+}
+
 /* ---- concurrency ---- */
 
 enum { RACE_THREADS = 8, RACE_TASKS = 500, RACE_ROUNDS = 3, JOIN_DEPS = 100 };
@@ -1801,6 +1830,7 @@ int main(void)
 		T(payload_too_big_or_stored),
 		T(hostile_ids),
 		T(ctl_unknown_op),
+		T(reopen_shares_store),
 		T(concurrent_claims_once),
 		T(concurrent_done_deps),
 		/* engine-level conformance: added by the engine owner */
