@@ -65,6 +65,28 @@ static void dep(orc_dag *d, const char *task, const char *on)
 	EXPECT(ORC_OK, NULL, orc_dag_add_dep(d, task, on, E));
 }
 
+/* Build from "id id ..." and "task:dep task:dep ..." (edges added in
+ * that order, after all tasks); not validated. */
+static orc_dag *make(const char *tasks, const char *edges)
+{
+	orc_dag *d = new_dag();
+	char buf[256], *tok, *save = NULL, *colon;
+
+	strcpy(buf, tasks);
+	for (tok = strtok_r(buf, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save))
+		add(d, tok);
+	strcpy(buf, edges);
+	for (tok = strtok_r(buf, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		colon = strchr(tok, ':');
+		assert_non_null(colon);
+		*colon = '\0';
+		dep(d, tok, colon + 1);
+	}
+	return d;
+}
+
 static void repeat(char *buf, const char *unit, int times)
 {
 	buf[0] = '\0';
@@ -309,14 +331,10 @@ static void test_dag__validate_empty_dag(void **state)
 
 static void test_dag__unknown_dependency_then_fixed(void **state)
 {
-	orc_dag *d = new_dag();
+	orc_dag *d = make("A B", "B:A B:Z");
 	const uint32_t *l;
 
 	(void)state;
-	add(d, "A");
-	add(d, "B");
-	dep(d, "B", "A");
-	dep(d, "B", "Z");
 	EXPECT(ORC_ENOTFOUND, "task B depends on unknown task Z",
 	       orc_dag_validate(d, E));
 	assert_false(orc_dag_is_valid(d));
@@ -343,63 +361,37 @@ static void expect_cycle(orc_dag *d, const char *msg)
  * starts at the cycle's task with the lowest insertion index. */
 static void test_dag__cycle_of_two_named(void **state)
 {
-	orc_dag *d = new_dag();
+	orc_dag *d = make("A B", "A:B B:A");
 
 	(void)state;
-	add(d, "A");
-	add(d, "B");
-	dep(d, "A", "B");
-	dep(d, "B", "A");
 	expect_cycle(d, "cycle: A -> B -> A");
 	orc_dag_free(d);
 }
 
 static void test_dag__cycle_of_three_entered_from_outside(void **state)
 {
-	orc_dag *d = new_dag();
+	orc_dag *d = make("X A B C", "X:A A:B B:C C:A");
 
 	(void)state;
-	add(d, "X");
-	add(d, "A");
-	add(d, "B");
-	add(d, "C");
-	dep(d, "X", "A");
-	dep(d, "A", "B");
-	dep(d, "B", "C");
-	dep(d, "C", "A");
 	expect_cycle(d, "cycle: A -> B -> C -> A");
 	orc_dag_free(d);
 }
 
 static void test_dag__cycle_rotated_to_lowest_index(void **state)
 {
-	orc_dag *d = new_dag();
+	/* Same edges as above, inserted in another order: C is index 0. */
+	orc_dag *d = make("C B A X", "X:A A:B B:C C:A");
 
 	(void)state;
-	/* Same edges as above, inserted in another order: C is index 0. */
-	add(d, "C");
-	add(d, "B");
-	add(d, "A");
-	add(d, "X");
-	dep(d, "X", "A");
-	dep(d, "A", "B");
-	dep(d, "B", "C");
-	dep(d, "C", "A");
 	expect_cycle(d, "cycle: C -> A -> B -> C");
 	orc_dag_free(d);
 }
 
 static void test_dag__cycle_behind_processed_root(void **state)
 {
-	orc_dag *d = new_dag();
+	orc_dag *d = make("R P Q", "P:R P:Q Q:P");
 
 	(void)state;
-	add(d, "R");
-	add(d, "P");
-	add(d, "Q");
-	dep(d, "P", "R");
-	dep(d, "P", "Q");
-	dep(d, "Q", "P");
 	expect_cycle(d, "cycle: P -> Q -> P");
 	/* A cycle leaves the DAG open: it can still be extended. */
 	add(d, "S");
@@ -409,12 +401,10 @@ static void test_dag__cycle_behind_processed_root(void **state)
 
 static void test_dag__frozen_after_validate(void **state)
 {
-	orc_dag *d = new_dag();
+	orc_dag *d = make("A B", "");
 	orc_task_spec s = ORC_TASK_SPEC_INIT;
 
 	(void)state;
-	add(d, "A");
-	add(d, "B");
 	EXPECT(ORC_OK, NULL, orc_dag_validate(d, E));
 	assert_true(orc_dag_is_valid(d));
 	s.id = "C";
@@ -428,14 +418,11 @@ static void test_dag__frozen_after_validate(void **state)
 
 static void test_dag__queries_need_validation(void **state)
 {
-	orc_dag *d = new_dag();
+	orc_dag *d = make("A B", "B:A");
 	const uint32_t *l = (const uint32_t *)d;
 	uint32_t nl = 99;
 
 	(void)state;
-	add(d, "A");
-	add(d, "B");
-	dep(d, "B", "A");
 	assert_int_equal(orc_dag_deps(&l, d, 1), 0);
 	assert_null(l);
 	l = (const uint32_t *)d;
@@ -473,22 +460,11 @@ static void test_dag__topo_and_levels_diamond(void **state)
 	static const uint32_t levels[] = { 2, 1, 0, 1, 1 };
 	static const uint32_t c_deps[] = { 3, 1, 4 };
 	static const uint32_t a_dependents[] = { 1, 3, 4 };
-	orc_dag *d = new_dag();
+	orc_dag *d = make("C B2 A B1 B3", "C:B1 C:B2 C:B3 B1:A B2:A B3:A");
 	const uint32_t *l;
 	uint32_t nl;
 
 	(void)state;
-	add(d, "C");
-	add(d, "B2");
-	add(d, "A");
-	add(d, "B1");
-	add(d, "B3");
-	dep(d, "C", "B1");
-	dep(d, "C", "B2");
-	dep(d, "C", "B3");
-	dep(d, "B1", "A");
-	dep(d, "B2", "A");
-	dep(d, "B3", "A");
 	EXPECT(ORC_OK, NULL, orc_dag_validate(d, E));
 	expect_u32(orc_dag_topo_order(d), order, 5);
 	expect_u32(orc_dag_levels(d, &nl), levels, 5);
@@ -509,22 +485,11 @@ static void test_dag__topo_and_levels_longest_path(void **state)
 	static const uint32_t order[] = { 0, 5, 1, 3, 2, 4 };
 	static const uint32_t levels[] = { 0, 1, 2, 1, 3, 0 };
 	static const uint32_t e_deps[] = { 3, 2 };
-	orc_dag *d = new_dag();
+	orc_dag *d = make("a b c d e f", "b:a c:b d:a e:d e:c");
 	const uint32_t *l;
 	uint32_t nl;
 
 	(void)state;
-	add(d, "a");
-	add(d, "b");
-	add(d, "c");
-	add(d, "d");
-	add(d, "e");
-	add(d, "f");
-	dep(d, "b", "a");
-	dep(d, "c", "b");
-	dep(d, "d", "a");
-	dep(d, "e", "d");
-	dep(d, "e", "c");
 	EXPECT(ORC_OK, NULL, orc_dag_validate(d, E));
 	expect_u32(orc_dag_topo_order(d), order, 6);
 	expect_u32(orc_dag_levels(d, &nl), levels, 6);
@@ -970,15 +935,8 @@ static void test_dag__load_file(void **state)
 
 static orc_dag *export_dag(void)
 {
-	orc_dag *d = new_dag();
+	orc_dag *d = make("a q\"t b\\c x<y>&z", "q\"t:a b\\c:q\"t b\\c:a");
 
-	add(d, "a");
-	add(d, "q\"t");
-	add(d, "b\\c");
-	add(d, "x<y>&z");
-	dep(d, "q\"t", "a");
-	dep(d, "b\\c", "q\"t");
-	dep(d, "b\\c", "a");
 	EXPECT(ORC_OK, NULL, orc_dag_validate(d, E));
 	return d;
 }
