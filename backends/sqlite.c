@@ -96,11 +96,13 @@ static const char *const stmt_sql[S_COUNT] = {
 		"output = CASE WHEN ?15 THEN ?16 ELSE output END, "
 		"error = CASE WHEN ?17 THEN ?18 ELSE error END "
 		"WHERE wf_id = ?1 AND id = ?2",
-	/* "state = 1" literally, so the partial index tasks_ready serves. */
-	[S_LIST_READY] = "SELECT " TASK_COLS " FROM tasks "
-		"WHERE wf_id = ?1 AND state = 1",
+	/* Without statistics the planner would pick the primary key and
+	 * scan every task of the workflow; INDEXED BY makes the claim path
+	 * walk only READY rows (and fails at prepare if it cannot). */
+	[S_LIST_READY] = "SELECT " TASK_COLS " FROM tasks INDEXED BY "
+		"tasks_ready WHERE wf_id = ?1 AND state = 1",
 	[S_LIST_READY_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
-		"WHERE wf_id = ?1 AND state = 1",
+		"INDEXED BY tasks_ready WHERE wf_id = ?1 AND state = 1",
 	[S_LIST_MASK] = "SELECT " TASK_COLS " FROM tasks WHERE wf_id = ?1 "
 		"AND (?2 = 0 OR ((?2 >> state) & 1) = 1)",
 	[S_LIST_MASK_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
@@ -988,6 +990,14 @@ static orc_status sq_ctl(orc_backend *b, int op, void *arg, orc_error *err)
 	ORC_UNUSED(arg);
 	return orc_error_set(err, ORC_ENOTSUPPORTED, "sqlite backend: "
 			     "unknown ctl op %d", op);
+}
+
+/* The connection, for white-box tests (tests/sqlite): not exported. */
+sqlite3 *orc__sqlite_db(orc_backend *b);
+
+sqlite3 *orc__sqlite_db(orc_backend *b)
+{
+	return b ? SB(b)->db : NULL;
 }
 
 /* ---- open and close ---- */

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "conformance.h"
+#include "sqlite/sqlite_files.h"
 #include "orchestra/backends.h"
 
 #define MAX_HANDLES 256
@@ -131,19 +132,6 @@ orc_status conf_backend_reopen(orc_backend **out, orc_backend *b,
 	return st;
 }
 
-static void remove_files(const char *path)
-{
-	static const char *const suffix[] = { "", "-wal", "-shm",
-					      "-journal" };
-	char p[600];
-	size_t i;
-
-	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
-		unlink(p);
-	}
-}
-
 void conf_backend_close(orc_backend *b)
 {
 	int i;
@@ -160,7 +148,7 @@ void conf_backend_close(orc_backend *b)
 
 		handles[i].b = NULL;
 		if (--s->refs == 0)
-			remove_files(s->path);
+			sqlite_files_remove(s->path);
 	}
 	pthread_mutex_unlock(&mu);
 }
