@@ -79,11 +79,14 @@ typedef struct mem_wf {
 	char *ids;
 	size_t ids_len, ids_cap;
 	uint32_t ready_head, ready_tail;
-	/* Interned lease owners; index 0 is "" and never in owner_slots. */
-	char **owners;
-	uint32_t nowners, owners_cap;
+	/* Interned lease owners; index 0 is "" and never in owner_slots.
+	 * An entry no task holds is freed when the table would grow, so
+	 * recurring owners cost nothing and one-off owners do not pile up. */
+	char **owners;           /* NULL = free entry */
+	uint32_t *owner_refs;    /* tasks holding it; free: next free */
+	uint32_t nowners, owners_cap, owner_free;
 	uint32_t *owner_slots;   /* owner index; 0 = empty */
-	uint32_t owner_mask;
+	uint32_t owner_mask;     /* capacity >= 2 * owners_cap */
 	char idbuf[];
 } mem_wf;
 
@@ -284,11 +287,86 @@ static void task_copy(orc_task_rec *out, const mem_wf *w, const mem_task *t)
 
 /* ---- interned lease owners ---- */
 
-/* Index of @p owner in the workflow's table, adding it when new. */
+static void owner_place(mem_wf *w, uint32_t idx)
+{
+	uint32_t i = slot_of(orc__hash_str(w->owners[idx])) & w->owner_mask;
+
+	while (w->owner_slots[i])
+		i = (i + 1) & w->owner_mask;
+	w->owner_slots[i] = idx;
+}
+
+/* Free the entries no task holds and rebuild the index in place. */
+static void owner_sweep(mem_wf *w)
+{
+	uint32_t k;
+
+	memset(w->owner_slots, 0, (w->owner_mask + 1) * sizeof(uint32_t));
+	for (k = 1; k < w->nowners; k++) {
+		if (!w->owners[k])
+			continue;
+		if (w->owner_refs[k] == 0) {
+			free(w->owners[k]);
+			w->owners[k] = NULL;
+			w->owner_refs[k] = w->owner_free;
+			w->owner_free = k;
+		} else {
+			owner_place(w, k);
+		}
+	}
+}
+
+/* A free entry index, growing the table when none is left; 0 on ENOMEM. */
+static uint32_t owner_entry(mem_wf *w)
+{
+	uint32_t k, cap;
+
+	if (!w->owner_free && w->nowners == w->owners_cap && w->nowners)
+		owner_sweep(w);
+	if (w->owner_free) {
+		k = w->owner_free;
+		w->owner_free = w->owner_refs[k];
+		return k;
+	}
+	if (w->nowners == w->owners_cap) {
+		char **no;
+		uint32_t *nr, *ns;
+
+		cap = w->owners_cap ? w->owners_cap * 2 : 8;
+		if (cap >= NIL / 4)
+			return 0;
+		no = orc__realloc(w->owners, cap * sizeof(*no));
+		if (!no)
+			return 0;
+		w->owners = no;
+		nr = orc__realloc(w->owner_refs, cap * sizeof(*nr));
+		if (!nr)
+			return 0;
+		w->owner_refs = nr;
+		ns = orc__calloc(cap * 2, sizeof(*ns));
+		if (!ns)
+			return 0;
+		w->owners_cap = cap;
+		free(w->owner_slots);
+		w->owner_slots = ns;
+		w->owner_mask = cap * 2 - 1;
+		if (!w->nowners) {
+			w->owners[0] = NULL;  /* index 0: no owner */
+			w->owner_refs[0] = 0;
+			w->nowners = 1;
+		}
+		for (k = 1; k < w->nowners; k++)
+			if (w->owners[k])
+				owner_place(w, k);
+	}
+	return w->nowners++;
+}
+
+/* Index of @p owner in the workflow's table, adding it when new. The
+ * caller counts the reference. */
 static orc_status owner_intern(uint32_t *out, mem_wf *w, const char *owner,
 			       orc_error *err)
 {
-	uint64_t h;
 	uint32_t i, s;
 	char *copy;
 
@@ -296,58 +374,26 @@ static orc_status owner_intern(uint32_t *out, mem_wf *w, const char *owner,
 		*out = 0;
 		return ORC_OK;
 	}
-	h = orc__hash_str(owner);
 	if (w->owner_slots) {
-		for (i = slot_of(h) & w->owner_mask;
+		for (i = slot_of(orc__hash_str(owner)) & w->owner_mask;
 		     (s = w->owner_slots[i]) != 0; i = (i + 1) & w->owner_mask)
 			if (strcmp(w->owners[s], owner) == 0) {
 				*out = s;
 				return ORC_OK;
 			}
 	}
-	if (w->nowners + 1 > w->owners_cap) {
-		uint32_t cap = w->owners_cap ? w->owners_cap * 2 : 8;
-		char **no = orc__realloc(w->owners, cap * sizeof(*no));
-
-		if (!no)
-			goto nomem;
-		w->owners = no;
-		w->owners_cap = cap;
-		if (!w->nowners) {
-			w->owners[0] = NULL;  /* index 0: no owner */
-			w->nowners = 1;
-		}
-	}
-	if (!w->owner_slots || (w->nowners + 1) * 2 > w->owner_mask + 1) {
-		uint32_t cap = w->owner_slots ? (w->owner_mask + 1) * 2 : 16;
-		uint32_t *ns = orc__calloc(cap, sizeof(*ns)), k;
-
-		if (!ns)
-			goto nomem;
-		for (k = 1; k < w->nowners; k++) {
-			for (i = slot_of(orc__hash_str(w->owners[k])) &
-				 (cap - 1);
-			     ns[i]; i = (i + 1) & (cap - 1))
-				;
-			ns[i] = k;
-		}
-		free(w->owner_slots);
-		w->owner_slots = ns;
-		w->owner_mask = cap - 1;
-	}
 	copy = orc_strdup(owner);
-	if (!copy)
-		goto nomem;
-	for (i = slot_of(h) & w->owner_mask; w->owner_slots[i];
-	     i = (i + 1) & w->owner_mask)
-		;
-	w->owners[w->nowners] = copy;
-	w->owner_slots[i] = w->nowners;
-	*out = w->nowners++;
+	if (!copy || !(s = owner_entry(w))) {
+		free(copy);
+		return orc_error_set(err, ORC_ENOMEM, "workflow %s: out of "
+				     "memory interning lease owner",
+				     w->key.name);
+	}
+	w->owners[s] = copy;
+	w->owner_refs[s] = 0;
+	owner_place(w, s);
+	*out = s;
 	return ORC_OK;
-nomem:
-	return orc_error_set(err, ORC_ENOMEM, "workflow %s: out of memory "
-			     "interning lease owner", w->key.name);
 }
 
 /* ---- workflows ---- */
@@ -405,6 +451,7 @@ static void wf_free(mem_wf *w)
 	for (i = 1; i < w->nowners; i++)
 		free(w->owners[i]);
 	free(w->owners);
+	free(w->owner_refs);
 	free(w->owner_slots);
 	free(w->tasks);
 	free(w->slots);
@@ -986,6 +1033,10 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 	if (set & ORC_SET_ATTEMPT)
 		t->attempt = u->attempt;
 	if (set & ORC_SET_LEASE) {
+		if (owner)
+			w->owner_refs[owner]++;
+		if (t->owner)
+			w->owner_refs[t->owner]--;
 		t->owner = owner;
 		t->lease_expiry_ms = u->lease_expiry_ms;
 	}

@@ -1305,6 +1305,48 @@ static void test_conformance__list_workflows(void **state)
 	assert_int_equal(s.n, 1);
 }
 
+/* Many distinct lease owners over time, some cleared: every task keeps
+ * exactly the owner last written to it. */
+static void test_conformance__many_lease_owners(void **state)
+{
+	enum { NT = 20, STEPS = 600 };
+	orc_backend *b = B(state);
+	static char names[NT][16];
+	char want[NT][32];
+	const char *deps[NT];
+	uint64_t seed = 0x0A11CEu, rng = seed;
+	int i, k;
+
+	create_join(b, "wf-owners", NT, names, deps, "o%02u");
+	memset(want, 0, sizeof(want));
+	for (i = 0; i < STEPS; i++) {
+		orc_task_update u = upd();
+
+		k = (int)(rnd(&rng) % NT);
+		if (rnd(&rng) % 5 == 0)
+			want[k][0] = '\0';
+		else
+			snprintf(want[k], sizeof(want[k]), "owner-%d-%d", i,
+				 (int)(rnd(&rng) % 3));
+		u.set = ORC_SET_LEASE;
+		u.owner = want[k];
+		u.lease_expiry_ms = NOW + i;
+		EXPECT(ORC_OK, b->update_task(b, "wf-owners", names[k], &u,
+					      NULL, E));
+		if (i % 100 != 99)
+			continue;
+		for (k = 0; k < NT; k++) {
+			orc_task_rec r = get(b, "wf-owners", names[k], 0);
+
+			if (strcmp(r.owner, want[k]) != 0)
+				fail_msg("seed 0x%llx step %d: task %s owner "
+					 "\"%s\", expected \"%s\"",
+					 (unsigned long long)seed, i, names[k],
+					 r.owner, want[k]);
+		}
+	}
+}
+
 /* ---- payloads and ids ---- */
 
 static const char *const tricky_output =
@@ -1826,6 +1868,7 @@ int main(void)
 		T(update_workflow),
 		T(locks),
 		T(list_workflows),
+		T(many_lease_owners),
 		T(payload_round_trip),
 		T(payload_too_big_or_stored),
 		T(hostile_ids),
