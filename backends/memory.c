@@ -25,6 +25,11 @@
 
 #define NIL UINT32_MAX
 #define INLINE_DEPS 64u
+/* The ORC_SET_* flags that always write; DONE_DEP and PROMOTE write only
+ * when they change something. */
+#define FIELD_FLAGS (ORC_SET_STATE | ORC_SET_ATTEMPT | ORC_SET_LEASE | \
+		     ORC_SET_NOT_BEFORE | ORC_SET_STARTED | ORC_SET_ENDED | \
+		     ORC_SET_OUTPUT | ORC_SET_ERROR)
 
 /* Output and error of a task; allocated when one is first set. */
 struct mem_pay {
@@ -562,8 +567,9 @@ static int wf_reserve(mem_wf *w, size_t nmore, size_t id_bytes)
 		w->ids = ni;
 		w->ids_cap = w->ids_len + id_bytes;
 	}
-	/* At most half full, so probes stay short. */
-	for (cap = 16; cap < want * 2; cap *= 2)
+	/* At most two thirds full: probes stay short, and the index costs
+	 * at most 12 bytes per task. */
+	for (cap = 16; cap < want + want / 2; cap *= 2)
 		;
 	if (!w->slots || cap > w->slot_mask + 1)
 		return task_rehash(w, cap);
@@ -1027,7 +1033,7 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 			goto unlock;
 	}
 	/* From here nothing fails: the write is all or nothing. */
-	write = (set & ~(ORC_SET_DONE_DEP | ORC_SET_PROMOTE)) != 0;
+	write = (set & FIELD_FLAGS) != 0;
 	if (set & ORC_SET_STATE)
 		task_set_state(w, idx, (uint8_t)u->state);
 	if (set & ORC_SET_ATTEMPT)
