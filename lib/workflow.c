@@ -214,10 +214,12 @@ out:
 
 /* ---- claim ---- */
 
-#define CLAIM_BATCH 16
+/* Candidates per listing: enough to spread racing claimers, few enough
+ * that a lone claimer copies little. */
+#define CLAIM_BATCH 4
 
 struct candidates {
-	size_t n;
+	size_t n, limit;
 	int64_t now;
 	int64_t earliest;  /* soonest not-before in the future, or 0 */
 	struct {
@@ -241,7 +243,7 @@ static int collect_ready(const orc_task_rec *rec, void *payload)
 	memcpy(cs->c[cs->n].id, rec->id, sizeof(rec->id));
 	cs->c[cs->n].version = rec->version;
 	cs->c[cs->n].attempt = rec->attempt;
-	return ++cs->n == CLAIM_BATCH;
+	return ++cs->n == cs->limit;
 }
 
 static orc_status claim_one(orc_claim *out, orc_context *ctx,
@@ -331,6 +333,9 @@ ORC_API orc_status orc_workflow_claim(orc_claim *out, orc_context *ctx,
 	 * again, a bounded number of times. */
 	for (round = 0; round < 8; round++) {
 		cs.n = 0;
+		/* The first candidate is enough unless we are racing: widen
+		 * only after a lost race. */
+		cs.limit = round == 0 ? 1 : CLAIM_BATCH;
 		cs.earliest = 0;
 		cs.now = orc_context_now(ctx);
 		st = ctx->backend->list_tasks(ctx->backend, wf_id,
@@ -570,7 +575,8 @@ orc_status orc__mark_done(orc_context *ctx, orc__wf_cache *wf,
 	u.done_dep = orc__task_id_at(wf->dag, dep);
 	u.done_dep_index = (uint32_t)k;
 	st = ctx->backend->update_task(ctx->backend, wf->id,
-				       orc__task_id_at(wf->dag, task), &u, &rec, err);
+				       orc__task_id_at(wf->dag, task), &u,
+				       promoted ? &rec : NULL, err);
 	/* Not PENDING any more: already ready, running, done or canceled,
 	 * so marking has nothing left to do. */
 	if (st == ORC_ECONFLICT)
