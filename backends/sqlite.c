@@ -51,6 +51,7 @@ enum sq_stmt {
 	S_TASK_GET_PAY,
 	S_TASK_GET_DONE,
 	S_TASK_UPDATE,
+	S_TASK_WRITE,
 	S_LIST_READY,
 	S_LIST_READY_PAY,
 	S_LIST_MASK,
@@ -96,6 +97,26 @@ static const char *const stmt_sql[S_COUNT] = {
 		"output = CASE WHEN ?15 THEN ?16 ELSE output END, "
 		"error = CASE WHEN ?17 THEN ?18 ELSE error END "
 		"WHERE wf_id = ?1 AND id = ?2",
+	/* The common write (claim, complete, heartbeat, fail): conditions
+	 * in the WHERE clause and the new row returned, so one b-tree
+	 * descent does it. ?3 is the ORC_SET_* mask. */
+	[S_TASK_WRITE] = "UPDATE tasks SET "
+		"state = CASE WHEN ?3 & 1 THEN ?4 ELSE state END, "
+		"attempt = CASE WHEN ?3 & 2 THEN ?5 ELSE attempt END, "
+		"owner = CASE WHEN ?3 & 4 THEN ?6 ELSE owner END, "
+		"lease_expiry_ms = CASE WHEN ?3 & 4 THEN ?7 "
+		"ELSE lease_expiry_ms END, "
+		"not_before_ms = CASE WHEN ?3 & 8 THEN ?8 "
+		"ELSE not_before_ms END, "
+		"started_ms = CASE WHEN ?3 & 16 THEN ?9 ELSE started_ms END, "
+		"ended_ms = CASE WHEN ?3 & 32 THEN ?10 ELSE ended_ms END, "
+		"output = CASE WHEN ?3 & 64 THEN ?11 ELSE output END, "
+		"error = CASE WHEN ?3 & 128 THEN ?12 ELSE error END, "
+		"version = version + 1, updated_ms = ?13 "
+		"WHERE wf_id = ?1 AND id = ?2 "
+		"AND (?14 = 0 OR ((?14 >> state) & 1) = 1) "
+		"AND (?15 < 0 OR version = ?15) "
+		"RETURNING " TASK_COLS,
 	/* Without statistics the planner would pick the primary key and
 	 * scan every task of the workflow; INDEXED BY makes the claim path
 	 * walk only READY rows (and fails at prepare if it cannot). */
@@ -665,6 +686,87 @@ static orc_status sq_get_task(orc_task_rec *out, orc_backend *b,
 	return st;
 }
 
+/* The condition of @p u against the stored @p cur: ORC_OK or
+ * ORC_ECONFLICT naming what differs. */
+static orc_status task_check(const orc_task_update *u, const orc_task_rec *cur,
+			     const char *wf_id, const char *tid,
+			     orc_error *err)
+{
+	if (u->if_states && !(u->if_states & ORC_TASK_BIT(cur->state)))
+		return orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				     "%s: state %s not in the expected states",
+				     tid, wf_id,
+				     orc_task_state_name(cur->state));
+	if (u->if_version >= 0 && u->if_version != cur->version)
+		return orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				     "%s: expected version %lld, found %lld",
+				     tid, wf_id, (long long)u->if_version,
+				     (long long)cur->version);
+	return ORC_OK;
+}
+
+/*
+ * A write without the done set or promotion, inside the caller's
+ * transaction: one UPDATE ... RETURNING. When it matches no row, a read
+ * tells a missing task from a failed condition. On ORC_OK @p cur is the
+ * row as written; on ORC_ECONFLICT, as found.
+ */
+static orc_status task_write_fast(sq_backend *sb, const char *wf_id,
+				  const char *tid, const orc_task_update *u,
+				  orc_task_rec *cur, orc_error *err)
+{
+	sqlite3_stmt *s = stmt(sb, S_TASK_WRITE);
+	orc_status st;
+	int rc;
+
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, u->set);
+	sqlite3_bind_int(s, 4, (int)u->state);
+	sqlite3_bind_int64(s, 5, u->attempt);
+	sqlite3_bind_text(s, 6, u->owner ? u->owner : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, u->lease_expiry_ms);
+	sqlite3_bind_int64(s, 8, u->not_before_ms);
+	sqlite3_bind_int64(s, 9, u->started_ms);
+	sqlite3_bind_int64(s, 10, u->ended_ms);
+	if (u->set & ORC_SET_OUTPUT)
+		bind_text(s, 11, u->output);
+	if (u->set & ORC_SET_ERROR)
+		bind_text(s, 12, u->error);
+	sqlite3_bind_int64(s, 13, u->now_ms);
+	sqlite3_bind_int64(s, 14, u->if_states);
+	sqlite3_bind_int64(s, 15, u->if_version);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		task_read(cur, s);
+		/* Run to the end: the statement is complete only then. */
+		rc = sqlite3_step(s);
+	}
+	done_with(s);
+	if (rc != SQLITE_DONE)
+		return sb_fail(err, sb, rc, "update task");
+	if (cur->id[0])
+		return ORC_OK;
+	s = stmt(sb, S_TASK_GET);
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		task_read(cur, s);
+		st = task_check(u, cur, wf_id, tid, err);
+		if (st == ORC_OK)  /* cannot be: we hold the write lock */
+			st = orc_error_set(err, ORC_ECONFLICT, "task %s in "
+					   "workflow %s: write not applied",
+					   tid, wf_id);
+	} else if (rc == SQLITE_DONE) {
+		st = task_not_found(err, wf_id, tid);
+	} else {
+		st = sb_fail(err, sb, rc, "update task");
+	}
+	done_with(s);
+	return st;
+}
+
 static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 				 const char *tid, const orc_task_update *u,
 				 orc_task_rec *out, orc_error *err)
@@ -695,6 +797,18 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 	st = txn_begin(sb, err);
 	if (st != ORC_OK)
 		goto unlock;
+	if (set && !(set & (ORC_SET_DONE_DEP | ORC_SET_PROMOTE))) {
+		cur.id[0] = '\0';
+		st = task_write_fast(sb, wf_id, tid, u, &cur, err);
+		if (st == ORC_ECONFLICT)
+			goto found;
+		if (st != ORC_OK)
+			goto rollback;
+		st = txn_commit(sb, err);
+		if (st == ORC_OK && out)
+			*out = cur;
+		goto unlock;
+	}
 	s = stmt(sb, S_TASK_GET_DONE);
 	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
@@ -729,19 +843,9 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 				   u->done_dep_index, cur.ndeps);
 		goto rollback;
 	}
-	if (u->if_states && !(u->if_states & ORC_TASK_BIT(cur.state))) {
-		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow %s: "
-				   "state %s not in the expected states", tid,
-				   wf_id, orc_task_state_name(cur.state));
+	st = task_check(u, &cur, wf_id, tid, err);
+	if (st != ORC_OK)
 		goto found;
-	}
-	if (u->if_version >= 0 && u->if_version != cur.version) {
-		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow %s: "
-				   "expected version %lld, found %lld", tid,
-				   wf_id, (long long)u->if_version,
-				   (long long)cur.version);
-		goto found;
-	}
 	write = (set & ~(ORC_SET_DONE_DEP | ORC_SET_PROMOTE)) != 0;
 	if (set & ORC_SET_STATE)
 		cur.state = u->state;
