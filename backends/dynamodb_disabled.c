@@ -18,3 +18,12 @@ ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
 			     "liborchestra was built without DynamoDB support "
 			     "(needs libcurl and libcrypto)");
 }
+
+ORC_API orc_status orc_dynamodb_create_table(const orc_dynamodb_options *opts,
+					     orc_error *err)
+{
+	ORC_UNUSED(opts);
+	return orc_error_set(err, ORC_ENOTSUPPORTED,
+			     "liborchestra was built without DynamoDB support "
+			     "(needs libcurl and libcrypto)");
+}

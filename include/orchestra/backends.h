@@ -43,17 +43,35 @@ ORC_API const char *orc_backend_name(const orc_backend *b);
 
 /* ---- SQLite backend (block owned by the SQLite backend) ---- */
 
-/** synchronous pragma of the SQLite backend; see orc_sqlite_options. */
+/**
+ * synchronous pragma of the SQLite backend (the database is always in
+ * WAL mode). See docs/backends-sqlite.md.
+ */
 typedef enum orc_sqlite_sync {
+	/**
+	 * PRAGMA synchronous = NORMAL: the WAL is synced at checkpoints,
+	 * not at each commit. The database stays consistent and every
+	 * committed write survives a crash of the process (SIGKILL, abort);
+	 * the last commits may be lost on power loss or an OS crash.
+	 */
 	ORC_SQLITE_SYNC_NORMAL = 0,
+	/**
+	 * PRAGMA synchronous = FULL: the WAL is synced at each commit, so a
+	 * commit that returned survives power loss too; each write costs an
+	 * fsync.
+	 */
 	ORC_SQLITE_SYNC_FULL = 1
 } orc_sqlite_sync;
 
 /** Options for orc_sqlite_backend_open(). */
 typedef struct orc_sqlite_options {
 	unsigned int version;      /**< ORC_SQLITE_OPTIONS_VERSION */
-	orc_sqlite_sync synchronous;
-	int busy_timeout_ms;       /**< 0 = 5000 */
+	orc_sqlite_sync synchronous; /**< default ORC_SQLITE_SYNC_NORMAL */
+	/**
+	 * How long a write waits for another connection's write lock
+	 * before failing with ORC_ETHROTTLED (retryable); 0 = 5000.
+	 */
+	int busy_timeout_ms;
 } orc_sqlite_options;
 
 #define ORC_SQLITE_OPTIONS_VERSION 1
@@ -62,8 +80,21 @@ typedef struct orc_sqlite_options {
 
 /**
  * @brief Open (creating if needed) a SQLite database file as a backend.
+ *
+ * The file is switched to WAL mode and its schema created or upgraded
+ * (PRAGMA user_version). Each write primitive is one BEGIN IMMEDIATE
+ * transaction and create_workflow() seeds in one transaction
+ * (ORC_BACKEND_CAP_TXN). One instance is one connection, usable from
+ * many threads (ORC_BACKEND_CAP_THREADSAFE; calls are serialized);
+ * several instances and processes may open the same file. Errors from
+ * SQLite carry source "sqlite" and the extended result code in
+ * orc_error.detail.
+ * @param path a file name, or ":memory:" for a private database.
+ * @param opts NULL for defaults.
  * @param[out] out Caller owns; free with orc_backend_free().
- * @return ORC_OK, ORC_EINVAL, ORC_EBACKEND, ORC_ENOMEM,
+ * @return ORC_OK, ORC_EINVAL (bad options), ORC_EBACKEND (cannot open,
+ * not a database, schema newer than this library), ORC_ETHROTTLED (the
+ * file stayed locked past the busy timeout), ORC_ENOMEM,
  * ORC_ENOTSUPPORTED (built without SQLite).
  * @since 0.1
  */
@@ -102,6 +133,28 @@ typedef struct orc_dynamodb_options {
 ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
 					     const orc_dynamodb_options *opts,
 					     orc_error *err);
+
+/**
+ * @brief Create @p opts->table with the layout orc_dynamodb_backend_open()
+ * expects: keys pk (hash) and sk (range), both strings; on-demand
+ * billing; a stream of NEW_AND_OLD_IMAGES; TTL on attribute "ttl" where
+ * the service supports it. Waits until the table is ACTIVE.
+ * @return ORC_OK, ORC_EEXISTS (table exists), ORC_EINVAL, ORC_EAUTH,
+ * ORC_EBACKEND, ORC_ENOTSUPPORTED (built without the dynamodb part).
+ * @since 0.1
+ */
+ORC_API orc_status orc_dynamodb_create_table(const orc_dynamodb_options *opts,
+					     orc_error *err);
+
+/** ctl() op of the DynamoDB backend: fill an orc_dynamodb_stats. */
+#define ORC_DYNAMODB_CTL_STATS 0x4444
+
+/** Request counters of one DynamoDB backend (ORC_DYNAMODB_CTL_STATS). */
+typedef struct orc_dynamodb_stats {
+	uint64_t calls;     /**< API operations called */
+	uint64_t requests;  /**< HTTP requests sent, retries included */
+	uint64_t retries;   /**< attempts after the first */
+} orc_dynamodb_stats;
 
 /* ---- end of DynamoDB block ---- */
 

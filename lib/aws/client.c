@@ -374,8 +374,9 @@ orc_status orc__aws_call(orc__aws_reply *rep, orc__aws_client *c,
 							       : "");
 			if (err)
 				err->detail = (int)rep->status;
-			orc__strlcpy(err ? err->source : msg, "dynamodb",
-				     err ? sizeof(err->source) : sizeof(msg));
+			if (err)
+				orc__strlcpy(err->source, c->signer.service,
+					     sizeof(err->source));
 			rep->body = r.body;
 			memset(&r.body, 0, sizeof(r.body));
 			break;

@@ -503,7 +503,8 @@ orc_status orc__sigv4_sign(orc__sigv4_out *out, orc__sigv4_signer *s,
 	}
 	if (h.oom)
 		goto fail;
-	qsort(h.a, h.n, sizeof(*h.a), hdr_cmp);
+	if (h.n)
+		qsort(h.a, h.n, sizeof(*h.a), hdr_cmp);
 	for (i = 0; i < h.n; i++) {
 		if (i && strcmp(h.a[i].k, h.a[i - 1].k) == 0)
 			continue;
@@ -534,7 +535,8 @@ orc_status orc__sigv4_sign(orc__sigv4_out *out, orc__sigv4_signer *s,
 	}
 	if (q.oom || tmp.oom)
 		goto fail;
-	qsort(q.a, q.n, sizeof(*q.a), kv_cmp);
+	if (q.n)
+		qsort(q.a, q.n, sizeof(*q.a), kv_cmp);
 
 	/* The canonical request. */
 	orc__buf_puts(&cr, req->method);

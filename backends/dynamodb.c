@@ -1,0 +1,1580 @@
+/*
+ * The DynamoDB backend: the seed's single-table layout.
+ *
+ *   workflow  pk "WORKFLOW#<id>"  sk "META#WORKFLOW"
+ *   task      pk "WORKFLOW#<id>"  sk "TASK#<task id>"
+ *   lease     pk "LOCK#<name>"    sk "META#LOCK"
+ *
+ * Every write is one conditional PutItem or UpdateItem: attribute names go
+ * through ExpressionAttributeNames and every value through a placeholder,
+ * so no id or payload ever becomes part of an expression. States are
+ * stored by name, numbers as N, the done-dependency set as a string set
+ * (ADD is idempotent), and each write stamps "wid", a random id of that
+ * write: when a retried request meets ConditionalCheckFailed, the item is
+ * read back and a matching wid means the first attempt was applied and
+ * only its answer was lost, which is success, not a conflict.
+ *
+ * create_workflow writes each missing task with its own conditional
+ * PutItem (attribute_not_exists), then the workflow record, also
+ * conditional. BatchWriteItem is not used: it carries no conditions, so
+ * it could overwrite a task that a concurrent start of the same workflow
+ * has already seeded and the engine already advanced; the contract says
+ * existing tasks are left alone.
+ *
+ * PROMOTE is a second conditional UpdateItem (version and PENDING), as
+ * backend.h allows. list_tasks is a paginated Query of the workflow's
+ * partition with a state filter; list_workflows a paginated Scan.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "internal.h"
+#include "aws/client.h"
+#include "orchestra/backend.h"
+#include "orchestra/backends.h"
+
+/* DynamoDB's item limit, names and values counted. */
+#define ITEM_MAX (400 * 1024)
+/* What a task item holds besides its payloads, at most. */
+#define TASK_RESERVE 2048
+
+#define SK_WORKFLOW "META#WORKFLOW"
+#define SK_LOCK "META#LOCK"
+
+typedef struct ddb_backend {
+	orc_backend parent;     /* first: the core sees only this */
+	orc__aws_client client;
+	char table[256];
+	uint64_t rng;
+} ddb_backend;
+
+#define DB(b) ((ddb_backend *)(void *)(b))
+
+/* ---- small JSON helpers ---- */
+
+static json_t *S(const char *s)
+{
+	return json_pack("{s:s}", "S", s);
+}
+
+static json_t *N(int64_t v)
+{
+	char n[32];
+
+	snprintf(n, sizeof(n), "%lld", (long long)v);
+	return json_pack("{s:s}", "N", n);
+}
+
+static const char *item_s(const json_t *item, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(item, name),
+						 "S"));
+}
+
+static int64_t item_n(const json_t *item, const char *name)
+{
+	const char *v = json_string_value(json_object_get(
+		json_object_get(item, name), "N"));
+
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static size_t item_ss_count(const json_t *item, const char *name)
+{
+	return json_array_size(json_object_get(json_object_get(item, name),
+					       "SS"));
+}
+
+static int item_ss_has(const json_t *item, const char *name, const char *v)
+{
+	json_t *a = json_object_get(json_object_get(item, name), "SS");
+	size_t i;
+
+	for (i = 0; i < json_array_size(a); i++)
+		if (strcmp(json_string_value(json_array_get(a, i)), v) == 0)
+			return 1;
+	return 0;
+}
+
+/* DynamoDB's size of an item: names plus values (numbers generously). */
+static size_t item_size(const json_t *item)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	json_object_foreach((json_t *)item, k, v) {
+		const char *t;
+		json_t *x;
+
+		n += strlen(k);
+		json_object_foreach(v, t, x) {
+			size_t i;
+
+			if (json_is_string(x))
+				n += strlen(json_string_value(x)) +
+				     (strcmp(t, "N") == 0 ? 2 : 0);
+			for (i = 0; i < json_array_size(x); i++) {
+				json_t *e = json_array_get(x, i);
+
+				if (json_is_string(e))
+					n += strlen(json_string_value(e)) + 1;
+				else
+					n += item_size(e) + 3;
+			}
+		}
+	}
+	return n;
+}
+
+static void new_wid(ddb_backend *db, char out[17])
+{
+	snprintf(out, 17, "%016llx",
+		 (unsigned long long)orc__rand_next(&db->rng));
+}
+
+/* ---- keys ---- */
+
+/* {"S": "<prefix><id>"} */
+static json_t *prefixed(const char *prefix, const char *id)
+{
+	size_t n = strlen(prefix), m = strlen(id);
+	char *k = orc__malloc(n + m + 1);
+	json_t *j;
+
+	if (!k)
+		return NULL;
+	memcpy(k, prefix, n);
+	memcpy(k + n, id, m + 1);
+	j = S(k);
+	free(k);
+	return j;
+}
+
+static json_t *wf_pk(const char *wf_id)
+{
+	return prefixed("WORKFLOW#", wf_id);
+}
+
+static json_t *task_sk(const char *task_id)
+{
+	return prefixed("TASK#", task_id);
+}
+
+static json_t *key_of(json_t *pk, json_t *sk)
+{
+	return json_pack("{s:o?,s:o?}", "pk", pk, "sk", sk);
+}
+
+static json_t *wf_key(const char *wf_id)
+{
+	return key_of(wf_pk(wf_id), S(SK_WORKFLOW));
+}
+
+static json_t *task_key(const char *wf_id, const char *task_id)
+{
+	return key_of(wf_pk(wf_id), task_sk(task_id));
+}
+
+static json_t *lock_key(const char *name)
+{
+	return key_of(prefixed("LOCK#", name), S(SK_LOCK));
+}
+
+/* ---- expressions: names and values only through placeholders ---- */
+
+struct ex {
+	json_t *names, *values;
+	orc__buf cond, set, remove, add;
+	int nv;
+};
+
+static void ex_init(struct ex *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->names = json_object();
+	x->values = json_object();
+}
+
+static void ex_free(struct ex *x)
+{
+	json_decref(x->names);
+	json_decref(x->values);
+	orc__buf_free(&x->cond);
+	orc__buf_free(&x->set);
+	orc__buf_free(&x->remove);
+	orc__buf_free(&x->add);
+}
+
+/* Append "#name" (our attribute names are plain words) to @p b. */
+static void ex_name(struct ex *x, orc__buf *b, const char *name)
+{
+	char ph[64];
+
+	snprintf(ph, sizeof(ph), "#%s", name);
+	json_object_set_new(x->names, ph, json_string(name));
+	orc__buf_puts(b, ph);
+}
+
+/* Append ":vN" to @p b, bound to @p v (stolen). */
+static void ex_val(struct ex *x, orc__buf *b, json_t *v)
+{
+	char ph[32];
+
+	snprintf(ph, sizeof(ph), ":v%d", x->nv++);
+	if (!v)
+		b->oom = 1;
+	else
+		json_object_set_new(x->values, ph, v);
+	orc__buf_puts(b, ph);
+}
+
+static void ex_and(struct ex *x)
+{
+	if (x->cond.len)
+		orc__buf_puts(&x->cond, " AND ");
+}
+
+static void ex_cond(struct ex *x, const char *name, const char *op, json_t *v)
+{
+	ex_and(x);
+	ex_name(x, &x->cond, name);
+	orc__buf_printf(&x->cond, " %s ", op);
+	ex_val(x, &x->cond, v);
+}
+
+static void ex_exists(struct ex *x, int exists)
+{
+	ex_and(x);
+	orc__buf_puts(&x->cond, exists ? "attribute_exists(" :
+					 "attribute_not_exists(");
+	ex_name(x, &x->cond, "pk");
+	orc__buf_putc(&x->cond, ')');
+}
+
+static void ex_set(struct ex *x, const char *name, json_t *v)
+{
+	if (x->set.len)
+		orc__buf_puts(&x->set, ", ");
+	ex_name(x, &x->set, name);
+	orc__buf_puts(&x->set, " = ");
+	ex_val(x, &x->set, v);
+}
+
+static void ex_remove(struct ex *x, const char *name)
+{
+	if (x->remove.len)
+		orc__buf_puts(&x->remove, ", ");
+	ex_name(x, &x->remove, name);
+}
+
+/* SET version = version + 1, updatedMs, wid. */
+static void ex_bump(struct ex *x, int64_t now_ms, const char *wid)
+{
+	if (x->set.len)
+		orc__buf_puts(&x->set, ", ");
+	ex_name(x, &x->set, "version");
+	orc__buf_puts(&x->set, " = ");
+	ex_name(x, &x->set, "version");
+	orc__buf_puts(&x->set, " + ");
+	ex_val(x, &x->set, N(1));
+	ex_set(x, "updatedMs", N(now_ms));
+	ex_set(x, "wid", S(wid));
+}
+
+/* state IN (...) for the states of @p mask, named by @p name_of. */
+static void ex_states(struct ex *x, uint32_t mask, int count,
+		      const char *(*name_of)(int))
+{
+	int i, first = 1;
+
+	ex_and(x);
+	ex_name(x, &x->cond, "state");
+	orc__buf_puts(&x->cond, " IN (");
+	for (i = 0; i < count; i++) {
+		if (!(mask & (1u << (unsigned)i)))
+			continue;
+		if (!first)
+			orc__buf_puts(&x->cond, ", ");
+		first = 0;
+		ex_val(x, &x->cond, S(name_of(i)));
+	}
+	if (first)  /* no valid state in the mask: never true */
+		ex_val(x, &x->cond, S(""));
+	orc__buf_putc(&x->cond, ')');
+}
+
+/* Put the expressions into request @p req; 0 when out of memory. */
+static int ex_into(struct ex *x, json_t *req)
+{
+	orc__buf u = ORC__BUF_INIT;
+
+	if (x->set.len)
+		orc__buf_printf(&u, "SET %s", x->set.data);
+	if (x->remove.len)
+		orc__buf_printf(&u, "%sREMOVE %s", u.len ? " " : "",
+				x->remove.data);
+	if (x->add.len)
+		orc__buf_printf(&u, "%sADD %s", u.len ? " " : "", x->add.data);
+	if (x->cond.oom || x->set.oom || x->remove.oom || x->add.oom ||
+	    u.oom || !x->names || !x->values) {
+		orc__buf_free(&u);
+		return 0;
+	}
+	if (u.len)
+		json_object_set_new(req, "UpdateExpression",
+				    json_string(u.data));
+	orc__buf_free(&u);
+	if (x->cond.len)
+		json_object_set_new(req, "ConditionExpression",
+				    json_string(x->cond.data));
+	if (json_object_size(x->names))
+		json_object_set(req, "ExpressionAttributeNames", x->names);
+	if (json_object_size(x->values))
+		json_object_set(req, "ExpressionAttributeValues", x->values);
+	return 1;
+}
+
+/* Put the expressions into @p req and free them; NULL (req freed) when
+ * out of memory. */
+static json_t *ex_finish(struct ex *x, json_t *req)
+{
+	if (req && !ex_into(x, req)) {
+		json_decref(req);
+		req = NULL;
+	}
+	ex_free(x);
+	return req;
+}
+
+/* ---- calls ---- */
+
+/*
+ * Send @p req (stolen) as @p op. On ORC_OK, *resp_out (when given) holds
+ * the parsed answer. *attempts_out receives the attempts made.
+ */
+static orc_status call(json_t **resp_out, int *attempts_out, ddb_backend *db,
+		       const char *op, json_t *req, orc_error *err)
+{
+	orc__aws_reply rep;
+	char *body;
+	orc_status st;
+
+	memset(&rep, 0, sizeof(rep));
+	if (resp_out)
+		*resp_out = NULL;
+	if (attempts_out)
+		*attempts_out = 0;
+	if (!req)
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
+	json_object_set_new(req, "TableName", json_string(db->table));
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!body)
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
+	st = orc__aws_call(&rep, &db->client, op, body, strlen(body), err);
+	free(body);
+	if (attempts_out)
+		*attempts_out = rep.attempts;
+	if (st == ORC_OK && resp_out) {
+		*resp_out = json_loads(rep.body.data ? rep.body.data : "", 0,
+				       NULL);
+		if (!*resp_out)
+			st = orc_error_set(err, ORC_EBACKEND, "dynamodb %s: "
+					   "answer is not JSON", op);
+	}
+	orc__aws_reply_clear(&rep);
+	return st;
+}
+
+/* A consistent GetItem; *item_out NULL when there is no such item. */
+static orc_status get_item(json_t **item_out, ddb_backend *db, json_t *key,
+			   orc_error *err)
+{
+	json_t *resp = NULL;
+	orc_status st;
+
+	*item_out = NULL;
+	st = call(&resp, NULL, db, "GetItem",
+		  json_pack("{s:o?,s:b}", "Key", key, "ConsistentRead", 1),
+		  err);
+	if (st != ORC_OK)
+		return st;
+	*item_out = json_incref(json_object_get(resp, "Item"));
+	json_decref(resp);
+	return ORC_OK;
+}
+
+/* ---- records ---- */
+
+static const char *task_state_name(int s)
+{
+	return orc_task_state_name((orc_task_state)s);
+}
+
+static const char *wf_state_name(int s)
+{
+	return orc_workflow_state_name((orc_workflow_state)s);
+}
+
+static int wf_state_parse(const char *s, orc_workflow_state *out)
+{
+	int i;
+
+	for (i = 0; s && i < ORC_WORKFLOW_STATE_COUNT; i++)
+		if (strcmp(s, wf_state_name(i)) == 0) {
+			*out = (orc_workflow_state)i;
+			return 1;
+		}
+	return 0;
+}
+
+static int id_ok(const char *id)
+{
+	return id && *id && strlen(id) <= ORC_ID_MAX;
+}
+
+/* Strings are copied only with @p payloads; 0 when out of memory. */
+static int task_from_item(orc_task_rec *out, const json_t *item,
+			  int payloads)
+{
+	const char *id = item_s(item, "taskId"), *o = item_s(item, "owner");
+	orc_task_state st = ORC_TASK_PENDING;
+
+	memset(out, 0, sizeof(*out));
+	orc__strlcpy(out->id, id ? id : "", sizeof(out->id));
+	orc_task_state_parse(&st, item_s(item, "state"), NULL);
+	out->state = st;
+	out->version = item_n(item, "version");
+	out->attempt = (int32_t)item_n(item, "attempt");
+	out->ndeps = (uint32_t)item_n(item, "ndeps");
+	out->ndone = (uint32_t)item_ss_count(item, "doneDeps");
+	orc__strlcpy(out->owner, o ? o : "", sizeof(out->owner));
+	out->lease_expiry_ms = item_n(item, "leaseExpiryMs");
+	out->not_before_ms = item_n(item, "notBeforeMs");
+	out->created_ms = item_n(item, "createdMs");
+	out->updated_ms = item_n(item, "updatedMs");
+	out->started_ms = item_n(item, "startedMs");
+	out->ended_ms = item_n(item, "endedMs");
+	if (payloads) {
+		const char *po = item_s(item, "output");
+		const char *pe = item_s(item, "error");
+
+		out->output = orc_strdup(po);
+		out->error = orc_strdup(pe);
+		if ((po && !out->output) || (pe && !out->error)) {
+			orc_task_rec_clear(out);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int wf_from_item(orc_workflow_rec *out, const json_t *item,
+			int full)
+{
+	const char *id = item_s(item, "workflowId");
+	const char *d = item_s(item, "definition"), *in = item_s(item, "input");
+	const char *e = item_s(item, "error");
+	orc_workflow_state st = ORC_WORKFLOW_PENDING;
+
+	memset(out, 0, sizeof(*out));
+	orc__strlcpy(out->id, id ? id : "", sizeof(out->id));
+	wf_state_parse(item_s(item, "state"), &st);
+	out->state = st;
+	out->version = item_n(item, "version");
+	out->ntasks = (uint32_t)item_n(item, "ntasks");
+	out->created_ms = item_n(item, "createdMs");
+	out->updated_ms = item_n(item, "updatedMs");
+	out->error = orc_strdup(e);
+	if (full) {
+		out->definition = orc_strdup(d);
+		out->input = orc_strdup(in);
+	}
+	if ((e && !out->error) || (full && ((d && !out->definition) ||
+					    (in && !out->input)))) {
+		orc_workflow_rec_clear(out);
+		return 0;
+	}
+	return 1;
+}
+
+static orc_status oom(orc_error *err)
+{
+	return orc_error_set(err, ORC_ENOMEM, "dynamodb: out of memory");
+}
+
+/* ---- workflows ---- */
+
+static json_t *task_item(const char *wf_id, const orc_task_seed *t,
+			 int64_t now_ms, const char *wid)
+{
+	json_t *item = json_object(), *deps = json_array();
+	uint32_t i;
+
+	if (!item || !deps) {
+		json_decref(item);
+		json_decref(deps);
+		return NULL;
+	}
+	json_object_set_new(item, "pk", wf_pk(wf_id));
+	json_object_set_new(item, "sk", task_sk(t->id));
+	json_object_set_new(item, "workflowId", S(wf_id));
+	json_object_set_new(item, "taskId", S(t->id));
+	json_object_set_new(item, "state", S(task_state_name(
+		t->ndeps ? ORC_TASK_PENDING : ORC_TASK_READY)));
+	json_object_set_new(item, "version", N(1));
+	json_object_set_new(item, "attempt", N(0));
+	json_object_set_new(item, "ndeps", N(t->ndeps));
+	json_object_set_new(item, "createdMs", N(now_ms));
+	json_object_set_new(item, "updatedMs", N(now_ms));
+	json_object_set_new(item, "wid", S(wid));
+	for (i = 0; i < t->ndeps; i++)
+		json_array_append_new(deps, json_pack("{s:s}", "S",
+						      t->deps[i]));
+	if (t->ndeps)
+		json_object_set_new(item, "deps",
+				    json_pack("{s:o}", "L", deps));
+	else
+		json_decref(deps);
+	if (t->target && *t->target)
+		json_object_set_new(item, "target", S(t->target));
+	return item;
+}
+
+static orc_status seed_checks(const char *wf_id, const orc_task_seed *tasks,
+			      size_t ntasks, orc_error *err)
+{
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < ntasks; i++) {
+		if (!id_ok(tasks[i].id))
+			return orc_error_set(err, ORC_EINVAL, "workflow %s: "
+					     "task %zu: id must be 1 to %d "
+					     "bytes", wf_id, i, ORC_ID_MAX);
+		if (tasks[i].ndeps && !tasks[i].deps)
+			return orc_error_set(err, ORC_EINVAL, "workflow %s: "
+					     "task %s: deps missing", wf_id,
+					     tasks[i].id);
+		for (j = 0; j < tasks[i].ndeps; j++)
+			if (!id_ok(tasks[i].deps[j]))
+				return orc_error_set(err, ORC_EINVAL,
+						     "workflow %s: task %s: "
+						     "bad dependency id",
+						     wf_id, tasks[i].id);
+	}
+	return ORC_OK;
+}
+
+/* Write the tasks not there yet, each only if absent. */
+static orc_status put_tasks(ddb_backend *db, const char *wf_id,
+			    const orc_task_seed *tasks, size_t ntasks,
+			    int64_t now_ms, orc_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < ntasks; i++) {
+		char wid[17];
+		json_t *item, *req;
+		struct ex x;
+		orc_status st;
+
+		new_wid(db, wid);
+		item = task_item(wf_id, &tasks[i], now_ms, wid);
+		if (!item)
+			return oom(err);
+		if (item_size(item) > ITEM_MAX) {
+			json_decref(item);
+			return orc_error_set(err, ORC_ETOOBIG, "task %s in "
+					     "workflow %s: record over "
+					     "DynamoDB's 400 KB item limit",
+					     tasks[i].id, wf_id);
+		}
+		ex_init(&x);
+		ex_exists(&x, 0);
+		req = ex_finish(&x, json_pack("{s:o}", "Item", item));
+		if (!req)
+			return oom(err);
+		st = call(NULL, NULL, db, "PutItem", req, err);
+		/* Already there (seeded before, or by our lost first
+		 * attempt): left as it is. */
+		if (st == ORC_ECONFLICT)
+			continue;
+		if (st != ORC_OK)
+			return st;
+	}
+	return ORC_OK;
+}
+
+/* For the conformance suite: tasks without their workflow record. */
+orc_status orc__dynamodb_put_tasks(orc_backend *b, const char *wf_id,
+				   const orc_task_seed *tasks, size_t ntasks,
+				   int64_t now_ms, orc_error *err);
+
+orc_status orc__dynamodb_put_tasks(orc_backend *b, const char *wf_id,
+				   const orc_task_seed *tasks, size_t ntasks,
+				   int64_t now_ms, orc_error *err)
+{
+	orc_status st;
+
+	ORC_CHECK_ARG(b != NULL && id_ok(wf_id), err);
+	st = seed_checks(wf_id, tasks, ntasks, err);
+	return st != ORC_OK ? st : put_tasks(DB(b), wf_id, tasks, ntasks,
+					     now_ms, err);
+}
+
+static orc_status ddb_create_workflow(orc_backend *b,
+				      const orc_workflow_rec *wf,
+				      const orc_task_seed *tasks,
+				      size_t ntasks, orc_error *err)
+{
+	ddb_backend *db = DB(b);
+	json_t *item, *req, *found = NULL;
+	char wid[17];
+	struct ex x;
+	orc_status st;
+	int attempts = 0;
+	size_t i;
+
+	ORC_CHECK_ARG(b != NULL && wf != NULL, err);
+	ORC_CHECK_ARG(tasks != NULL || ntasks == 0, err);
+	if (!id_ok(wf->id))
+		return orc_error_set(err, ORC_EINVAL, "workflow id must be 1 "
+				     "to %d bytes", ORC_ID_MAX);
+	if ((unsigned)wf->state >= ORC_WORKFLOW_STATE_COUNT)
+		return orc_error_set(err, ORC_EINVAL, "workflow %s: invalid "
+				     "state %d", wf->id, (int)wf->state);
+	st = seed_checks(wf->id, tasks, ntasks, err);
+	if (st != ORC_OK)
+		return st;
+	new_wid(db, wid);
+	item = json_object();
+	if (!item)
+		return oom(err);
+	json_object_set_new(item, "pk", wf_pk(wf->id));
+	json_object_set_new(item, "sk", S(SK_WORKFLOW));
+	json_object_set_new(item, "workflowId", S(wf->id));
+	json_object_set_new(item, "state", S(wf_state_name(wf->state)));
+	json_object_set_new(item, "version", N(1));
+	json_object_set_new(item, "ntasks", N((int64_t)ntasks));
+	json_object_set_new(item, "createdMs", N(wf->created_ms));
+	json_object_set_new(item, "updatedMs", N(wf->updated_ms));
+	json_object_set_new(item, "wid", S(wid));
+	if (wf->definition)
+		json_object_set_new(item, "definition", S(wf->definition));
+	if (wf->input)
+		json_object_set_new(item, "input", S(wf->input));
+	if (wf->error)
+		json_object_set_new(item, "error", S(wf->error));
+	/* Every size is checked before anything is written. */
+	if (item_size(item) > ITEM_MAX) {
+		json_decref(item);
+		return orc_error_set(err, ORC_ETOOBIG, "workflow %s: record "
+				     "(definition and input) over DynamoDB's "
+				     "400 KB item limit", wf->id);
+	}
+	for (i = 0; i < ntasks; i++) {
+		json_t *t = task_item(wf->id, &tasks[i], wf->created_ms, wid);
+		size_t n = t ? item_size(t) : 0;
+
+		json_decref(t);
+		if (!t) {
+			json_decref(item);
+			return oom(err);
+		}
+		if (n > ITEM_MAX) {
+			json_decref(item);
+			return orc_error_set(err, ORC_ETOOBIG, "task %s in "
+					     "workflow %s: record over "
+					     "DynamoDB's 400 KB item limit",
+					     tasks[i].id, wf->id);
+		}
+	}
+	st = get_item(&found, db, wf_key(wf->id), err);
+	if (st == ORC_OK && found)
+		st = orc_error_set(err, ORC_EEXISTS, "workflow %s already "
+				   "exists", wf->id);
+	json_decref(found);
+	found = NULL;
+	if (st == ORC_OK)
+		st = put_tasks(db, wf->id, tasks, ntasks, wf->created_ms, err);
+	if (st != ORC_OK) {
+		json_decref(item);
+		return st;
+	}
+	/* The workflow record last, only if still absent. */
+	ex_init(&x);
+	ex_exists(&x, 0);
+	req = json_pack("{s:o}", "Item", item);
+	req = ex_finish(&x, req);
+	if (!req)
+		return oom(err);
+	st = call(NULL, &attempts, db, "PutItem", req, err);
+	if (st == ORC_ECONFLICT) {
+		st = get_item(&found, db, wf_key(wf->id), err);
+		if (st == ORC_OK && found && attempts > 1 &&
+		    strcmp(item_s(found, "wid") ? item_s(found, "wid") : "",
+			   wid) == 0)
+			st = ORC_OK; /* ours, applied; the answer was lost */
+		else if (st == ORC_OK)
+			st = orc_error_set(err, ORC_EEXISTS, "workflow %s "
+					   "already exists", wf->id);
+		json_decref(found);
+	}
+	return st;
+}
+
+static orc_status ddb_get_workflow(orc_workflow_rec *out, orc_backend *b,
+				   const char *wf_id, orc_error *err)
+{
+	json_t *item = NULL;
+	orc_status st;
+
+	ORC_CHECK_ARG(out != NULL && b != NULL && wf_id != NULL, err);
+	if (!id_ok(wf_id))
+		return orc_error_set(err, ORC_ENOTFOUND, "workflow %s not "
+				     "found", wf_id);
+	st = get_item(&item, DB(b), wf_key(wf_id), err);
+	if (st != ORC_OK)
+		return st;
+	if (!item)
+		return orc_error_set(err, ORC_ENOTFOUND, "workflow %s not "
+				     "found", wf_id);
+	if (!wf_from_item(out, item, 1))
+		st = oom(err);
+	json_decref(item);
+	return st;
+}
+
+/* Why a conditional workflow write failed, from the record as found. */
+static orc_status wf_diagnose(const json_t *item, const char *wf_id,
+			      const orc_workflow_update *u, orc_error *err)
+{
+	orc_workflow_state s = ORC_WORKFLOW_PENDING;
+	int64_t v;
+
+	if (!item)
+		return orc_error_set(err, ORC_ENOTFOUND, "workflow %s not "
+				     "found", wf_id);
+	wf_state_parse(item_s(item, "state"), &s);
+	v = item_n(item, "version");
+	if (u->if_states && !(u->if_states & ORC_WORKFLOW_BIT(s)))
+		return orc_error_set(err, ORC_ECONFLICT, "workflow %s: state "
+				     "%s not in the expected states", wf_id,
+				     wf_state_name(s));
+	if (u->if_version >= 0 && u->if_version != v)
+		return orc_error_set(err, ORC_ECONFLICT, "workflow %s: "
+				     "expected version %lld, found %lld",
+				     wf_id, (long long)u->if_version,
+				     (long long)v);
+	return ORC_OK;
+}
+
+static int wid_is(const json_t *item, const char *wid)
+{
+	const char *w = item ? item_s(item, "wid") : NULL;
+
+	return w && strcmp(w, wid) == 0;
+}
+
+static orc_status ddb_update_workflow(orc_backend *b, const char *wf_id,
+				      const orc_workflow_update *u,
+				      orc_workflow_rec *out, orc_error *err)
+{
+	ddb_backend *db = DB(b);
+	json_t *req, *resp = NULL, *item = NULL;
+	char wid[17];
+	struct ex x;
+	orc_status st;
+	int attempts = 0;
+
+	ORC_CHECK_ARG(b != NULL && wf_id != NULL && u != NULL, err);
+	if ((u->set & ORC_WSET_STATE) &&
+	    (unsigned)u->state >= ORC_WORKFLOW_STATE_COUNT)
+		return orc_error_set(err, ORC_EINVAL, "workflow %s: invalid "
+				     "state %d", wf_id, (int)u->state);
+	if (!id_ok(wf_id))
+		return orc_error_set(err, ORC_ENOTFOUND, "workflow %s not "
+				     "found", wf_id);
+	if (!(u->set & (ORC_WSET_STATE | ORC_WSET_ERROR))) {
+		/* Nothing to write: check the conditions on a read. */
+		st = get_item(&item, db, wf_key(wf_id), err);
+		if (st == ORC_OK)
+			st = wf_diagnose(item, wf_id, u, err);
+		goto answer;
+	}
+	if ((u->set & ORC_WSET_ERROR) && u->error &&
+	    strlen(u->error) > ITEM_MAX - TASK_RESERVE)
+		return orc_error_set(err, ORC_ETOOBIG, "workflow %s: error "
+				     "over DynamoDB's 400 KB item limit",
+				     wf_id);
+	new_wid(db, wid);
+	ex_init(&x);
+	ex_exists(&x, 1);
+	if (u->if_states)
+		ex_states(&x, u->if_states, ORC_WORKFLOW_STATE_COUNT,
+			  wf_state_name);
+	if (u->if_version >= 0)
+		ex_cond(&x, "version", "=", N(u->if_version));
+	if (u->set & ORC_WSET_STATE)
+		ex_set(&x, "state", S(wf_state_name(u->state)));
+	if ((u->set & ORC_WSET_ERROR) && u->error)
+		ex_set(&x, "error", S(u->error));
+	else if (u->set & ORC_WSET_ERROR)
+		ex_remove(&x, "error");
+	ex_bump(&x, u->now_ms, wid);
+	req = json_pack("{s:o?,s:s}", "Key", wf_key(wf_id), "ReturnValues",
+			"ALL_NEW");
+	req = ex_finish(&x, req);
+	if (!req)
+		return oom(err);
+	st = call(&resp, &attempts, db, "UpdateItem", req, err);
+	if (st == ORC_OK) {
+		item = json_incref(json_object_get(resp, "Attributes"));
+	} else if (st == ORC_ECONFLICT) {
+		st = get_item(&item, db, wf_key(wf_id), err);
+		if (st == ORC_OK && !(attempts > 1 && wid_is(item, wid))) {
+			st = wf_diagnose(item, wf_id, u, err);
+			if (st == ORC_OK) /* changed in between; say so */
+				st = orc_error_set(err, ORC_ECONFLICT,
+						   "workflow %s: changed "
+						   "concurrently", wf_id);
+		}
+	}
+answer:
+	if (out && item && (st == ORC_OK || st == ORC_ECONFLICT) &&
+	    !wf_from_item(out, item, 0))
+		st = oom(err);
+	json_decref(resp);
+	json_decref(item);
+	return st;
+}
+
+/* ---- tasks ---- */
+
+static orc_status task_not_found(orc_error *err, const char *wf_id,
+				 const char *task_id)
+{
+	return orc_error_set(err, ORC_ENOTFOUND, "task %s in workflow %s not "
+			     "found", task_id, wf_id);
+}
+
+static orc_status ddb_get_task(orc_task_rec *out, orc_backend *b,
+			       const char *wf_id, const char *task_id,
+			       uint32_t flags, orc_error *err)
+{
+	json_t *item = NULL;
+	orc_status st;
+
+	ORC_CHECK_ARG(out != NULL && b != NULL, err);
+	ORC_CHECK_ARG(wf_id != NULL && task_id != NULL, err);
+	if (!id_ok(wf_id) || !id_ok(task_id))
+		return task_not_found(err, wf_id, task_id);
+	st = get_item(&item, DB(b), task_key(wf_id, task_id), err);
+	if (st != ORC_OK)
+		return st;
+	if (!item)
+		return task_not_found(err, wf_id, task_id);
+	if (!task_from_item(out, item, (flags & ORC_LIST_PAYLOADS) != 0))
+		st = oom(err);
+	json_decref(item);
+	return st;
+}
+
+/*
+ * Why a conditional task write failed, from the item as found: ORC_OK
+ * means every condition the caller gave holds (the extra "dependency not
+ * yet done" condition is what failed).
+ */
+static orc_status task_diagnose(const json_t *item, const char *wf_id,
+				const char *task_id,
+				const orc_task_update *u, orc_error *err)
+{
+	orc_task_state s = ORC_TASK_PENDING;
+	int64_t v;
+
+	if (!item)
+		return task_not_found(err, wf_id, task_id);
+	orc_task_state_parse(&s, item_s(item, "state"), NULL);
+	v = item_n(item, "version");
+	if ((u->set & ORC_SET_DONE_DEP) &&
+	    (int64_t)u->done_dep_index >= item_n(item, "ndeps"))
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "dependency index %u out of range (%lld "
+				     "dependencies)", task_id, wf_id,
+				     u->done_dep_index,
+				     (long long)item_n(item, "ndeps"));
+	if (u->if_states && !(u->if_states & ORC_TASK_BIT(s)))
+		return orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				     "%s: state %s not in the expected states",
+				     task_id, wf_id, orc_task_state_name(s));
+	if (u->if_version >= 0 && u->if_version != v)
+		return orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				     "%s: expected version %lld, found %lld",
+				     task_id, wf_id, (long long)u->if_version,
+				     (long long)v);
+	return ORC_OK;
+}
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+/* The one conditional UpdateItem of update_task (without PROMOTE). */
+static orc_status task_write(json_t **item_out, ddb_backend *db,
+			     const char *wf_id, const char *task_id,
+			     const orc_task_update *u, orc_error *err)
+{
+	const uint32_t set = u->set;
+	int dep_only = !(set & ~(ORC_SET_DONE_DEP | ORC_SET_PROMOTE));
+	json_t *req, *resp = NULL, *item = NULL;
+	char wid[17];
+	struct ex x;
+	orc_status st;
+	int attempts = 0;
+
+	*item_out = NULL;
+	new_wid(db, wid);
+	ex_init(&x);
+	ex_exists(&x, 1);
+	if (u->if_states)
+		ex_states(&x, u->if_states, ORC_TASK_STATE_COUNT,
+			  task_state_name);
+	if (u->if_version >= 0)
+		ex_cond(&x, "version", "=", N(u->if_version));
+	if (set & ORC_SET_DONE_DEP) {
+		ex_cond(&x, "ndeps", ">", N(u->done_dep_index));
+		if (dep_only) {
+			/* A dependency already done changes nothing. */
+			ex_and(&x);
+			orc__buf_puts(&x.cond, "NOT contains(");
+			ex_name(&x, &x.cond, "doneDeps");
+			orc__buf_puts(&x.cond, ", ");
+			ex_val(&x, &x.cond, S(u->done_dep));
+			orc__buf_putc(&x.cond, ')');
+		}
+		ex_name(&x, &x.add, "doneDeps");
+		orc__buf_putc(&x.add, ' ');
+		ex_val(&x, &x.add, json_pack("{s:[s]}", "SS", u->done_dep));
+	}
+	if (set & ORC_SET_STATE)
+		ex_set(&x, "state", S(task_state_name(u->state)));
+	if (set & ORC_SET_ATTEMPT)
+		ex_set(&x, "attempt", N(u->attempt));
+	if (set & ORC_SET_LEASE) {
+		if (u->owner && *u->owner)
+			ex_set(&x, "owner", S(u->owner));
+		else
+			ex_remove(&x, "owner");
+		ex_set(&x, "leaseExpiryMs", N(u->lease_expiry_ms));
+	}
+	if (set & ORC_SET_NOT_BEFORE)
+		ex_set(&x, "notBeforeMs", N(u->not_before_ms));
+	if (set & ORC_SET_STARTED)
+		ex_set(&x, "startedMs", N(u->started_ms));
+	if (set & ORC_SET_ENDED)
+		ex_set(&x, "endedMs", N(u->ended_ms));
+	if ((set & ORC_SET_OUTPUT) && u->output)
+		ex_set(&x, "output", S(u->output));
+	else if (set & ORC_SET_OUTPUT)
+		ex_remove(&x, "output");
+	if ((set & ORC_SET_ERROR) && u->error)
+		ex_set(&x, "error", S(u->error));
+	else if (set & ORC_SET_ERROR)
+		ex_remove(&x, "error");
+	ex_bump(&x, u->now_ms, wid);
+	req = json_pack("{s:o?,s:s}", "Key", task_key(wf_id, task_id),
+			"ReturnValues", "ALL_NEW");
+	req = ex_finish(&x, req);
+	if (!req)
+		return oom(err);
+	st = call(&resp, &attempts, db, "UpdateItem", req, err);
+	if (st == ORC_OK) {
+		*item_out = json_incref(json_object_get(resp, "Attributes"));
+		json_decref(resp);
+		return ORC_OK;
+	}
+	if (st == ORC_ETOOBIG)
+		return orc_error_set(err, ORC_ETOOBIG, "task %s in workflow %s: "
+				     "record over DynamoDB's 400 KB item "
+				     "limit", task_id, wf_id);
+	if (st != ORC_ECONFLICT)
+		return st;
+	st = get_item(&item, db, task_key(wf_id, task_id), err);
+	if (st != ORC_OK)
+		return st;
+	if (attempts > 1 && wid_is(item, wid)) {
+		*item_out = item;   /* ours, applied; the answer was lost */
+		return ORC_OK;
+	}
+	st = task_diagnose(item, wf_id, task_id, u, err);
+	if (st == ORC_OK && dep_only &&
+	    item_ss_has(item, "doneDeps", u->done_dep)) {
+		*item_out = item;   /* already done: nothing to write */
+		return ORC_OK;
+	}
+	if (st == ORC_OK)
+		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow %s: "
+				   "changed concurrently", task_id, wf_id);
+	*item_out = item;
+	return st;
+}
+
+/* PENDING with every dependency done -> READY, if still at @p version. */
+static orc_status task_promote(json_t **item_io, ddb_backend *db,
+			       const char *wf_id, const char *task_id,
+			       int64_t now_ms, orc_error *err)
+{
+	json_t *req, *resp = NULL, *item = NULL;
+	char wid[17];
+	struct ex x;
+	orc_status st;
+	int attempts = 0;
+
+	new_wid(db, wid);
+	ex_init(&x);
+	ex_cond(&x, "version", "=", N(item_n(*item_io, "version")));
+	ex_cond(&x, "state", "=", S(task_state_name(ORC_TASK_PENDING)));
+	ex_set(&x, "state", S(task_state_name(ORC_TASK_READY)));
+	ex_bump(&x, now_ms, wid);
+	req = json_pack("{s:o?,s:s}", "Key", task_key(wf_id, task_id),
+			"ReturnValues", "ALL_NEW");
+	req = ex_finish(&x, req);
+	if (!req)
+		return oom(err);
+	st = call(&resp, &attempts, db, "UpdateItem", req, err);
+	if (st == ORC_OK) {
+		item = json_incref(json_object_get(resp, "Attributes"));
+		json_decref(resp);
+	} else if (st == ORC_ECONFLICT) {
+		/* Someone else wrote first (maybe promoted it): promotion is
+		 * idempotent and reconcile repeats it, so report what is. */
+		st = get_item(&item, db, task_key(wf_id, task_id), err);
+		if (st == ORC_OK && !item)
+			st = task_not_found(err, wf_id, task_id);
+	}
+	if (st != ORC_OK) {
+		json_decref(item);
+		return st;
+	}
+	json_decref(*item_io);
+	*item_io = item;
+	return ORC_OK;
+}
+
+static orc_status ddb_update_task(orc_backend *b, const char *wf_id,
+				  const char *task_id, const orc_task_update *u,
+				  orc_task_rec *out, orc_error *err)
+{
+	ddb_backend *db = DB(b);
+	json_t *item = NULL;
+	orc_status st;
+	uint32_t set;
+
+	ORC_CHECK_ARG(b != NULL && wf_id != NULL && task_id != NULL, err);
+	ORC_CHECK_ARG(u != NULL, err);
+	set = u->set;
+	if ((set & ORC_SET_STATE) &&
+	    (unsigned)u->state >= ORC_TASK_STATE_COUNT)
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "invalid state %d", task_id, wf_id,
+				     (int)u->state);
+	if ((set & ORC_SET_LEASE) && u->owner &&
+	    strlen(u->owner) > ORC_OWNER_MAX)
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "lease owner longer than %d bytes",
+				     task_id, wf_id, ORC_OWNER_MAX);
+	if ((set & ORC_SET_DONE_DEP) && !id_ok(u->done_dep))
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "bad done dependency id", task_id, wf_id);
+	if (!id_ok(wf_id) || !id_ok(task_id))
+		return task_not_found(err, wf_id, task_id);
+	/* Checked before sending: the item would be over the limit. */
+	if (((set & ORC_SET_OUTPUT) ? slen(u->output) : 0) +
+	    ((set & ORC_SET_ERROR) ? slen(u->error) : 0) >
+	    ITEM_MAX - TASK_RESERVE)
+		return orc_error_set(err, ORC_ETOOBIG, "task %s in workflow %s: "
+				     "output and error over DynamoDB's 400 KB "
+				     "item limit", task_id, wf_id);
+	if (set & ~ORC_SET_PROMOTE) {
+		st = task_write(&item, db, wf_id, task_id, u, err);
+	} else {
+		/* Only PROMOTE: check the conditions on a read. */
+		st = get_item(&item, db, task_key(wf_id, task_id), err);
+		if (st == ORC_OK)
+			st = task_diagnose(item, wf_id, task_id, u, err);
+	}
+	if (st == ORC_OK && (set & ORC_SET_PROMOTE)) {
+		orc_task_state s = ORC_TASK_PENDING;
+
+		orc_task_state_parse(&s, item_s(item, "state"), NULL);
+		if (s == ORC_TASK_PENDING &&
+		    (int64_t)item_ss_count(item, "doneDeps") ==
+		    item_n(item, "ndeps"))
+			st = task_promote(&item, db, wf_id, task_id, u->now_ms,
+					  err);
+	}
+	if (out && item && (st == ORC_OK || st == ORC_ECONFLICT) &&
+	    !task_from_item(out, item, 0))
+		st = oom(err);
+	json_decref(item);
+	return st;
+}
+
+/*
+ * Query (or Scan) every page of @p req, calling @p each per item. @p each
+ * returns 0 to go on, 1 to stop, -1 when out of memory.
+ */
+static orc_status paginate(ddb_backend *db, const char *op, json_t *req,
+			   int (*each)(const json_t *item, void *ud), void *ud,
+			   orc_error *err)
+{
+	json_t *start = NULL;
+	orc_status st = ORC_OK;
+
+	for (;;) {
+		json_t *r = json_deep_copy(req), *resp = NULL, *items;
+		size_t i;
+		int stop = 0;
+
+		if (!r) {
+			st = oom(err);
+			break;
+		}
+		if (start)
+			json_object_set_new(r, "ExclusiveStartKey", start);
+		start = NULL;
+		st = call(&resp, NULL, db, op, r, err);
+		if (st != ORC_OK)
+			break;
+		items = json_object_get(resp, "Items");
+		for (i = 0; i < json_array_size(items) && !stop; i++)
+			stop = each(json_array_get(items, i), ud);
+		start = json_incref(json_object_get(resp, "LastEvaluatedKey"));
+		json_decref(resp);
+		if (stop < 0)
+			st = oom(err);
+		if (stop || !start)
+			break;
+	}
+	json_decref(start);
+	json_decref(req);
+	return st;
+}
+
+struct list_ctx {
+	uint32_t flags;
+	orc_task_rec_cb tcb;
+	orc_workflow_rec_cb wcb;
+	void *payload;
+};
+
+static int each_task(const json_t *item, void *ud)
+{
+	struct list_ctx *c = ud;
+	orc_task_rec r;
+	int stop;
+
+	if (!task_from_item(&r, item, (c->flags & ORC_LIST_PAYLOADS) != 0))
+		return -1;
+	stop = c->tcb(&r, c->payload) != 0;
+	orc_task_rec_clear(&r);
+	return stop;
+}
+
+static orc_status ddb_list_tasks(orc_backend *b, const char *wf_id,
+				 uint32_t states, uint32_t flags,
+				 orc_task_rec_cb cb, void *payload,
+				 orc_error *err)
+{
+	struct list_ctx c = { flags, cb, NULL, payload };
+	static const char *const fields[] = { "taskId", "state", "version",
+		"attempt", "ndeps", "doneDeps", "owner", "leaseExpiryMs",
+		"notBeforeMs", "createdMs", "updatedMs", "startedMs",
+		"endedMs", NULL };
+	orc__buf proj = ORC__BUF_INIT;
+	json_t *req;
+	struct ex x;
+	int i;
+
+	ORC_CHECK_ARG(b != NULL && wf_id != NULL && cb != NULL, err);
+	if (!id_ok(wf_id))
+		return ORC_OK;
+	ex_init(&x);
+	ex_cond(&x, "pk", "=", wf_pk(wf_id));
+	ex_and(&x);
+	orc__buf_puts(&x.cond, "begins_with(");
+	ex_name(&x, &x.cond, "sk");
+	orc__buf_puts(&x.cond, ", ");
+	ex_val(&x, &x.cond, S("TASK#"));
+	orc__buf_putc(&x.cond, ')');
+	/* Payloads are read only when asked for. */
+	for (i = 0; fields[i]; i++) {
+		if (i)
+			orc__buf_puts(&proj, ", ");
+		ex_name(&x, &proj, fields[i]);
+	}
+	if (flags & ORC_LIST_PAYLOADS) {
+		orc__buf_puts(&proj, ", ");
+		ex_name(&x, &proj, "output");
+		orc__buf_puts(&proj, ", ");
+		ex_name(&x, &proj, "error");
+	}
+	req = json_pack("{s:s?,s:b}", "ProjectionExpression", proj.data,
+			"ConsistentRead", 1);
+	if (req && x.cond.data)
+		json_object_set_new(req, "KeyConditionExpression",
+				    json_string(x.cond.data));
+	orc__buf_reset(&x.cond);
+	if (states) {
+		ex_states(&x, states, ORC_TASK_STATE_COUNT, task_state_name);
+		if (req && x.cond.data)
+			json_object_set_new(req, "FilterExpression",
+					    json_string(x.cond.data));
+		orc__buf_reset(&x.cond);
+	}
+	if (proj.oom) {
+		json_decref(req);
+		req = NULL;
+	}
+	orc__buf_free(&proj);
+	req = ex_finish(&x, req);
+	if (!req)
+		return oom(err);
+	return paginate(DB(b), "Query", req, each_task, &c, err);
+}
+
+static int each_workflow(const json_t *item, void *ud)
+{
+	struct list_ctx *c = ud;
+	orc_workflow_rec r;
+	int stop;
+
+	if (!wf_from_item(&r, item, 0))
+		return -1;
+	stop = c->wcb(&r, c->payload) != 0;
+	orc_workflow_rec_clear(&r);
+	return stop;
+}
+
+static orc_status ddb_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
+				     void *payload, orc_error *err)
+{
+	struct list_ctx c = { 0, NULL, cb, payload };
+	json_t *req;
+	struct ex x;
+
+	ORC_CHECK_ARG(b != NULL && cb != NULL, err);
+	ex_init(&x);
+	ex_cond(&x, "sk", "=", S(SK_WORKFLOW));
+	req = json_pack("{s:s}", "ProjectionExpression",
+			"#workflowId, #state, #version, #ntasks, #createdMs, "
+			"#updatedMs, #error");
+	if (req) {
+		static const char *const f[] = { "workflowId", "state",
+			"version", "ntasks", "createdMs", "updatedMs",
+			"error", NULL };
+		int i;
+
+		for (i = 0; f[i]; i++) {
+			char ph[32];
+
+			snprintf(ph, sizeof(ph), "#%s", f[i]);
+			json_object_set_new(x.names, ph, json_string(f[i]));
+		}
+		if (x.cond.data)
+			json_object_set_new(req, "FilterExpression",
+					    json_string(x.cond.data));
+	}
+	orc__buf_reset(&x.cond);
+	req = ex_finish(&x, req);
+	if (!req)
+		return oom(err);
+	return paginate(DB(b), "Scan", req, each_workflow, &c, err);
+}
+
+/* ---- leases ---- */
+
+static orc_status ddb_get_lock(orc_lock_rec *out, orc_backend *b,
+			       const char *name, orc_error *err)
+{
+	json_t *item = NULL;
+	const char *o;
+	orc_status st;
+
+	ORC_CHECK_ARG(out != NULL && b != NULL && name != NULL, err);
+	if (!id_ok(name))
+		return orc_error_set(err, ORC_ENOTFOUND, "lock %s not found",
+				     name);
+	st = get_item(&item, DB(b), lock_key(name), err);
+	if (st != ORC_OK)
+		return st;
+	if (!item)
+		return orc_error_set(err, ORC_ENOTFOUND, "lock %s not found",
+				     name);
+	memset(out, 0, sizeof(*out));
+	orc__strlcpy(out->name, name, sizeof(out->name));
+	o = item_s(item, "owner");
+	orc__strlcpy(out->owner, o ? o : "", sizeof(out->owner));
+	out->version = item_n(item, "version");
+	out->expiry_ms = item_n(item, "expiryMs");
+	json_decref(item);
+	return ORC_OK;
+}
+
+static orc_status ddb_put_lock(orc_backend *b, const orc_lock_rec *rec,
+			       int64_t expected, orc_error *err)
+{
+	ddb_backend *db = DB(b);
+	json_t *item, *req, *found = NULL;
+	char wid[17];
+	struct ex x;
+	orc_status st;
+	int attempts = 0;
+
+	ORC_CHECK_ARG(b != NULL && rec != NULL, err);
+	if (!rec->name[0] || !memchr(rec->name, '\0', sizeof(rec->name)) ||
+	    !memchr(rec->owner, '\0', sizeof(rec->owner)))
+		return orc_error_set(err, ORC_EINVAL, "lock: name must be 1 to "
+				     "%d bytes and owner terminated",
+				     ORC_ID_MAX);
+	if (expected < 0 || rec->version != expected + 1)
+		return orc_error_set(err, ORC_EINVAL, "lock %s: version %lld "
+				     "must be expected version %lld + 1",
+				     rec->name, (long long)rec->version,
+				     (long long)expected);
+	new_wid(db, wid);
+	item = lock_key(rec->name);
+	if (!item)
+		return oom(err);
+	json_object_set_new(item, "lockName", S(rec->name));
+	if (rec->owner[0])
+		json_object_set_new(item, "owner", S(rec->owner));
+	json_object_set_new(item, "version", N(rec->version));
+	json_object_set_new(item, "expiryMs", N(rec->expiry_ms));
+	json_object_set_new(item, "wid", S(wid));
+	ex_init(&x);
+	if (expected == 0)
+		ex_exists(&x, 0);
+	else
+		ex_cond(&x, "version", "=", N(expected));
+	req = json_pack("{s:o}", "Item", item);
+	req = ex_finish(&x, req);
+	if (!req)
+		return oom(err);
+	st = call(NULL, &attempts, db, "PutItem", req, err);
+	if (st != ORC_ECONFLICT)
+		return st;
+	st = get_item(&found, db, lock_key(rec->name), err);
+	if (st == ORC_OK && attempts > 1 && wid_is(found, wid))
+		st = ORC_OK;
+	else if (st == ORC_OK && !found)
+		st = orc_error_set(err, ORC_ECONFLICT, "lock %s: expected "
+				   "version %lld, found none", rec->name,
+				   (long long)expected);
+	else if (st == ORC_OK)
+		st = orc_error_set(err, ORC_ECONFLICT, "lock %s: expected "
+				   "version %lld, found %lld", rec->name,
+				   (long long)expected,
+				   (long long)item_n(found, "version"));
+	json_decref(found);
+	return st;
+}
+
+/* ---- the rest ---- */
+
+static orc_status ddb_ctl(orc_backend *b, int op, void *arg, orc_error *err)
+{
+	ddb_backend *db = DB(b);
+
+	ORC_CHECK_ARG(b != NULL, err);
+	if (op == ORC_DYNAMODB_CTL_STATS) {
+		orc_dynamodb_stats *s = arg;
+
+		ORC_CHECK_ARG(arg != NULL, err);
+		s->calls = db->client.calls;
+		s->requests = db->client.attempts;
+		s->retries = db->client.retries;
+		return ORC_OK;
+	}
+	return orc_error_set(err, ORC_ENOTSUPPORTED, "dynamodb backend: "
+			     "unknown ctl op %d", op);
+}
+
+static void ddb_free(orc_backend *b)
+{
+	ddb_backend *db = DB(b);
+
+	if (!b)
+		return;
+	orc__aws_client_clear(&db->client);
+	free(db);
+	curl_global_cleanup();
+}
+
+static orc_status client_open(orc__aws_client *c,
+			      const orc_dynamodb_options *opts,
+			      orc_error *err)
+{
+	orc__aws_client_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.service = "dynamodb";
+	o.endpoint_env = "AWS_ENDPOINT_URL_DYNAMODB";
+	o.target_prefix = "DynamoDB_20120810.";
+	o.content_type = "application/x-amz-json-1.0";
+	o.region = opts->region;
+	o.endpoint = opts->endpoint;
+	o.profile = opts->profile;
+	o.max_attempts = opts->max_attempts;
+	o.connect_timeout_ms = opts->connect_timeout_ms;
+	o.request_timeout_ms = opts->request_timeout_ms;
+	return orc__aws_client_init(c, &o, err);
+}
+
+static orc_status check_opts(const orc_dynamodb_options *opts,
+			     orc_error *err)
+{
+	ORC_CHECK_ARG(opts != NULL, err);
+	if (opts->version < 1 || opts->version > ORC_DYNAMODB_OPTIONS_VERSION)
+		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
+				     "unknown version %u", opts->version);
+	if (!opts->table || !*opts->table || strlen(opts->table) > 255)
+		return orc_error_set(err, ORC_EINVAL, "dynamodb options: table "
+				     "name required (1 to 255 bytes)");
+	if (opts->max_attempts < 0 || opts->connect_timeout_ms < 0 ||
+	    opts->request_timeout_ms < 0)
+		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
+				     "negative attempts or timeout");
+	return ORC_OK;
+}
+
+ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
+					     const orc_dynamodb_options *opts,
+					     orc_error *err)
+{
+	ddb_backend *db;
+	orc_status st;
+
+	ORC_CHECK_ARG(out != NULL, err);
+	*out = NULL;
+	st = check_opts(opts, err);
+	if (st != ORC_OK)
+		return st;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return orc_error_set(err, ORC_EBACKEND, "curl_global_init "
+				     "failed");
+	db = orc__calloc(1, sizeof(*db));
+	if (!db) {
+		curl_global_cleanup();
+		return oom(err);
+	}
+	orc_backend_init(&db->parent, ORC_BACKEND_VERSION);
+	db->parent.name = "dynamodb";
+	db->parent.caps = 0;
+	db->parent.create_workflow = ddb_create_workflow;
+	db->parent.get_workflow = ddb_get_workflow;
+	db->parent.update_workflow = ddb_update_workflow;
+	db->parent.get_task = ddb_get_task;
+	db->parent.update_task = ddb_update_task;
+	db->parent.list_tasks = ddb_list_tasks;
+	db->parent.get_lock = ddb_get_lock;
+	db->parent.put_lock = ddb_put_lock;
+	db->parent.free = ddb_free;
+	db->parent.list_workflows = ddb_list_workflows;
+	db->parent.ctl = ddb_ctl;
+	orc__strlcpy(db->table, opts->table, sizeof(db->table));
+	db->rng = (uint64_t)orc__now_ms() ^ ((uint64_t)getpid() << 32) ^
+		  (uint64_t)(uintptr_t)db;
+	st = client_open(&db->client, opts, err);
+	if (st != ORC_OK) {
+		free(db);
+		curl_global_cleanup();
+		return st;
+	}
+	*out = &db->parent;
+	return ORC_OK;
+}
+
+ORC_API orc_status orc_dynamodb_create_table(const orc_dynamodb_options *opts,
+					     orc_error *err)
+{
+	ddb_backend *db = NULL;
+	orc_backend *b = NULL;
+	orc_status st;
+	json_t *req, *resp = NULL;
+	int i;
+
+	st = orc_dynamodb_backend_open(&b, opts, err);
+	if (st != ORC_OK)
+		return st;
+	db = DB(b);
+	req = json_pack("{s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s},{s:s,s:s}],"
+			"s:s,s:{s:b,s:s}}",
+			"AttributeDefinitions",
+			"AttributeName", "pk", "AttributeType", "S",
+			"AttributeName", "sk", "AttributeType", "S",
+			"KeySchema",
+			"AttributeName", "pk", "KeyType", "HASH",
+			"AttributeName", "sk", "KeyType", "RANGE",
+			"BillingMode", "PAY_PER_REQUEST",
+			"StreamSpecification", "StreamEnabled", 1,
+			"StreamViewType", "NEW_AND_OLD_IMAGES");
+	st = call(NULL, NULL, db, "CreateTable", req, err);
+	if (st == ORC_EEXISTS)
+		st = orc_error_set(err, ORC_EEXISTS, "table %s already exists",
+				   db->table);
+	/* Wait for ACTIVE: about a minute at most. */
+	for (i = 0; st == ORC_OK && i < 600; i++) {
+		const char *ts;
+
+		st = call(&resp, NULL, db, "DescribeTable", json_object(),
+			  err);
+		if (st != ORC_OK)
+			break;
+		ts = json_string_value(json_object_get(json_object_get(
+			resp, "Table"), "TableStatus"));
+		if (ts && strcmp(ts, "ACTIVE") == 0)
+			break;
+		json_decref(resp);
+		resp = NULL;
+		usleep(100 * 1000);
+	}
+	json_decref(resp);
+	if (st == ORC_OK && i == 600)
+		st = orc_error_set(err, ORC_ETIMEOUT, "table %s: not ACTIVE "
+				   "after a minute", db->table);
+	if (st == ORC_OK) {
+		orc_error terr;
+		orc__aws_reply rep;
+		json_t *ttl;
+		char *body;
+		orc_status tst;
+
+		/* TTL where the service has it (dynalite has not). */
+		ttl = json_pack("{s:s,s:{s:s,s:b}}", "TableName", db->table,
+				"TimeToLiveSpecification", "AttributeName",
+				"ttl", "Enabled", 1);
+		body = ttl ? json_dumps(ttl, JSON_COMPACT) : NULL;
+		json_decref(ttl);
+		memset(&rep, 0, sizeof(rep));
+		tst = body ? orc__aws_call(&rep, &db->client,
+					   "UpdateTimeToLive", body,
+					   strlen(body), &terr)
+			   : orc_error_set(&terr, ORC_ENOMEM, "out of memory");
+		free(body);
+		if (tst != ORC_OK &&
+		    strcmp(rep.type, "UnknownOperationException") != 0)
+			st = orc_error_set(err, tst, "%s", terr.message);
+		orc__aws_reply_clear(&rep);
+	}
+	ddb_free(b);
+	return st;
+}
