@@ -94,6 +94,10 @@ int cli_check_commands(const orc_dag *dag, const char *source);
 /* Open the SQLite database; prints on failure. Returns an exit code. */
 int cli_open_db(orc_backend **out, const char *path);
 
+/* Print @p s on one line (newlines and tabs as spaces), at most @p max
+ * bytes of it ("..." marks a cut). Error texts hold stderr tails. */
+void cli_print_line(FILE *f, const char *s, size_t max);
+
 /* "1.2s", "3m04s" into @p buf. */
 const char *cli_elapsed(char *buf, size_t len, int64_t ms);
 

@@ -113,12 +113,12 @@ static int execute(orc_backend *backend, const char *db, const char *wf_id,
 		orc_run_result_clear(&res);
 		return cli_code(st);
 	}
-	if (res.error)
-		printf("workflow %s %s: %s\n", wf_id,
-		       orc_workflow_state_name(res.state), res.error);
-	else
-		printf("workflow %s %s\n", wf_id,
-		       orc_workflow_state_name(res.state));
+	printf("workflow %s %s", wf_id, orc_workflow_state_name(res.state));
+	if (res.error) {
+		fputs(": ", stdout);
+		cli_print_line(stdout, res.error, 2000);
+	}
+	fputc('\n', stdout);
 	fflush(stdout);
 	rc = res.state == ORC_WORKFLOW_SUCCEEDED ? CLI_OK : CLI_WF_FAILED;
 	orc_run_result_clear(&res);

@@ -101,18 +101,6 @@ static int print_json(const orc_snapshot *snap, int64_t now)
 	return CLI_OK;
 }
 
-/* Error texts can hold newlines (stderr tails): one line in the table. */
-static void print_one_line(const char *s, size_t max)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i < max; i++)
-		fputc(s[i] == '\n' || s[i] == '\r' || s[i] == '\t' ? ' ' : s[i],
-		      stdout);
-	if (s[i])
-		fputs("...", stdout);
-}
-
 static void print_table(const orc_snapshot *snap, int64_t now)
 {
 	size_t i, w = 4;
@@ -122,7 +110,7 @@ static void print_table(const orc_snapshot *snap, int64_t now)
 	       orc_workflow_state_name(snap->workflow.state));
 	if (snap->workflow.error) {
 		fputs("error: ", stdout);
-		print_one_line(snap->workflow.error, 400);
+		cli_print_line(stdout, snap->workflow.error, 400);
 		fputc('\n', stdout);
 	}
 	for (i = 0; i < snap->ntasks; i++)
@@ -138,7 +126,7 @@ static void print_table(const orc_snapshot *snap, int64_t now)
 		       cli_elapsed(el, sizeof(el), cli_task_elapsed(t, now)));
 		if (t->error && t->state != ORC_TASK_SUCCEEDED) {
 			fputs("  ", stdout);
-			print_one_line(t->error, 100);
+			cli_print_line(stdout, t->error, 100);
 		}
 		fputc('\n', stdout);
 	}

@@ -464,8 +464,11 @@ int cli_load_workflow(orc_dag **dag_out, char **wf_id_out, const char *path,
 		*wf_id_out = NULL;
 	memset(&err, 0, sizeof(err));
 	st = orc_dag_load_file(&dag, &wf_id, path, &err);
-	if (st != ORC_OK)
-		return cli_fail(path, st, &err);
+	if (st != ORC_OK) {
+		/* Whatever is wrong with the file, it is bad input. */
+		cli_fail(path, st, &err);
+		return st == ORC_ENOMEM ? CLI_RUNTIME : CLI_USAGE;
+	}
 	if (for_run) {
 		if ((rc = cli_check_commands(dag, path)) != CLI_OK)
 			goto fail;
@@ -508,6 +511,17 @@ int cli_open_db(orc_backend **out, const char *path)
 		return st == ORC_EINVAL ? CLI_USAGE : CLI_RUNTIME;
 	}
 	return CLI_OK;
+}
+
+void cli_print_line(FILE *f, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max; i++)
+		fputc(s[i] == '\n' || s[i] == '\r' || s[i] == '\t' ? ' ' : s[i],
+		      f);
+	if (s[i])
+		fputs("...", f);
 }
 
 const char *cli_elapsed(char *buf, size_t len, int64_t ms)
