@@ -414,6 +414,22 @@ static void test_sqlite__pragmas_as_configured(void **state)
 	sqlite_files_remove(path);
 }
 
+static void test_sqlite__memory_database(void **state)
+{
+	orc_backend *b = open_db(":memory:", NULL);
+	orc_task_rec r;
+
+	(void)state;
+	seed_flat(b, "wf", 2);
+	EXPECT(ORC_OK, b->get_task(&r, b, "wf", "t1", 0, E));
+	assert_int_equal(r.state, ORC_TASK_READY);
+	orc_backend_free(b);
+	/* Private to its connection: a second one sees nothing. */
+	b = open_db(":memory:", NULL);
+	EXPECT(ORC_ENOTFOUND, b->get_task(&r, b, "wf", "t1", 0, E));
+	orc_backend_free(b);
+}
+
 static void test_sqlite__bad_options_and_paths(void **state)
 {
 	orc_sqlite_options o = ORC_SQLITE_OPTIONS_INIT;
@@ -1007,6 +1023,7 @@ int main(void)
 		cmocka_unit_test(test_sqlite__reopen_keeps_data),
 		cmocka_unit_test(test_sqlite__injection_looking_ids_are_ids),
 		cmocka_unit_test(test_sqlite__pragmas_as_configured),
+		cmocka_unit_test(test_sqlite__memory_database),
 		cmocka_unit_test(test_sqlite__bad_options_and_paths),
 		cmocka_unit_test(test_sqlite__busy_is_throttled),
 		cmocka_unit_test(test_sqlite__ready_listing_uses_index),
