@@ -21,6 +21,11 @@
 
 #include <sqlite3.h>
 
+/* UPDATE ... RETURNING, used by the claim and complete path. */
+#if SQLITE_VERSION_NUMBER < 3035000
+#error "the SQLite backend needs SQLite 3.35 or newer"
+#endif
+
 #include "internal.h"
 #include "orchestra/backend.h"
 #include "orchestra/backends.h"
