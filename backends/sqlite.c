@@ -15,6 +15,7 @@
  * fan-out write stays one primary-key read and one write.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,9 +238,17 @@ static orc_status sq_fail(orc_error *err, sqlite3 *db, int rc, int busy_ms,
 	return st;
 }
 
+/* sq_fail() on the instance's connection; @p fmt names the operation
+ * and its record, so a message says which write failed. */
 static orc_status sb_fail(orc_error *err, sq_backend *sb, int rc,
-			  const char *what)
+			  const char *fmt, ...)
 {
+	char what[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	return sq_fail(err, sb->db, rc, sb->busy_ms, what);
 }
 
@@ -317,7 +326,8 @@ static int col_dup(char **out, sqlite3_stmt *s, int i)
 	*out = NULL;
 	if (!t)
 		return sqlite3_column_type(s, i) == SQLITE_NULL;
-	*out = orc__strndup((const char *)t, (size_t)sqlite3_column_bytes(s, i));
+	*out = orc__strndup((const char *)t,
+			    (size_t)sqlite3_column_bytes(s, i));
 	return *out != NULL;
 }
 
@@ -400,8 +410,8 @@ static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 	ORC_CHECK_ARG(wf != NULL, err);
 	ORC_CHECK_ARG(tasks != NULL || ntasks == 0, err);
 	if (!id_ok(wf->id))
-		return orc_error_set(err, ORC_EINVAL, "workflow id must be 1 to "
-				     "%d bytes", ORC_ID_MAX);
+		return orc_error_set(err, ORC_EINVAL, "workflow id must be 1 "
+				     "to %d bytes", ORC_ID_MAX);
 	if ((unsigned)wf->state >= ORC_WORKFLOW_STATE_COUNT)
 		return orc_error_set(err, ORC_EINVAL, "workflow %s: invalid "
 				     "state %d", wf->id, (int)wf->state);
@@ -428,7 +438,7 @@ static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 		goto rollback;
 	}
 	if (rc != SQLITE_DONE) {
-		st = sb_fail(err, sb, rc, "create workflow");
+		st = sb_fail(err, sb, rc, "create workflow %s", wf->id);
 		goto rollback;
 	}
 	s = stmt(sb, S_TASK_INSERT);
@@ -450,7 +460,8 @@ static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 		 * repeated id) stays as it is. */
 		rc = exec_stmt(s);
 		if (rc != SQLITE_OK) {
-			st = sb_fail(err, sb, rc, "seed task");
+			st = sb_fail(err, sb, rc, "seed task %s of workflow %s",
+				     t->id, wf->id);
 			goto rollback;
 		}
 	}
@@ -465,7 +476,7 @@ static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 	bind_text(s, 8, wf->error);
 	rc = exec_stmt(s);
 	if (rc != SQLITE_OK) {
-		st = sb_fail(err, sb, rc, "create workflow");
+		st = sb_fail(err, sb, rc, "create workflow %s", wf->id);
 		goto rollback;
 	}
 	st = txn_commit(sb, err);
@@ -510,7 +521,7 @@ static orc_status sq_get_workflow(orc_workflow_rec *out, orc_backend *b,
 	} else if (rc == SQLITE_DONE) {
 		st = wf_not_found(err, wf_id);
 	} else {
-		st = sb_fail(err, sb, rc, "get workflow");
+		st = sb_fail(err, sb, rc, "get workflow %s", wf_id);
 	}
 	done_with(s);
 	pthread_mutex_unlock(&sb->mu);
@@ -550,7 +561,7 @@ static orc_status sq_update_workflow(orc_backend *b, const char *wf_id,
 	} else if (rc == SQLITE_DONE) {
 		st = wf_not_found(err, wf_id);
 	} else {
-		st = sb_fail(err, sb, rc, "update workflow");
+		st = sb_fail(err, sb, rc, "update workflow %s", wf_id);
 	}
 	done_with(s);
 	if (st != ORC_OK)
@@ -583,7 +594,7 @@ static orc_status sq_update_workflow(orc_backend *b, const char *wf_id,
 	bind_text(s, 6, u->error);
 	rc = exec_stmt(s);
 	if (rc != SQLITE_OK) {
-		st = sb_fail(err, sb, rc, "update workflow");
+		st = sb_fail(err, sb, rc, "update workflow %s", wf_id);
 		goto rollback;
 	}
 	st = txn_commit(sb, err);
@@ -684,7 +695,8 @@ static orc_status sq_get_task(orc_task_rec *out, orc_backend *b,
 	} else if (rc == SQLITE_DONE) {
 		st = task_not_found(err, wf_id, tid);
 	} else {
-		st = sb_fail(err, sb, rc, "get task");
+		st = sb_fail(err, sb, rc, "get task %s in workflow %s",
+			     tid, wf_id);
 	}
 	done_with(s);
 	pthread_mutex_unlock(&sb->mu);
@@ -749,7 +761,8 @@ static orc_status task_write_fast(sq_backend *sb, const char *wf_id,
 	}
 	done_with(s);
 	if (rc != SQLITE_DONE)
-		return sb_fail(err, sb, rc, "update task");
+		return sb_fail(err, sb, rc, "update task %s in workflow %s",
+			       tid, wf_id);
 	if (cur->id[0])
 		return ORC_OK;
 	s = stmt(sb, S_TASK_GET);
@@ -766,7 +779,8 @@ static orc_status task_write_fast(sq_backend *sb, const char *wf_id,
 	} else if (rc == SQLITE_DONE) {
 		st = task_not_found(err, wf_id, tid);
 	} else {
-		st = sb_fail(err, sb, rc, "update task");
+		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
+			     tid, wf_id);
 	}
 	done_with(s);
 	return st;
@@ -836,7 +850,8 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 	} else if (rc == SQLITE_DONE) {
 		st = task_not_found(err, wf_id, tid);
 	} else {
-		st = sb_fail(err, sb, rc, "update task");
+		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
+			     tid, wf_id);
 	}
 	done_with(s);
 	if (st != ORC_OK)
@@ -930,7 +945,8 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 		bind_text(s, 18, u->error);
 	rc = exec_stmt(s);
 	if (rc != SQLITE_OK) {
-		st = sb_fail(err, sb, rc, "update task");
+		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
+			     tid, wf_id);
 		goto rollback;
 	}
 	st = txn_commit(sb, err);
@@ -986,7 +1002,8 @@ static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = sb_fail(err, sb, rc, "list tasks");
+		st = sb_fail(err, sb, rc, "list tasks of workflow %s",
+			     wf_id);
 	done_with(s);
 	pthread_mutex_unlock(&sb->mu);
 	return st;
@@ -1018,7 +1035,7 @@ static orc_status sq_get_lock(orc_lock_rec *out, orc_backend *b,
 		st = orc_error_set(err, ORC_ENOTFOUND, "lock %s not found",
 				   name);
 	} else {
-		st = sb_fail(err, sb, rc, "get lock");
+		st = sb_fail(err, sb, rc, "get lock %s", name);
 	}
 	done_with(s);
 	pthread_mutex_unlock(&sb->mu);
@@ -1059,7 +1076,7 @@ static orc_status sq_put_lock(orc_backend *b, const orc_lock_rec *rec,
 	}
 	done_with(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		st = sb_fail(err, sb, rc, "put lock");
+		st = sb_fail(err, sb, rc, "put lock %s", rec->name);
 		goto rollback;
 	}
 	if (!exists && expected != 0) {
@@ -1081,7 +1098,7 @@ static orc_status sq_put_lock(orc_backend *b, const orc_lock_rec *rec,
 	sqlite3_bind_int64(s, 4, rec->expiry_ms);
 	rc = exec_stmt(s);
 	if (rc != SQLITE_OK) {
-		st = sb_fail(err, sb, rc, "put lock");
+		st = sb_fail(err, sb, rc, "put lock %s", rec->name);
 		goto rollback;
 	}
 	st = txn_commit(sb, err);

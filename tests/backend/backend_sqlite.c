@@ -186,12 +186,13 @@ orc_status conf_backend_preseed_tasks(orc_backend *b, const char *wf_id,
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(db, 5000);
-		rc = sqlite3_prepare_v2(db, "DELETE FROM workflows WHERE id = ?1",
-					-1, &del, NULL);
+		rc = sqlite3_prepare_v2(db, "DELETE FROM workflows "
+					"WHERE id = ?1", -1, &del, NULL);
 	}
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(del, 1, wf_id, -1, SQLITE_STATIC);
-		rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK
+						      : SQLITE_ERROR;
 	}
 	if (rc != SQLITE_OK)
 		st = orc_error_set(err, ORC_EBACKEND, "preseed: %s",

@@ -110,7 +110,8 @@ static struct rate bench_raw(const char *path)
 	for (i = 0; i < rows; i++) {
 		char sql[96];
 
-		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, 1, 1)", i);
+		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, 1, 1)",
+			 i);
 		sqlite3_exec(db, sql, NULL, NULL, NULL);
 	}
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -223,7 +224,8 @@ static struct rate bench_backend(const char *path, int list)
 		u.owner = "";
 		u.output = "{\"ok\":true}";
 		u.ended_ms = u.now_ms = i;
-		if (b->update_task(b, "bench", ids[i], &u, NULL, &err) != ORC_OK)
+		if (b->update_task(b, "bench", ids[i], &u, NULL, &err) !=
+		    ORC_OK)
 			die("complete", err.message);
 		memset(&u, 0, sizeof(u));
 		u.if_version = -1;
@@ -258,7 +260,7 @@ int main(void)
 		keep_best(&upd, bench_backend("bench_sqlite_backend.db", 0));
 		keep_best(&lst, bench_backend("bench_sqlite_backend.db", 1));
 	}
-	printf("                                      per wall s   per CPU s\n");
+	printf("%38s%-12s%s\n", "", "per wall s", "  per CPU s");
 	printf("raw UPDATE, 1 per BEGIN IMMEDIATE     %10.0f  %10.0f txn\n",
 	       raw.wall, raw.cpu);
 	printf("update_task, 3 per task life          %10.0f  %10.0f calls\n",
