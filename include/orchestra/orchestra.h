@@ -15,5 +15,6 @@
 #include "workflow.h"
 #include "runner.h"
 #include "backends.h"
+#include "asl.h"
 
 #endif
