@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 
 #define DEFAULT_WORKERS 4
@@ -23,6 +25,7 @@ static const char run_help[] =
 "beside WORKFLOW.json are resolved there. The workflow id is --id, else\n"
 "the file's \"id\"/\"workflowId\", else a generated one; it is printed\n"
 "first. Running an id again with the same definition continues it.\n"
+"The input is --input, else the file's \"input\" value, else null.\n"
 "\n"
 "  --input JSON|@FILE  workflow input, as JSON text or read from FILE\n"
 "  --id ID             workflow id\n"
@@ -146,6 +149,27 @@ static void make_id(char *buf, size_t len, const char *path)
 			    (uint64_t)getpid()) & 0xffffu);
 }
 
+/* A request envelope may carry the workflow input beside the
+ * definition ("input"); it is the default for --input. */
+static int file_input(char **out, const char *path)
+{
+	json_t *doc = json_load_file(path, JSON_DECODE_ANY, NULL);
+	json_t *in = json_is_object(doc) ? json_object_get(doc, "input") : NULL;
+
+	*out = NULL;
+	if (in) {
+		/* jansson allocates with malloc: free() releases it. */
+		*out = json_dumps(in, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (!*out) {
+			json_decref(doc);
+			cli_err("out of memory");
+			return CLI_RUNTIME;
+		}
+	}
+	json_decref(doc);
+	return CLI_OK;
+}
+
 int cli_cmd_run(int argc, char **argv)
 {
 	cli_opts o;
@@ -165,6 +189,8 @@ int cli_cmd_run(int argc, char **argv)
 		return rc;
 	rc = cli_load_workflow(&dag, &file_id, o.pos[0], 1);
 	if (rc != CLI_OK)
+		goto out;
+	if (!input && (rc = file_input(&input, o.pos[0])) != CLI_OK)
 		goto out;
 	wf_id = o.id ? o.id : file_id;
 	if (!wf_id) {

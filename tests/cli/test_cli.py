@@ -333,6 +333,12 @@ def test_run_then_status_agree(d):
     for t in "ABCD":
         check(re.search(r"^%s\s+SUCCEEDED\s+1\s+\d+\.\ds$" % t, out, re.M),
               out)
+    # Without --input, the file's "input" is the input.
+    write_json(os.path.join(d, "env.json"), {"id": "rs2", "input": [1, "x"],
+               "tasks": [{"id": "P", "command": ["cat"]}]})
+    expect(["run", "env.json", "--db", "t.db"], d, 0)
+    check(tasks_by_id(status_json(d, "rs2"))["P"]["output"]["input"] ==
+          [1, "x"], "the file's input was not used")
     # Running the same id and definition again changes nothing.
     out, _ = expect(["run", "wf.json", "--db", "t.db"], d, 0)
     check(out.splitlines()[-1] == "workflow rs1 SUCCEEDED", out)
