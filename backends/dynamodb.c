@@ -10,9 +10,11 @@
  * so no id or payload ever becomes part of an expression. States are
  * stored by name, numbers as N, the done-dependency set as a string set
  * (ADD is idempotent), and each write stamps "wid", a random id of that
- * write: when a retried request meets ConditionalCheckFailed, the item is
- * read back and a matching wid means the first attempt was applied and
- * only its answer was lost, which is success, not a conflict.
+ * write: when a write meets ConditionalCheckFailed, the item is read back
+ * and a matching wid means an earlier attempt of this very write was
+ * applied and only its answer was lost, which is success, not a conflict.
+ * The check does not depend on our retry count: libcurl itself silently
+ * resends a request whose reused connection died without an answer.
  *
  * create_workflow writes each missing task with its own conditional
  * PutItem (attribute_not_exists), then the workflow record, also
@@ -136,6 +138,14 @@ static void new_wid(ddb_backend *db, char out[17])
 {
 	snprintf(out, 17, "%016llx",
 		 (unsigned long long)orc__rand_next(&db->rng));
+}
+
+/* Does @p item carry the write id @p wid (our write, applied)? */
+static int wid_is(const json_t *item, const char *wid)
+{
+	const char *w = item ? item_s(item, "wid") : NULL;
+
+	return w && strcmp(w, wid) == 0;
 }
 
 /* ---- keys ---- */
@@ -356,9 +366,9 @@ static json_t *ex_finish(struct ex *x, json_t *req)
 
 /*
  * Send @p req (stolen) as @p op. On ORC_OK, *resp_out (when given) holds
- * the parsed answer. *attempts_out receives the attempts made.
+ * the parsed answer.
  */
-static orc_status call(json_t **resp_out, int *attempts_out, ddb_backend *db,
+static orc_status call(json_t **resp_out, ddb_backend *db,
 		       const char *op, json_t *req, orc_error *err)
 {
 	orc__aws_reply rep;
@@ -368,8 +378,6 @@ static orc_status call(json_t **resp_out, int *attempts_out, ddb_backend *db,
 	memset(&rep, 0, sizeof(rep));
 	if (resp_out)
 		*resp_out = NULL;
-	if (attempts_out)
-		*attempts_out = 0;
 	if (!req)
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	json_object_set_new(req, "TableName", json_string(db->table));
@@ -379,8 +387,6 @@ static orc_status call(json_t **resp_out, int *attempts_out, ddb_backend *db,
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	st = orc__aws_call(&rep, &db->client, op, body, strlen(body), err);
 	free(body);
-	if (attempts_out)
-		*attempts_out = rep.attempts;
 	if (st == ORC_OK && resp_out) {
 		*resp_out = json_loads(rep.body.data ? rep.body.data : "", 0,
 				       NULL);
@@ -400,7 +406,7 @@ static orc_status get_item(json_t **item_out, ddb_backend *db, json_t *key,
 	orc_status st;
 
 	*item_out = NULL;
-	st = call(&resp, NULL, db, "GetItem",
+	st = call(&resp, db, "GetItem",
 		  json_pack("{s:o?,s:b}", "Key", key, "ConsistentRead", 1),
 		  err);
 	if (st != ORC_OK)
@@ -601,7 +607,7 @@ static orc_status put_tasks(ddb_backend *db, const char *wf_id,
 		req = ex_finish(&x, json_pack("{s:o}", "Item", item));
 		if (!req)
 			return oom(err);
-		st = call(NULL, NULL, db, "PutItem", req, err);
+		st = call(NULL, db, "PutItem", req, err);
 		/* Already there (seeded before, or by our lost first
 		 * attempt): left as it is. */
 		if (st == ORC_ECONFLICT)
@@ -639,7 +645,6 @@ static orc_status ddb_create_workflow(orc_backend *b,
 	char wid[17];
 	struct ex x;
 	orc_status st;
-	int attempts = 0;
 	size_t i;
 
 	ORC_CHECK_ARG(b != NULL && wf != NULL, err);
@@ -715,12 +720,10 @@ static orc_status ddb_create_workflow(orc_backend *b,
 	req = ex_finish(&x, req);
 	if (!req)
 		return oom(err);
-	st = call(NULL, &attempts, db, "PutItem", req, err);
+	st = call(NULL, db, "PutItem", req, err);
 	if (st == ORC_ECONFLICT) {
 		st = get_item(&found, db, wf_key(wf->id), err);
-		if (st == ORC_OK && found && attempts > 1 &&
-		    strcmp(item_s(found, "wid") ? item_s(found, "wid") : "",
-			   wid) == 0)
+		if (st == ORC_OK && wid_is(found, wid))
 			st = ORC_OK; /* ours, applied; the answer was lost */
 		else if (st == ORC_OK)
 			st = orc_error_set(err, ORC_EEXISTS, "workflow %s "
@@ -776,13 +779,6 @@ static orc_status wf_diagnose(const json_t *item, const char *wf_id,
 	return ORC_OK;
 }
 
-static int wid_is(const json_t *item, const char *wid)
-{
-	const char *w = item ? item_s(item, "wid") : NULL;
-
-	return w && strcmp(w, wid) == 0;
-}
-
 static orc_status ddb_update_workflow(orc_backend *b, const char *wf_id,
 				      const orc_workflow_update *u,
 				      orc_workflow_rec *out, orc_error *err)
@@ -792,7 +788,6 @@ static orc_status ddb_update_workflow(orc_backend *b, const char *wf_id,
 	char wid[17];
 	struct ex x;
 	orc_status st;
-	int attempts = 0;
 
 	ORC_CHECK_ARG(b != NULL && wf_id != NULL && u != NULL, err);
 	if ((u->set & ORC_WSET_STATE) &&
@@ -834,12 +829,12 @@ static orc_status ddb_update_workflow(orc_backend *b, const char *wf_id,
 	req = ex_finish(&x, req);
 	if (!req)
 		return oom(err);
-	st = call(&resp, &attempts, db, "UpdateItem", req, err);
+	st = call(&resp, db, "UpdateItem", req, err);
 	if (st == ORC_OK) {
 		item = json_incref(json_object_get(resp, "Attributes"));
 	} else if (st == ORC_ECONFLICT) {
 		st = get_item(&item, db, wf_key(wf_id), err);
-		if (st == ORC_OK && !(attempts > 1 && wid_is(item, wid))) {
+		if (st == ORC_OK && !wid_is(item, wid)) {
 			st = wf_diagnose(item, wf_id, u, err);
 			if (st == ORC_OK) /* changed in between; say so */
 				st = orc_error_set(err, ORC_ECONFLICT,
@@ -938,7 +933,6 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 	char wid[17];
 	struct ex x;
 	orc_status st;
-	int attempts = 0;
 
 	*item_out = NULL;
 	new_wid(db, wid);
@@ -995,7 +989,7 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 	req = ex_finish(&x, req);
 	if (!req)
 		return oom(err);
-	st = call(&resp, &attempts, db, "UpdateItem", req, err);
+	st = call(&resp, db, "UpdateItem", req, err);
 	if (st == ORC_OK) {
 		*item_out = json_incref(json_object_get(resp, "Attributes"));
 		json_decref(resp);
@@ -1010,7 +1004,7 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 	st = get_item(&item, db, task_key(wf_id, task_id), err);
 	if (st != ORC_OK)
 		return st;
-	if (attempts > 1 && wid_is(item, wid)) {
+	if (wid_is(item, wid)) {
 		*item_out = item;   /* ours, applied; the answer was lost */
 		return ORC_OK;
 	}
@@ -1036,7 +1030,6 @@ static orc_status task_promote(json_t **item_io, ddb_backend *db,
 	char wid[17];
 	struct ex x;
 	orc_status st;
-	int attempts = 0;
 
 	new_wid(db, wid);
 	ex_init(&x);
@@ -1049,7 +1042,7 @@ static orc_status task_promote(json_t **item_io, ddb_backend *db,
 	req = ex_finish(&x, req);
 	if (!req)
 		return oom(err);
-	st = call(&resp, &attempts, db, "UpdateItem", req, err);
+	st = call(&resp, db, "UpdateItem", req, err);
 	if (st == ORC_OK) {
 		item = json_incref(json_object_get(resp, "Attributes"));
 		json_decref(resp);
@@ -1151,7 +1144,7 @@ static orc_status paginate(ddb_backend *db, const char *op, json_t *req,
 		if (start)
 			json_object_set_new(r, "ExclusiveStartKey", start);
 		start = NULL;
-		st = call(&resp, NULL, db, op, r, err);
+		st = call(&resp, db, op, r, err);
 		if (st != ORC_OK)
 			break;
 		items = json_object_get(resp, "Items");
@@ -1337,7 +1330,6 @@ static orc_status ddb_put_lock(orc_backend *b, const orc_lock_rec *rec,
 	char wid[17];
 	struct ex x;
 	orc_status st;
-	int attempts = 0;
 
 	ORC_CHECK_ARG(b != NULL && rec != NULL, err);
 	if (!rec->name[0] || !memchr(rec->name, '\0', sizeof(rec->name)) ||
@@ -1369,11 +1361,11 @@ static orc_status ddb_put_lock(orc_backend *b, const orc_lock_rec *rec,
 	req = ex_finish(&x, req);
 	if (!req)
 		return oom(err);
-	st = call(NULL, &attempts, db, "PutItem", req, err);
+	st = call(NULL, db, "PutItem", req, err);
 	if (st != ORC_ECONFLICT)
 		return st;
 	st = get_item(&found, db, lock_key(rec->name), err);
-	if (st == ORC_OK && attempts > 1 && wid_is(found, wid))
+	if (st == ORC_OK && wid_is(found, wid))
 		st = ORC_OK;
 	else if (st == ORC_OK && !found)
 		st = orc_error_set(err, ORC_ECONFLICT, "lock %s: expected "
@@ -1527,7 +1519,7 @@ ORC_API orc_status orc_dynamodb_create_table(const orc_dynamodb_options *opts,
 			"BillingMode", "PAY_PER_REQUEST",
 			"StreamSpecification", "StreamEnabled", 1,
 			"StreamViewType", "NEW_AND_OLD_IMAGES");
-	st = call(NULL, NULL, db, "CreateTable", req, err);
+	st = call(NULL, db, "CreateTable", req, err);
 	if (st == ORC_EEXISTS)
 		st = orc_error_set(err, ORC_EEXISTS, "table %s already exists",
 				   db->table);
@@ -1535,7 +1527,7 @@ ORC_API orc_status orc_dynamodb_create_table(const orc_dynamodb_options *opts,
 	for (i = 0; st == ORC_OK && i < 600; i++) {
 		const char *ts;
 
-		st = call(&resp, NULL, db, "DescribeTable", json_object(),
+		st = call(&resp, db, "DescribeTable", json_object(),
 			  err);
 		if (st != ORC_OK)
 			break;

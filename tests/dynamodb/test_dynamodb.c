@@ -1,0 +1,611 @@
+/*
+ * DynamoDB-specific behaviour against dynalite: ids that look like
+ * expression syntax, the 400 KB item limit checked before sending,
+ * pagination over more than 1 MB, the request counter, table creation,
+ * and retries through a fault-injecting proxy (forward then drop, forward
+ * then 500, throttle) proving that a write applied but unanswered is not
+ * reported as a conflict.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "orchestra/backend.h"
+#include "orchestra/backends.h"
+#include "orchestra/orchestra.h"
+#include "dynalite.h"
+#include "loopback.h"
+
+#define NOW 1700000000000LL
+
+static int ntables;
+
+#define CHECK(want, call)                                                  \
+	do {                                                               \
+		orc_error e_;                                              \
+		orc_status st_;                                            \
+		memset(&e_, 0, sizeof(e_));                                \
+		st_ = (call);                                              \
+		if (st_ != (want))                                         \
+			fail_msg("line %d: %s returned %s (%s), expected %s", \
+				 __LINE__, #call, orc_status_name(st_),    \
+				 e_.message, orc_status_name(want));       \
+	} while (0)
+#define E (&e_)
+
+static void fresh_table(char *name, size_t cap)
+{
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+
+	snprintf(name, cap, "ddb-%ld-%d", (long)getpid(), ntables++);
+	o.table = name;
+	CHECK(ORC_OK, orc_dynamodb_create_table(&o, E));
+}
+
+static orc_backend *open_on(const char *table, const char *endpoint,
+			    int attempts)
+{
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+	orc_backend *b = NULL;
+
+	o.table = table;
+	o.endpoint = endpoint;
+	o.max_attempts = attempts;
+	o.request_timeout_ms = 5000;
+	CHECK(ORC_OK, orc_dynamodb_backend_open(&b, &o, E));
+	return b;
+}
+
+static orc_backend *open_fresh(void)
+{
+	char t[64];
+
+	fresh_table(t, sizeof(t));
+	return open_on(t, NULL, 0);
+}
+
+static orc_dynamodb_stats stats(orc_backend *b)
+{
+	orc_dynamodb_stats s;
+
+	CHECK(ORC_OK, b->ctl(b, ORC_DYNAMODB_CTL_STATS, &s, E));
+	return s;
+}
+
+static void create(orc_backend *b, const char *wf_id, orc_task_seed *t,
+		   size_t n)
+{
+	orc_workflow_rec wf;
+
+	memset(&wf, 0, sizeof(wf));
+	snprintf(wf.id, sizeof(wf.id), "%s", wf_id);
+	wf.state = ORC_WORKFLOW_RUNNING;
+	wf.ntasks = (uint32_t)n;
+	wf.created_ms = wf.updated_ms = NOW;
+	wf.definition = "{}";
+	CHECK(ORC_OK, b->create_workflow(b, &wf, t, n, E));
+}
+
+static orc_task_update upd(void)
+{
+	orc_task_update u;
+
+	memset(&u, 0, sizeof(u));
+	u.if_version = -1;
+	u.now_ms = NOW + 1;
+	return u;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return dl_start();
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	dl_stop();
+	return 0;
+}
+
+static void test_dynamodb__ids_that_look_like_expressions(void **state)
+{
+	static const char *const ids[] = {
+		"#version", ":v0", "a = :v1 OR attribute_exists(pk)",
+		"TASK#x", "META#WORKFLOW", "size(doneDeps)", ") OR (",
+	};
+	enum { NI = sizeof(ids) / sizeof(ids[0]) };
+	orc_backend *b = open_fresh();
+	orc_task_seed t[NI + 1];
+	orc_task_update u;
+	orc_task_rec r;
+	int i;
+
+	(void)state;
+	memset(t, 0, sizeof(t));
+	for (i = 0; i < (int)NI; i++)
+		t[i].id = ids[i];
+	t[NI].id = "sink";
+	t[NI].ndeps = NI;
+	t[NI].deps = (const char *const *)ids;
+	create(b, ":v0 #state", t, NI + 1);
+	for (i = 0; i < (int)NI; i++) {
+		u = upd();
+		u.set = ORC_SET_DONE_DEP | ORC_SET_PROMOTE;
+		u.done_dep = ids[i];
+		u.done_dep_index = (uint32_t)i;
+		CHECK(ORC_OK, b->update_task(b, ":v0 #state", "sink", &u, &r,
+					     E));
+		assert_int_equal(r.ndone, i + 1);
+	}
+	assert_int_equal(r.state, ORC_TASK_READY);
+	/* A version condition with an id full of syntax still holds. */
+	u = upd();
+	u.set = ORC_SET_STATE;
+	u.state = ORC_TASK_RUNNING;
+	u.if_version = 1;
+	CHECK(ORC_OK, b->update_task(b, ":v0 #state", ids[2], &u, &r, E));
+	assert_int_equal(r.version, 2);
+	CHECK(ORC_ECONFLICT, b->update_task(b, ":v0 #state", ids[2], &u, &r,
+					    E));
+	orc_backend_free(b);
+}
+
+static void test_dynamodb__item_limit_checked_before_sending(void **state)
+{
+	enum { BIG = 410 * 1024, FITS = 380 * 1024 };
+	orc_backend *b = open_fresh();
+	orc_task_seed t[1] = { { "big", 0, NULL, NULL } };
+	orc_dynamodb_stats s0, s1;
+	orc_task_update u = upd();
+	orc_workflow_rec wf;
+	orc_task_rec r;
+	orc_error err;
+	char *big = malloc(BIG + 1);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'y', BIG);
+	big[BIG] = '\0';
+	create(b, "wf-limit", t, 1);
+	s0 = stats(b);
+	u.set = ORC_SET_OUTPUT;
+	u.output = big;
+	assert_int_equal(b->update_task(b, "wf-limit", "big", &u, NULL, &err),
+			 ORC_ETOOBIG);
+	assert_non_null(strstr(err.message, "big"));
+	s1 = stats(b);
+	assert_int_equal((int)(s1.requests - s0.requests), 0);
+
+	/* Under the limit it is stored and read back whole. */
+	big[FITS] = '\0';
+	CHECK(ORC_OK, b->update_task(b, "wf-limit", "big", &u, NULL, E));
+	CHECK(ORC_OK, b->get_task(&r, b, "wf-limit", "big", ORC_LIST_PAYLOADS,
+				  E));
+	assert_int_equal(strlen(r.output), FITS);
+	orc_task_rec_clear(&r);
+
+	/* A definition over the limit: nothing is sent, nothing written. */
+	big[FITS] = 'y';
+	memset(&wf, 0, sizeof(wf));
+	strcpy(wf.id, "wf-toolarge");
+	wf.definition = big;
+	s0 = stats(b);
+	assert_int_equal(b->create_workflow(b, &wf, t, 1, &err), ORC_ETOOBIG);
+	assert_non_null(strstr(err.message, "wf-toolarge"));
+	s1 = stats(b);
+	assert_int_equal((int)(s1.requests - s0.requests), 0);
+	free(big);
+	orc_backend_free(b);
+}
+
+struct counter {
+	int n;
+	size_t bytes;
+};
+
+static int count_task(const orc_task_rec *r, void *p)
+{
+	struct counter *c = p;
+
+	c->n++;
+	c->bytes += r->output ? strlen(r->output) : 0;
+	return 0;
+}
+
+static void test_dynamodb__pagination_over_one_megabyte(void **state)
+{
+	enum { NT = 40, OUT = 60 * 1024 };
+	orc_backend *b = open_fresh();
+	orc_task_seed t[NT];
+	char ids[NT][16];
+	orc_dynamodb_stats s0, s1;
+	struct counter c = { 0, 0 };
+	char *out = malloc(OUT + 1);
+	int i;
+
+	(void)state;
+	assert_non_null(out);
+	memset(out, 'p', OUT);
+	out[OUT] = '\0';
+	memset(t, 0, sizeof(t));
+	for (i = 0; i < NT; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "t%03d", i);
+		t[i].id = ids[i];
+	}
+	create(b, "wf-pages", t, NT);
+	for (i = 0; i < NT; i++) {
+		orc_task_update u = upd();
+
+		u.set = ORC_SET_OUTPUT;
+		u.output = out;
+		CHECK(ORC_OK, b->update_task(b, "wf-pages", ids[i], &u, NULL,
+					     E));
+	}
+	/* 40 x 60 KB = 2.4 MB: Query answers in pages of at most 1 MB. */
+	s0 = stats(b);
+	CHECK(ORC_OK, b->list_tasks(b, "wf-pages", 0, ORC_LIST_PAYLOADS,
+				    count_task, &c, E));
+	s1 = stats(b);
+	assert_int_equal(c.n, NT);
+	assert_int_equal(c.bytes, (size_t)NT * OUT);
+	assert_true(s1.calls - s0.calls >= 3);
+	/* Without payloads: none returned, yet as many pages, since the
+	 * 1 MB page limit counts the items read, not what is projected. */
+	memset(&c, 0, sizeof(c));
+	s0 = stats(b);
+	CHECK(ORC_OK, b->list_tasks(b, "wf-pages", 0, 0, count_task, &c, E));
+	s1 = stats(b);
+	assert_int_equal(c.n, NT);
+	assert_int_equal(c.bytes, 0);
+	assert_true(s1.calls - s0.calls >= 3);
+	free(out);
+	orc_backend_free(b);
+}
+
+static int count_wf(const orc_workflow_rec *r, void *p)
+{
+	(void)r;
+	((struct counter *)p)->n++;
+	return 0;
+}
+
+static void test_dynamodb__many_workflows_listed(void **state)
+{
+	enum { NW = 120 };
+	orc_backend *b = open_fresh();
+	orc_task_seed t[1] = { { "only", 0, NULL, NULL } };
+	struct counter c = { 0, 0 };
+	int i;
+
+	(void)state;
+	for (i = 0; i < NW; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "wf-%d", i);
+		create(b, id, t, 1);
+	}
+	CHECK(ORC_OK, b->list_workflows(b, count_wf, &c, E));
+	assert_int_equal(c.n, NW);
+	orc_backend_free(b);
+}
+
+static void test_dynamodb__request_counter(void **state)
+{
+	orc_backend *b = open_fresh();
+	orc_task_seed t[3] = { { "a", 0, NULL, NULL }, { "b", 0, NULL, NULL },
+			       { "c", 0, NULL, NULL } };
+	orc_dynamodb_stats s0, s1;
+	orc_task_rec r;
+
+	(void)state;
+	s0 = stats(b);
+	/* GetItem for the record, 3 conditional puts, the record put. */
+	create(b, "wf-count", t, 3);
+	s1 = stats(b);
+	assert_int_equal((int)(s1.requests - s0.requests), 5);
+	assert_int_equal((int)(s1.calls - s0.calls), 5);
+	assert_int_equal((int)s1.retries, 0);
+	CHECK(ORC_OK, b->get_task(&r, b, "wf-count", "a", 0, E));
+	s0 = stats(b);
+	assert_int_equal((int)(s0.requests - s1.requests), 1);
+	CHECK(ORC_ENOTSUPPORTED, b->ctl(b, 12345, NULL, E));
+	orc_backend_free(b);
+}
+
+static void test_dynamodb__create_table_and_options(void **state)
+{
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+	orc_backend *b = NULL;
+	char t[64];
+	orc_error err;
+
+	(void)state;
+	fresh_table(t, sizeof(t));
+	o.table = t;
+	assert_int_equal(orc_dynamodb_create_table(&o, &err), ORC_EEXISTS);
+	o.table = NULL;
+	assert_int_equal(orc_dynamodb_backend_open(&b, &o, &err), ORC_EINVAL);
+	assert_null(b);
+	/* A table that does not exist: ENOTFOUND with DynamoDB's words. */
+	o.table = "no-such-table";
+	CHECK(ORC_OK, orc_dynamodb_backend_open(&b, &o, E));
+	{
+		orc_task_rec r;
+
+		assert_int_equal(b->get_task(&r, b, "w", "t", 0, &err),
+				 ORC_ENOTFOUND);
+		assert_non_null(strstr(err.message, "ResourceNotFound"));
+	}
+	orc_backend_free(b);
+}
+
+/* ---- the fault-injecting proxy ---- */
+
+enum fault { PASS, FWD_DROP, FWD_500, THROTTLE };
+
+struct proxy {
+	char target[64];   /* X-Amz-Target suffix the fault applies to */
+	enum fault fault;
+	int skip;          /* matching requests let through first */
+	int times;         /* faults left */
+	int faults_done;
+	CURL *curl;
+};
+
+static size_t sink(char *p, size_t size, size_t n, void *ud)
+{
+	struct lb_resp *rs = ud;
+	char *nb = realloc(rs->body, rs->body_len + size * n + 1);
+
+	if (!nb)
+		return 0;
+	memcpy(nb + rs->body_len, p, size * n);
+	rs->body = nb;
+	rs->body_len += size * n;
+	nb[rs->body_len] = '\0';
+	return size * n;
+}
+
+static void forward(struct proxy *px, const lb_req *rq, lb_resp *rs)
+{
+	static const char *const names[] = { "Content-Type", "X-Amz-Target",
+		"X-Amz-Date", "Authorization", NULL };
+	struct curl_slist *h = NULL;
+	char url[64], v[1024], line[1200];
+	long code = 0;
+	int i;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", dl_port());
+	for (i = 0; names[i]; i++)
+		if (lb_header(rq, names[i], v, sizeof(v))) {
+			snprintf(line, sizeof(line), "%s: %s", names[i], v);
+			h = curl_slist_append(h, line);
+		}
+	curl_easy_reset(px->curl);
+	curl_easy_setopt(px->curl, CURLOPT_URL, url);
+	curl_easy_setopt(px->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(px->curl, CURLOPT_POSTFIELDS, rq->body);
+	curl_easy_setopt(px->curl, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
+	curl_easy_setopt(px->curl, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(px->curl, CURLOPT_WRITEDATA, rs);
+	free(rs->body);
+	rs->body = NULL;
+	rs->body_len = 0;
+	if (curl_easy_perform(px->curl) == CURLE_OK)
+		curl_easy_getinfo(px->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(h);
+	rs->status = code ? (int)code : 502;
+}
+
+static void proxy_handler(const lb_req *rq, lb_resp *rs, void *ud)
+{
+	struct proxy *px = ud;
+	char target[128] = "";
+	int hit;
+
+	lb_header(rq, "X-Amz-Target", target, sizeof(target));
+	hit = px->times > 0 && strstr(target, px->target) != NULL;
+	if (hit && px->skip > 0) {
+		px->skip--;
+		hit = 0;
+	}
+	if (hit) {
+		px->times--;
+		px->faults_done++;
+	}
+	if (hit && px->fault == THROTTLE) {
+		lb_body(rs, 400, "{\"__type\":\"com.amazonaws.dynamodb."
+			"v20120810#ThrottlingException\",\"message\":"
+			"\"Rate of requests exceeds the allowed throughput.\"}");
+		return;
+	}
+	forward(px, rq, rs);
+	if (hit && px->fault == FWD_DROP)
+		rs->status = 0;   /* applied by dynalite, answer lost */
+	else if (hit && px->fault == FWD_500)
+		lb_body(rs, 500, "{\"__type\":\"com.amazonaws.dynamodb."
+			"v20120810#InternalServerError\",\"message\":"
+			"\"Internal server error\"}");
+}
+
+struct fixture {
+	struct proxy px;
+	lb_server *srv;
+	orc_backend *direct, *viaproxy;
+};
+
+static void fixture_open(struct fixture *f, int attempts)
+{
+	char t[64], url[64];
+
+	memset(f, 0, sizeof(*f));
+	f->px.curl = curl_easy_init();
+	assert_non_null(f->px.curl);
+	assert_int_equal(lb_start(&f->srv, proxy_handler, &f->px), 0);
+	fresh_table(t, sizeof(t));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lb_port(f->srv));
+	f->direct = open_on(t, NULL, 0);
+	f->viaproxy = open_on(t, url, attempts);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	orc_backend_free(f->viaproxy);
+	orc_backend_free(f->direct);
+	lb_stop(f->srv);
+	curl_easy_cleanup(f->px.curl);
+}
+
+static void arm(struct fixture *f, const char *target, enum fault fault,
+		int times)
+{
+	f->px.skip = 0;
+	snprintf(f->px.target, sizeof(f->px.target), "%s", target);
+	f->px.fault = fault;
+	f->px.times = times;
+	f->px.faults_done = 0;
+}
+
+static void test_dynamodb__applied_then_dropped_is_not_a_conflict(void **state)
+{
+	static const enum fault faults[] = { FWD_DROP, FWD_500 };
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		static const char *const deps[] = { "a" };
+		orc_task_seed t[2] = { { "a", 0, NULL, NULL },
+				       { "b", 1, deps, NULL } };
+		struct fixture f;
+		orc_task_update u;
+		orc_task_rec r;
+		orc_lock_rec l;
+		orc_dynamodb_stats s;
+		orc_workflow_rec wf;
+
+		fixture_open(&f, 3);
+		/* A task's put, then the workflow record's put (after the
+		 * two tasks'): applied, answer lost. */
+		arm(&f, "PutItem", faults[k], 1);
+		create(f.viaproxy, "wf-x", t, 2);
+		assert_int_equal(f.px.faults_done, 1);
+		arm(&f, "PutItem", faults[k], 1);
+		f.px.skip = 2;
+		create(f.viaproxy, "wf-y", t, 2);
+		assert_int_equal(f.px.faults_done, 1);
+		CHECK(ORC_OK, f.direct->get_workflow(&wf, f.direct, "wf-y",
+						     E));
+		assert_int_equal(wf.version, 1);
+		orc_workflow_rec_clear(&wf);
+		CHECK(ORC_OK, f.direct->get_workflow(&wf, f.direct, "wf-x",
+						     E));
+		assert_int_equal(wf.version, 1);
+		orc_workflow_rec_clear(&wf);
+
+		/* A claim conditioned on version 1. */
+		arm(&f, "UpdateItem", faults[k], 1);
+		u = upd();
+		u.set = ORC_SET_STATE | ORC_SET_LEASE;
+		u.if_version = 1;
+		u.if_states = ORC_TASK_BIT(ORC_TASK_READY);
+		u.state = ORC_TASK_RUNNING;
+		u.owner = "w1";
+		u.lease_expiry_ms = NOW + 1000;
+		CHECK(ORC_OK, f.viaproxy->update_task(f.viaproxy, "wf-x", "a",
+						      &u, &r, E));
+		assert_int_equal(f.px.faults_done, 1);
+		assert_int_equal(r.version, 2);
+		assert_string_equal(r.owner, "w1");
+		/* Someone else's write is still a conflict. */
+		CHECK(ORC_ECONFLICT, f.viaproxy->update_task(f.viaproxy,
+							     "wf-x", "a", &u,
+							     &r, E));
+
+		/* A done dependency: counted once. */
+		arm(&f, "UpdateItem", faults[k], 1);
+		u = upd();
+		u.set = ORC_SET_DONE_DEP | ORC_SET_PROMOTE;
+		u.done_dep = "a";
+		u.done_dep_index = 0;
+		CHECK(ORC_OK, f.viaproxy->update_task(f.viaproxy, "wf-x", "b",
+						      &u, &r, E));
+		CHECK(ORC_OK, f.direct->get_task(&r, f.direct, "wf-x", "b", 0,
+						 E));
+		assert_int_equal(r.ndone, 1);
+		assert_int_equal(r.state, ORC_TASK_READY);
+
+		/* A lease taken for the first time. */
+		arm(&f, "PutItem", faults[k], 1);
+		memset(&l, 0, sizeof(l));
+		strcpy(l.name, "leader");
+		strcpy(l.owner, "w1");
+		l.version = 1;
+		l.expiry_ms = NOW + 5000;
+		CHECK(ORC_OK, f.viaproxy->put_lock(f.viaproxy, &l, 0, E));
+		assert_int_equal(f.px.faults_done, 1);
+		CHECK(ORC_ECONFLICT, f.viaproxy->put_lock(f.viaproxy, &l, 0,
+							  E));
+		/* After a 500 we retry; after a dropped answer libcurl may
+		 * resend by itself on a fresh connection, or we do. */
+		s = stats(f.viaproxy);
+		if (faults[k] == FWD_500)
+			assert_int_equal((int)s.retries, 5);
+		fixture_close(&f);
+	}
+}
+
+static void test_dynamodb__throttling_retried_then_reported(void **state)
+{
+	orc_task_seed t[1] = { { "a", 0, NULL, NULL } };
+	struct fixture f;
+	orc_task_rec r;
+	orc_error err;
+	orc_dynamodb_stats s0, s1;
+
+	(void)state;
+	fixture_open(&f, 3);
+	create(f.direct, "wf-t", t, 1);
+	/* Two throttles, then through. */
+	arm(&f, "GetItem", THROTTLE, 2);
+	s0 = stats(f.viaproxy);
+	CHECK(ORC_OK, f.viaproxy->get_task(&r, f.viaproxy, "wf-t", "a", 0, E));
+	s1 = stats(f.viaproxy);
+	assert_int_equal((int)(s1.requests - s0.requests), 3);
+	assert_int_equal((int)(s1.retries - s0.retries), 2);
+	/* Throttled past max_attempts: ORC_ETHROTTLED, service words kept. */
+	arm(&f, "GetItem", THROTTLE, 10);
+	assert_int_equal(f.viaproxy->get_task(&r, f.viaproxy, "wf-t", "a", 0,
+					      &err), ORC_ETHROTTLED);
+	assert_non_null(strstr(err.message, "Rate of requests exceeds"));
+	assert_null(strstr(err.message, "dynalite-secret"));
+	assert_int_equal(f.px.faults_done, 3);
+	fixture_close(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dynamodb__ids_that_look_like_expressions),
+		cmocka_unit_test(test_dynamodb__item_limit_checked_before_sending),
+		cmocka_unit_test(test_dynamodb__pagination_over_one_megabyte),
+		cmocka_unit_test(test_dynamodb__many_workflows_listed),
+		cmocka_unit_test(test_dynamodb__request_counter),
+		cmocka_unit_test(test_dynamodb__create_table_and_options),
+		cmocka_unit_test(
+			test_dynamodb__applied_then_dropped_is_not_a_conflict),
+		cmocka_unit_test(test_dynamodb__throttling_retried_then_reported),
+	};
+
+	return cmocka_run_group_tests_name("dynamodb", tests, setup, teardown);
+}
