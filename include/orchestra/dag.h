@@ -85,9 +85,13 @@ ORC_API orc_status orc_dag_add_dep(orc_dag *dag, const char *task_id,
  * @brief Validate and freeze: every dependency known, no cycle, at least
  * one task. On success the DAG is read-only and may be shared between
  * threads; adding to it afterwards gives ORC_EINVAL.
+ * On failure the DAG stays open for building.
  * @return ORC_OK, ORC_EINVAL (empty DAG), ORC_ENOTFOUND (unknown
- * dependency, naming both ids), ORC_ECYCLE (the message names one cycle,
- * e.g. "cycle: B -> C -> B"), ORC_ENOMEM.
+ * dependency, naming both ids: "task X depends on unknown task Y", for
+ * the first such edge in the order added), ORC_ECYCLE (the message names
+ * one cycle following dependency edges, "cycle: B -> C -> B" meaning B
+ * depends on C and C on B, starting at the cycle's task added first),
+ * ORC_ENOMEM.
  * @since 0.1
  */
 ORC_API orc_status orc_dag_validate(orc_dag *dag, orc_error *err);
@@ -133,7 +137,11 @@ ORC_API size_t orc_dag_dependents(const uint32_t **list_out,
 
 /**
  * @brief Task indices in a topological order (every task after all of its
- * dependencies; ties in insertion order). Requires a validated DAG.
+ * dependencies). Requires a validated DAG. The order is Kahn's algorithm
+ * with a FIFO queue: first the tasks without dependencies in insertion
+ * order; then, as each task is taken from the queue, those of its
+ * dependents for which it was the last unprocessed dependency, in
+ * insertion order.
  * @return Borrowed array of orc_dag_task_count() entries, valid until the
  * DAG is freed; NULL when not validated.
  * @since 0.1
@@ -182,7 +190,8 @@ ORC_API orc_status orc_dag_load_file(orc_dag **out, char **wf_id_out,
  * (tasks in insertion order, defaults omitted), so two DAGs are the same
  * definition exactly when their texts are equal.
  * @param[out] json_out Caller owns; free with orc_free().
- * @return ORC_OK, ORC_EINVAL, ORC_ENOMEM.
+ * @return ORC_OK, ORC_EINVAL (NULL argument, DAG not validated),
+ * ORC_ENOMEM.
  * @since 0.1
  */
 ORC_API orc_status orc_dag_save(char **json_out, const orc_dag *dag,
@@ -195,8 +204,11 @@ ORC_API orc_status orc_dag_save(char **json_out, const orc_dag *dag,
 typedef int (*orc_dag_state_fn)(const char *task_id, void *payload);
 
 /**
- * @brief Graphviz DOT text. When @p state_fn is non-NULL, each node is
- * coloured by the orc_task_state it returns.
+ * @brief Graphviz DOT text, edges from a dependency to its dependent.
+ * When @p state_fn is non-NULL, each node is filled by the
+ * orc_task_state it returns: PENDING #e0e0e0, READY #add8e6, RUNNING
+ * #ffd700, SUCCEEDED #98fb98, FAILED #fa8072, CANCELED #a9a9a9 (other
+ * values: no fill).
  * @param[out] text_out Caller owns; free with orc_free().
  * @return ORC_OK, ORC_EINVAL (not validated), ORC_ENOMEM.
  * @since 0.1
@@ -205,7 +217,12 @@ ORC_API orc_status orc_dag_to_dot(char **text_out, const orc_dag *dag,
 				  orc_dag_state_fn state_fn, void *payload,
 				  orc_error *err);
 
-/** @brief Mermaid `flowchart` text; as orc_dag_to_dot(). @since 0.1 */
+/**
+ * @brief Mermaid `flowchart TD` text; as orc_dag_to_dot(). Nodes are
+ * n0, n1, ... (task indices) labelled with the quoted id; with
+ * @p state_fn, classes named after the states carry the same colours.
+ * @since 0.1
+ */
 ORC_API orc_status orc_dag_to_mermaid(char **text_out, const orc_dag *dag,
 				      orc_dag_state_fn state_fn, void *payload,
 				      orc_error *err);
