@@ -16,6 +16,7 @@
  * Leases (orc_lock_rec) live in a second map under their own mutex.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,10 @@ typedef struct mem_backend {
 	size_t max_payload;
 	pthread_rwlock_t wf_lock;
 	struct mem_map wfs;
+	/* The workflow found last: the engine works on one workflow at a
+	 * time, and workflows live as long as the backend, so a hit skips
+	 * the map and its lock. */
+	_Atomic(mem_wf *) last_wf;
 	pthread_mutex_t lock_mu;
 	struct mem_map locks;
 } mem_backend;
@@ -405,13 +410,18 @@ static orc_status owner_intern(uint32_t *out, mem_wf *w, const char *owner,
 
 static mem_wf *wf_lookup(mem_backend *mb, const char *wf_id)
 {
-	uint64_t h = orc__hash_str(wf_id);
-	struct mem_key *k;
+	mem_wf *w = atomic_load_explicit(&mb->last_wf, memory_order_acquire);
+	uint64_t h;
 
+	if (w && strcmp(w->key.name, wf_id) == 0)
+		return w;
+	h = orc__hash_str(wf_id);
 	pthread_rwlock_rdlock(&mb->wf_lock);
-	k = map_find(&mb->wfs, h, wf_id);
+	w = (mem_wf *)(void *)map_find(&mb->wfs, h, wf_id);
 	pthread_rwlock_unlock(&mb->wf_lock);
-	return (mem_wf *)(void *)k;
+	if (w)
+		atomic_store_explicit(&mb->last_wf, w, memory_order_release);
+	return w;
 }
 
 /* Find or add the (record-less) workflow @p wf_id. */
@@ -1323,6 +1333,7 @@ ORC_API orc_status orc_memory_backend_create(orc_backend **out,
 	mb->parent.list_workflows = mem_list_workflows;
 	mb->parent.ctl = mem_ctl;
 	mb->max_payload = opts ? opts->max_payload : 0;
+	atomic_init(&mb->last_wf, NULL);
 	*out = &mb->parent;
 	return ORC_OK;
 }
