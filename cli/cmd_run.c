@@ -2,6 +2,8 @@
  * orchestra run / resume: drive a workflow to a terminal state with the
  * in-process runner over SQLite, while a second thread shows progress.
  */
+#include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +39,8 @@ static const char run_help[] =
 "\n"
 "On a terminal the tasks are redrawn in place; otherwise one line is\n"
 "printed per task state change, then 'workflow ID STATE'. Ctrl-C stops\n"
-"at once (exit 130); 'orchestra resume ID' continues.\n"
+"at once, sending SIGTERM to the running commands (exit 130);\n"
+"'orchestra resume ID' continues.\n"
 "Exit status: 0 succeeded, 1 failed or canceled, 2 bad usage or input,\n"
 "4 storage error, 130 interrupted.\n";
 
@@ -53,24 +56,66 @@ static const char resume_help[] =
 "Exit status: 0 succeeded, 1 failed or canceled, 2 bad usage, 3 no such\n"
 "workflow, 4 storage error, 130 interrupted.\n";
 
-static void on_signal(int sig)
+/* Each running command leads its own process group (lib/command.c), so
+ * the terminal's SIGINT does not reach it: send that group SIGTERM. */
+static void stop_children(void)
 {
+	pid_t self = getpid();
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char path[64], buf[512], *p;
+		long ppid;
+		pid_t pid;
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		/* "pid (comm) state ppid ..."; comm may hold anything. */
+		if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1 ||
+		    ppid != (long)self)
+			continue;
+		pid = (pid_t)atol(e->d_name);
+		kill(getpgid(pid) == pid ? -pid : pid, SIGTERM);
+	}
+	closedir(d);
+}
+
+/* The durable state is always consistent, so a signal ends the process
+ * at once: leases expire and 'resume' picks up from there. The signals
+ * are blocked in every thread (runner threads inherit the mask) and
+ * taken here, where stopping the children is allowed. */
+static void *signal_main(void *arg)
+{
+	sigset_t *set = arg;
+	int sig = 0;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	if (sigwait(set, &sig) != 0)
+		return NULL;
 	cli_view_restore_terminal();
+	stop_children();
 	_exit(sig == SIGINT ? CLI_INTERRUPTED : 128 + sig);
 }
 
-/* The durable state is always consistent, so a signal just ends the
- * process: leases expire and 'resume' picks up from there. */
-static void install_signals(void)
+static int start_signal_thread(pthread_t *th, sigset_t *set)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+		return -1;
+	return pthread_create(th, NULL, signal_main, set) == 0 ? 0 : -1;
 }
 
 static int execute(orc_backend *backend, const char *db, const char *wf_id,
@@ -81,6 +126,9 @@ static int execute(orc_backend *backend, const char *db, const char *wf_id,
 	orc_runner *runner = NULL;
 	cli_view *view = NULL;
 	char owner[64];
+	pthread_t sig_thread;
+	sigset_t sigs;
+	int have_sig;
 	orc_error err;
 	orc_status st;
 	int rc;
@@ -91,13 +139,19 @@ static int execute(orc_backend *backend, const char *db, const char *wf_id,
 	ro.owner = owner;
 	ro.seed = (uint64_t)cli_now_ms() ^ (uint64_t)getpid();
 	memset(&err, 0, sizeof(err));
+	/* Before any other thread exists, so that all inherit the mask. */
+	have_sig = start_signal_thread(&sig_thread, &sigs) == 0;
 	st = orc_runner_create(&runner, backend, &ro, &err);
-	if (st != ORC_OK)
+	if (st != ORC_OK) {
+		if (have_sig) {
+			pthread_cancel(sig_thread);
+			pthread_join(sig_thread, NULL);
+		}
 		return cli_fail("runner", st, &err);
+	}
 
 	printf("workflow %s\n", wf_id);
 	fflush(stdout);
-	install_signals();
 	if (cli_view_start(&view, db, wf_id,
 			   !o->plain && isatty(STDOUT_FILENO)) != CLI_OK)
 		view = NULL; /* progress is a nicety; the run goes on */
@@ -106,6 +160,11 @@ static int execute(orc_backend *backend, const char *db, const char *wf_id,
 	st = orc_runner_run(&res, runner, wf_id, dag, input, &err);
 	cli_view_stop(view);
 	orc_runner_free(runner);
+	if (have_sig) {
+		/* sigwait is a cancellation point. */
+		pthread_cancel(sig_thread);
+		pthread_join(sig_thread, NULL);
+	}
 	if (st != ORC_OK) {
 		if (st == ORC_EEXISTS)
 			cli_err("workflow '%s' already exists with another "

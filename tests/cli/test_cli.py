@@ -488,27 +488,34 @@ def test_resume_after_sigkill(d):
 
 def test_resume_after_sigint(d):
     log = os.path.join(d, "effects.log")
+    spid = os.path.join(d, "s.pid")
     write_json(os.path.join(d, "wf.json"), {"id": "i1", "tasks": [
         log_task("A", log),
-        log_task("S", log, "sleep 1;", 3000, ["A"]),
+        log_task("S", log, 'echo $$ > "%s"; sleep 2;' % spid, 4000, ["A"]),
         log_task("Z", log, deps=["S"])]})
-    # S's lease is its 3 s timeout: resume waits for it at most that long.
+    # S's lease is its 4 s timeout: resume waits for it at most that long.
     p = subprocess.Popen([ORCHESTRA, "run", "wf.json", "--db", "t.db",
                           "--lease-ms", "1000"], cwd=d,
                          stdout=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: "A done 1" in read_lines(log), 20, "A to finish")
+        wait_for(lambda: "S start 1" in read_lines(log) and
+                 os.path.getsize(spid) > 0, 20, "S to start")
         p.send_signal(signal.SIGINT)
         p.communicate(timeout=10)
     finally:
         if p.poll() is None:
             p.kill()
     check(p.returncode == 130, "SIGINT: exit %d, expected 130" % p.returncode)
+    # The running command was stopped with orchestra, not left behind.
+    with open(spid) as f:
+        s_pid = int(f.read())
+    wait_for(lambda: not group_alive(s_pid), 5, "S's processes to stop")
+    check("S done 1" not in read_lines(log), "S finished after Ctrl-C")
     out, _ = expect(["resume", "i1", "--db", "t.db"], d, 0)
     check(out.splitlines()[-1] == "workflow i1 SUCCEEDED", out)
-    done = [l.split()[0] for l in read_lines(log) if " done " in l]
-    check(done.count("A") == 1 and done.count("Z") == 1 and
-          "S" in done, "side effects: %s" % read_lines(log))
+    done = sorted(l for l in read_lines(log) if " done " in l)
+    check(done == ["A done 1", "S done 2", "Z done 1"],
+          "side effects: %s" % read_lines(log))
 
 
 def test_timeout_kills_task_and_children(d):
