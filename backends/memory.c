@@ -695,7 +695,8 @@ orc_status orc__memory_seed_tasks(orc_backend *b, const char *wf_id,
 	return ORC_OK;
 }
 
-static orc_status mem_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
+static orc_status mem_create_workflow(orc_backend *b,
+				      const orc_workflow_rec *wf,
 				      const orc_task_seed *tasks, size_t ntasks,
 				      orc_error *err)
 {
@@ -709,8 +710,8 @@ static orc_status mem_create_workflow(orc_backend *b, const orc_workflow_rec *wf
 	ORC_CHECK_ARG(wf != NULL, err);
 	ORC_CHECK_ARG(tasks != NULL || ntasks == 0, err);
 	if (!id_ok(wf->id))
-		return orc_error_set(err, ORC_EINVAL, "workflow id must be 1 to "
-				     "%d bytes", ORC_ID_MAX);
+		return orc_error_set(err, ORC_EINVAL, "workflow id must be 1 "
+				     "to %d bytes", ORC_ID_MAX);
 	if ((unsigned)wf->state >= ORC_WORKFLOW_STATE_COUNT)
 		return orc_error_set(err, ORC_EINVAL, "workflow %s: invalid "
 				     "state %d", wf->id, (int)wf->state);
@@ -1024,15 +1025,15 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 		goto unlock;
 	}
 	if (u->if_states && !(u->if_states & ORC_TASK_BIT(t->state))) {
-		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow %s: "
-				   "state %s not in the expected states", tid,
-				   wf_id,
-				   orc_task_state_name((orc_task_state)t->state));
+		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				   "%s: state %s not in the expected states",
+				   tid, wf_id, orc_task_state_name(
+					   (orc_task_state)t->state));
 		goto found;
 	}
 	if (u->if_version >= 0 && u->if_version != t->version) {
-		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow %s: "
-				   "expected version %lld, found %lld", tid,
+		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				   "%s: expected version %lld, found %lld", tid,
 				   wf_id, (long long)u->if_version,
 				   (long long)t->version);
 		goto found;
@@ -1078,7 +1079,8 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 			error = NULL;
 		}
 	}
-	if ((set & ORC_SET_DONE_DEP) && dep_test_and_set(t, u->done_dep_index)) {
+	if ((set & ORC_SET_DONE_DEP) &&
+	    dep_test_and_set(t, u->done_dep_index)) {
 		t->ndone++;
 		write = 1;
 	}

@@ -127,7 +127,8 @@ static void wf_init(orc_workflow_rec *wf, const char *id)
 	wf->ntasks = 5;
 	wf->created_ms = NOW;
 	wf->updated_ms = NOW;
-	wf->definition = (char *)"{\"tasks\":[\"A\",\"B1\",\"B2\",\"B3\",\"C\"]}";
+	wf->definition =
+		(char *)"{\"tasks\":[\"A\",\"B1\",\"B2\",\"B3\",\"C\"]}";
 	wf->input = (char *)"{\"n\":1}";
 }
 
@@ -802,7 +803,8 @@ static void test_conformance__done_dep_out_of_order(void **state)
 	{
 		const char *const ready[] = { "A", "C" };
 
-		assert_listed(b, "wf-1", ORC_TASK_BIT(ORC_TASK_READY), ready, 2);
+		assert_listed(b, "wf-1", ORC_TASK_BIT(ORC_TASK_READY), ready,
+			      2);
 	}
 }
 
@@ -1099,8 +1101,9 @@ static void test_conformance__list_ready_follows_writes(void **state)
 			}
 			if (s->n != want)
 				fail_msg("seed %llu step %d: %d READY listed, "
-					 "expected %d", (unsigned long long)seed,
-					 step, s->n, want);
+					 "expected %d",
+					 (unsigned long long)seed, step, s->n,
+					 want);
 			seen_free(s);
 		}
 	}
@@ -1354,7 +1357,8 @@ static const char *const tricky_output =
 	"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80\","
 	"\"sql\":\"x'); DROP TABLE t;--\",\"pct\":\"%s %d %%\"}";
 static const char *const tricky_error =
-	"it's \"bad\": \xc3\xbcn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9\n\ttab ${x} `y`";
+	"it's \"bad\": \xc3\xbcn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9\n"
+	"\ttab ${x} `y`";
 
 static void test_conformance__payload_round_trip(void **state)
 {
@@ -1600,8 +1604,8 @@ static void race_fail(struct race *r, const char *what, orc_status st,
 {
 	pthread_mutex_lock(&r->mu);
 	if (r->failures++ == 0)
-		snprintf(r->failure, sizeof(r->failure), "%s: %s (%.200s)", what,
-			 orc_status_name(st), msg);
+		snprintf(r->failure, sizeof(r->failure), "%s: %s (%.200s)",
+			 what, orc_status_name(st), msg);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -1744,8 +1748,8 @@ static void test_conformance__concurrent_claims_once(void **state)
 			char owner[32];
 
 			if (r->claims[i] != 1)
-				fail_msg("round %d seed 0x%llx: task %s claimed "
-					 "%d times", r->round,
+				fail_msg("round %d seed 0x%llx: task %s "
+					 "claimed %d times", r->round,
 					 (unsigned long long)r->seed, names[i],
 					 r->claims[i]);
 			snprintf(owner, sizeof(owner), "racer-%d",
