@@ -104,8 +104,10 @@ static const char *const stmt_sql[S_COUNT] = {
 		"error = CASE WHEN ?17 THEN ?18 ELSE error END "
 		"WHERE wf_id = ?1 AND id = ?2",
 	/* The common write (claim, complete, heartbeat, fail): conditions
-	 * in the WHERE clause and the new row returned, so one b-tree
-	 * descent does it. ?3 is the ORC_SET_* mask. */
+	 * in the WHERE clause, so a caller that needs no record back costs
+	 * one b-tree descent. ?3 is the ORC_SET_* mask. Not RETURNING:
+	 * SQLite buffers its rows in an ephemeral table, which made each
+	 * call cost more than a separate SELECT. */
 	[S_TASK_WRITE] = "UPDATE tasks SET "
 		"state = CASE WHEN ?3 & 1 THEN ?4 ELSE state END, "
 		"attempt = CASE WHEN ?3 & 2 THEN ?5 ELSE attempt END, "
@@ -121,8 +123,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		"version = version + 1, updated_ms = ?13 "
 		"WHERE wf_id = ?1 AND id = ?2 "
 		"AND (?14 = 0 OR ((?14 >> state) & 1) = 1) "
-		"AND (?15 < 0 OR version = ?15) "
-		"RETURNING " TASK_COLS,
+		"AND (?15 < 0 OR version = ?15)",
 	/* Without statistics the planner would pick the primary key and
 	 * scan every task of the workflow; INDEXED BY makes the claim path
 	 * walk only READY rows (and fails at prepare if it cannot). */
@@ -724,17 +725,19 @@ static orc_status task_check(const orc_task_update *u, const orc_task_rec *cur,
 
 /*
  * A write without the done set or promotion, inside the caller's
- * transaction: one UPDATE ... RETURNING. When it matches no row, a read
- * tells a missing task from a failed condition. On ORC_OK @p cur is the
- * row as written; on ORC_ECONFLICT, as found.
+ * transaction: one conditional UPDATE, then a read only when the caller
+ * wants the record (@p cur non-NULL) or when no row matched, to tell a
+ * missing task from a failed condition. On ORC_OK @p cur is the row as
+ * written; on ORC_ECONFLICT, as found.
  */
 static orc_status task_write_fast(sq_backend *sb, const char *wf_id,
 				  const char *tid, const orc_task_update *u,
 				  orc_task_rec *cur, orc_error *err)
 {
 	sqlite3_stmt *s = stmt(sb, S_TASK_WRITE);
+	orc_task_rec found;
 	orc_status st;
-	int rc;
+	int rc, changed;
 
 	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
@@ -753,29 +756,29 @@ static orc_status task_write_fast(sq_backend *sb, const char *wf_id,
 	sqlite3_bind_int64(s, 13, u->now_ms);
 	sqlite3_bind_int64(s, 14, u->if_states);
 	sqlite3_bind_int64(s, 15, u->if_version);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		task_read(cur, s);
-		/* Run to the end: the statement is complete only then. */
-		rc = sqlite3_step(s);
-	}
-	done_with(s);
-	if (rc != SQLITE_DONE)
+	rc = exec_stmt(s);
+	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "update task %s in workflow %s",
 			       tid, wf_id);
-	if (cur->id[0])
+	changed = sqlite3_changes(sb->db) == 1;
+	if (changed && !cur)
 		return ORC_OK;
 	s = stmt(sb, S_TASK_GET);
 	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		task_read(cur, s);
-		st = task_check(u, cur, wf_id, tid, err);
-		if (st == ORC_OK)  /* cannot be: we hold the write lock */
-			st = orc_error_set(err, ORC_ECONFLICT, "task %s in "
-					   "workflow %s: write not applied",
-					   tid, wf_id);
+		task_read(cur ? cur : &found, s);
+		st = ORC_OK;
+		if (!changed) {
+			st = task_check(u, cur ? cur : &found, wf_id, tid,
+					err);
+			/* Cannot pass: we hold the write lock. */
+			if (st == ORC_OK)
+				st = orc_error_set(err, ORC_ECONFLICT, "task "
+						   "%s in workflow %s: write "
+						   "not applied", tid, wf_id);
+		}
 	} else if (rc == SQLITE_DONE) {
 		st = task_not_found(err, wf_id, tid);
 	} else {
@@ -817,8 +820,8 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 	if (st != ORC_OK)
 		goto unlock;
 	if (set && !(set & (ORC_SET_DONE_DEP | ORC_SET_PROMOTE))) {
-		cur.id[0] = '\0';
-		st = task_write_fast(sb, wf_id, tid, u, &cur, err);
+		st = task_write_fast(sb, wf_id, tid, u, out ? &cur : NULL,
+				     err);
 		if (st == ORC_ECONFLICT)
 			goto found;
 		if (st != ORC_OK)
