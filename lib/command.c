@@ -52,6 +52,7 @@ typedef struct cmd_run {
 	size_t tail_len;
 	int tail_cut;      /* earlier stderr bytes were dropped */
 	int exited;        /* the child is a zombie, not yet reaped */
+	int lost;          /* reaped by the system: SIGCHLD is ignored */
 	int status;        /* from waitpid, once reaped */
 } cmd_run;
 
@@ -378,8 +379,13 @@ static int child_exited(cmd_run *r)
 		return 1;
 	memset(&info, 0, sizeof(info));
 	if (waitid(P_PID, (id_t)r->pid, &info,
-		   WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0)
-		r->exited = 1;
+		   WEXITED | WNOHANG | WNOWAIT) == 0) {
+		r->exited = info.si_pid != 0;
+	} else if (errno == ECHILD) {
+		/* A process that ignores SIGCHLD has its children reaped
+		 * for it: the exit status is gone, and so is the pid. */
+		r->exited = r->lost = 1;
+	}
 	return r->exited;
 }
 
@@ -402,11 +408,21 @@ static int wait_exit(cmd_run *r, int64_t ms)
 
 static void reap(cmd_run *r)
 {
-	int st;
+	int st = 0;
+	pid_t got;
 
-	while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
+	while ((got = waitpid(r->pid, &st, 0)) < 0 && errno == EINTR)
 		;
+	if (got < 0)
+		r->lost = 1;
 	r->status = st;
+}
+
+/* Signal the child's process group, while its id is still ours. */
+static void kill_group(cmd_run *r, int sig)
+{
+	if (!r->lost)
+		kill(-r->pid, sig);
 }
 
 /*
@@ -463,7 +479,7 @@ static int pump(cmd_run *r, int64_t deadline)
 		/* The child is gone but something it started still holds
 		 * the pipes: end that process group and drain briefly. */
 		if (drain_end < 0 && child_exited(r)) {
-			kill(-r->pid, SIGKILL);
+			kill_group(r, SIGKILL);
 			drain_end = mono_ms() + CMD_DRAIN_MS;
 		}
 	}
@@ -590,13 +606,14 @@ orc_status orc__command_run(char **output_out, char *error_buf,
 		wait_exit(&r, -1);
 	}
 	if (timed_out == 1) {
-		kill(-r.pid, SIGTERM);
+		kill_group(&r, SIGTERM);
 		wait_exit(&r, CMD_KILL_GRACE_MS);
 	}
 	/* Whatever is left of the group goes with the child; it is still a
 	 * zombie (or alive), so the group id is still ours. */
-	kill(-r.pid, SIGKILL);
-	reap(&r);
+	kill_group(&r, SIGKILL);
+	if (!r.lost)
+		reap(&r);
 	close_fd(&r.in_fd);
 	close_fd(&r.out_fd);
 	close_fd(&r.err_fd);
@@ -614,6 +631,12 @@ orc_status orc__command_run(char **output_out, char *error_buf,
 			 (long long)req->timeout_ms);
 		return fail(error_buf, error_len, &r, ORC_ETIMEOUT, err, 0,
 			    what);
+	}
+	if (r.lost) {
+		orc_free(r.out);
+		snprintf(what, sizeof(what), "command '%s': exit status lost "
+			 "(this process ignores SIGCHLD)", req->argv[0]);
+		return fail(error_buf, error_len, &r, ORC_EUSER, err, 0, what);
 	}
 	if (WIFSIGNALED(r.status)) {
 		orc_free(r.out);

@@ -524,6 +524,30 @@ static void test_command__threads_run_commands_concurrently(void **state)
 	}
 }
 
+static void test_command__ignored_sigchld_does_not_hang(void **state)
+{
+	struct sigaction ign, old;
+	int64_t t0;
+	cmd_result r;
+
+	(void)state;
+	/* The kernel reaps the children of a process that ignores
+	 * SIGCHLD: waiting must notice, not block for ever. */
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+	t0 = now_ms();
+	run_sh(&r, "cat >/dev/null; echo '{}'", "{}", 0);
+	sigaction(SIGCHLD, &old, NULL);
+	assert_true(now_ms() - t0 < 5000);
+	/* No zombie is left, so the exit status is unknown: a failure
+	 * that says why, never a guess. */
+	assert_int_equal(r.st, ORC_EUSER);
+	assert_non_null(strstr(r.msg, "ignores SIGCHLD"));
+	assert_null(r.out);
+}
+
 static void test_command__bad_arguments(void **state)
 {
 	const char *empty[] = { NULL };
@@ -564,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_command__unread_stdin_does_not_kill_us),
 		cmocka_unit_test(test_command__no_descriptor_leaks),
 		cmocka_unit_test(test_command__threads_run_commands_concurrently),
+		cmocka_unit_test(test_command__ignored_sigchld_does_not_hang),
 		cmocka_unit_test(test_command__bad_arguments),
 	};
 	return cmocka_run_group_tests_name("command", tests, NULL, NULL);
