@@ -130,8 +130,14 @@ def test_usage_top_level(d):
 
 
 def test_usage_every_subcommand_has_help(d):
-    for cmd in ("run", "resume", "status", "list", "cancel", "validate",
-                "graph"):
+    cmds = ["run", "resume", "status", "list", "cancel", "validate", "graph"]
+    listed, _ = expect(["--help"], d, 0)
+    if re.search(r"^\s+asl\s", listed, re.M):
+        cmds.append("asl")   # built with the ASL emitter
+    else:
+        _, err = expect(["asl"], d, 2)
+        check("without the ASL emitter" in err, err)
+    for cmd in cmds:
         out, err = expect([cmd, "--help"], d, 0)
         check(out.startswith("usage: orchestra " + cmd),
               "%s --help:\n%s" % (cmd, out))
