@@ -22,9 +22,9 @@
 
 #include <sqlite3.h>
 
-/* UPDATE ... RETURNING, used by the claim and complete path. */
-#if SQLITE_VERSION_NUMBER < 3035000
-#error "the SQLite backend needs SQLite 3.35 or newer"
+/* sqlite3_prepare_v3() and SQLITE_PREPARE_PERSISTENT. */
+#if SQLITE_VERSION_NUMBER < 3020000
+#error "the SQLite backend needs SQLite 3.20 or newer"
 #endif
 
 #include "internal.h"
