@@ -62,13 +62,20 @@ static const char *state_colour(orc_task_state s)
 	}
 }
 
-static int term_rows(void)
+/* The terminal's size; a line that wrapped would break the redraw, so
+ * every line is kept shorter than the width. */
+static void term_size(int *rows, int *cols)
 {
 	struct winsize ws;
 
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 4)
-		return ws.ws_row;
-	return 24;
+	*rows = 24;
+	*cols = 80;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+		if (ws.ws_row > 4)
+			*rows = ws.ws_row;
+		if (ws.ws_col > 0)
+			*cols = ws.ws_col;
+	}
 }
 
 /* Show running tasks first when not all fit on the screen. */
@@ -79,16 +86,24 @@ static int shown_first(const orc_task_rec *t)
 
 static void draw(cli_view *v, const orc_snapshot *s)
 {
-	size_t i, done = 0, room = (size_t)term_rows() - 2, shown = 0, limit;
+	size_t i, done = 0, room, shown = 0, limit;
 	int64_t now = cli_now_ms();
-	int lines = 0, pass, fit;
+	int lines = 0, pass, fit, rows, cols, idw;
 	char el[32];
+
+	term_size(&rows, &cols);
+	room = (size_t)rows - 2;
+	/* A task line is the id plus 35 columns. */
+	idw = cols - 37 < 24 ? cols - 37 : 24;
+	if (idw < 4)
+		idw = 4;
 
 	if (v->drawn > 0)
 		printf("\x1b[%dA", v->drawn);
 	for (i = 0; i < s->ntasks; i++)
 		done += s->tasks[i].state == ORC_TASK_SUCCEEDED;
-	printf("\r\x1b[2K%s  %s  %zu/%zu done\n", v->id,
+	printf("\r\x1b[2K%.*s  %s  %zu/%zu done\n",
+	       cols > 40 ? cols - 30 : 10, v->id,
 	       orc_workflow_state_name(s->workflow.state), done, s->ntasks);
 	lines++;
 	/* When not all fit, running and failed tasks come first; two
@@ -101,8 +116,8 @@ static void draw(cli_view *v, const orc_snapshot *s)
 
 			if (!fit && shown_first(t) != (pass == 0))
 				continue;
-			printf("\x1b[2K  %-24.24s %s%-9s\x1b[0m attempt %-3d "
-			       "%8s\n", t->id, state_colour(t->state),
+			printf("\x1b[2K  %-*.*s %s%-9s\x1b[0m attempt %-3d "
+			       "%8s\n", idw, idw, t->id, state_colour(t->state),
 			       orc_task_state_name(t->state), (int)t->attempt,
 			       cli_elapsed(el, sizeof(el),
 					   cli_task_elapsed(t, now)));
