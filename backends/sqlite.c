@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -1211,34 +1212,70 @@ fail:
 	}
 }
 
-/* WAL lets readers run beside the one writer and makes a commit one
- * append; a database in memory has no WAL and keeps its own journal. */
+/* The journal mode @p sql leaves (lower case) into @p mode. */
+static int journal_mode(sqlite3 *db, const char *sql, char *mode,
+			size_t size)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *m = sqlite3_column_text(s, 0);
+
+		orc__strlcpy(mode, m ? (const char *)m : "", size);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * WAL lets readers run beside the one writer and makes a commit one
+ * append. The switch needs an exclusive lock, and SQLite answers BUSY
+ * at once, without its busy handler, when processes open a new file
+ * together; so it is retried here, within the busy timeout. A file
+ * already in WAL (the mode is stored in it) needs no switch. A database
+ * in memory has no WAL and keeps its own journal.
+ */
 static orc_status set_pragmas(sq_backend *sb, const orc_sqlite_options *o,
 			      orc_error *err)
 {
 	const char *sync = o && o->synchronous == ORC_SQLITE_SYNC_FULL
 		? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
 	const char *file = sqlite3_db_filename(sb->db, "main");
-	sqlite3_stmt *s;
-	int rc, wal = 0;
+	const int64_t deadline = mono_ms() + sb->busy_ms;
+	char mode[16] = "";
+	int rc;
 
-	rc = sqlite3_prepare_v2(sb->db, "PRAGMA journal_mode = WAL", -1, &s,
-				NULL);
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			const unsigned char *m = sqlite3_column_text(s, 0);
-
-			wal = m && strcmp((const char *)m, "wal") == 0;
+	rc = journal_mode(sb->db, "PRAGMA journal_mode", mode, sizeof(mode));
+	while (rc == SQLITE_OK && strcmp(mode, "wal") != 0) {
+		rc = journal_mode(sb->db, "PRAGMA journal_mode = WAL", mode,
+				  sizeof(mode));
+		if ((rc & 0xff) == SQLITE_BUSY && mono_ms() < deadline) {
+			sqlite3_sleep(5);
 			rc = SQLITE_OK;
+			continue;
 		}
-		sqlite3_finalize(s);
+		if (rc == SQLITE_OK && strcmp(mode, "wal") != 0)
+			break;  /* in memory, or a VFS without WAL */
 	}
 	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "open: journal_mode");
-	if (!wal && file && *file)
+	if (strcmp(mode, "wal") != 0 && file && *file)
 		return orc_error_set(err, ORC_EBACKEND, "sqlite: open: %s: "
-				     "cannot switch to WAL mode", file);
+				     "cannot switch to WAL mode (%s)", file,
+				     mode);
 	rc = sqlite3_exec(sb->db, sync, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "open: synchronous");

@@ -787,6 +787,70 @@ static void test_sqlite__processes_claim_each_task_once(void **state)
 	sqlite_files_remove(path);
 }
 
+/* A child opening a file that may not exist yet, seeding its own
+ * workflow. */
+static int opener_child(const char *path, int k, int go_fd)
+{
+	orc_backend *b = NULL;
+	orc_task_seed t = { "only", 0, NULL, NULL };
+	orc_workflow_rec wf;
+	orc_error err;
+	char c;
+
+	if (read(go_fd, &c, 1) < 0)
+		return 10;
+	if (orc_sqlite_backend_open(&b, path, NULL, &err) != ORC_OK) {
+		fprintf(stderr, "child %d: %s\n", k, err.message);
+		return 11;
+	}
+	memset(&wf, 0, sizeof(wf));
+	snprintf(wf.id, sizeof(wf.id), "wf%d", k);
+	wf.state = ORC_WORKFLOW_RUNNING;
+	if (b->create_workflow(b, &wf, &t, 1, &err) != ORC_OK) {
+		fprintf(stderr, "child %d: %s\n", k, err.message);
+		return 12;
+	}
+	orc_backend_free(b);
+	return 0;
+}
+
+static void test_sqlite__processes_create_one_file_at_once(void **state)
+{
+	char path[512];
+	pid_t pid[NPROC];
+	int go[2], k;
+	sqlite3 *db;
+
+	(void)state;
+	path_for(path, sizeof(path), "fresh.db");
+	assert_int_equal(pipe(go), 0);
+	for (k = 0; k < NPROC; k++) {
+		pid[k] = fork();
+		assert_true(pid[k] >= 0);
+		if (pid[k] == 0) {
+			close(go[1]);
+			_exit(opener_child(path, k, go[0]));
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (k = 0; k < NPROC; k++) {
+		int ws;
+
+		assert_int_equal(waitpid(pid[k], &ws, 0), pid[k]);
+		if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+			fail_msg("child %d failed (status 0x%x)", k, ws);
+	}
+	/* One schema, every workflow. */
+	db = raw_open(path);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM workflows"),
+			 NPROC);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), NPROC);
+	sqlite3_close(db);
+	sqlite_files_remove(path);
+}
+
 /* ---- SIGKILL in the middle of writes ---- */
 
 #define KILL_TASKS 8
@@ -1029,6 +1093,7 @@ int main(void)
 		cmocka_unit_test(test_sqlite__ready_listing_uses_index),
 		cmocka_unit_test(test_sqlite__two_connections_claim_once),
 		cmocka_unit_test(test_sqlite__processes_claim_each_task_once),
+		cmocka_unit_test(test_sqlite__processes_create_one_file_at_once),
 		cmocka_unit_test(test_sqlite__sigkill_leaves_consistent_file),
 	};
 
