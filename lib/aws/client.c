@@ -239,78 +239,132 @@ static void parse_error(orc__aws_reply *rep, const orc__http_resp *r,
 	json_decref(j);
 }
 
-orc_status orc__aws_call(orc__aws_reply *rep, orc__aws_client *c,
-			 const char *op, const char *body, size_t len,
-			 orc_error *err)
+/* Transport errors that another attempt cannot fix. */
+static int transport_final(int curl_code)
+{
+	return curl_code == CURLE_UNSUPPORTED_PROTOCOL ||
+	       curl_code == CURLE_URL_MALFORMAT ||
+	       curl_code == CURLE_PEER_FAILED_VERIFICATION ||
+	       curl_code == CURLE_SSL_CACERT_BADFILE ||
+	       curl_code == CURLE_SSL_CERTPROBLEM;
+}
+
+/* The header lines of one attempt, signed with @p cr. */
+static orc_status sign_lines(orc__buf *lines, const char **hdrs,
+			     orc__aws_client *c, const orc__aws_creds *cr,
+			     const char *method, const char *path,
+			     const char *query, const orc__aws_hdr *extra,
+			     size_t nextra, const char *body, size_t len,
+			     orc_error *err)
+{
+	orc__aws_hdr sh[ORC__AWS_MAX_HEADERS + 1];
+	size_t offs[ORC__AWS_MAX_HEADERS + 4], n = 0, i;
+	orc__sigv4_req sreq;
+	orc__sigv4_out sig;
+	orc_status st;
+
+	sh[0].name = "host";
+	sh[0].value = c->host;
+	for (i = 0; i < nextra; i++)
+		sh[i + 1] = extra[i];
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.method = method;
+	sreq.path = path;
+	sreq.query = query;
+	sreq.headers = sh;
+	sreq.nheaders = nextra + 1;
+	sreq.body = body;
+	sreq.body_len = len;
+	st = orc__sigv4_sign(&sig, &c->signer, cr, &sreq,
+			     orc__now_ms() + c->skew_ms, 0, 0, err);
+	if (st != ORC_OK)
+		return st;
+	/* Offsets first: the buffer may move while it grows. */
+	orc__buf_reset(lines);
+	offs[n++] = lines->len;
+	orc__buf_printf(lines, "Host: %s", c->host);
+	orc__buf_putc(lines, '\0');
+	for (i = 0; i < nextra; i++) {
+		offs[n++] = lines->len;
+		orc__buf_printf(lines, "%s: %s", extra[i].name,
+				extra[i].value);
+		orc__buf_putc(lines, '\0');
+	}
+	offs[n++] = lines->len;
+	orc__buf_printf(lines, "X-Amz-Date: %s", sig.amz_date);
+	orc__buf_putc(lines, '\0');
+	offs[n++] = lines->len;
+	orc__buf_printf(lines, "Authorization: %s", sig.authorization);
+	orc__buf_putc(lines, '\0');
+	if (cr->session_token) {
+		offs[n++] = lines->len;
+		orc__buf_printf(lines, "X-Amz-Security-Token: %s",
+				cr->session_token);
+		orc__buf_putc(lines, '\0');
+	}
+	orc__sigv4_out_clear(&sig);
+	if (lines->oom)
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		hdrs[i] = lines->data + offs[i];
+	hdrs[n] = NULL;
+	return ORC_OK;
+}
+
+orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
+			    const char *method, const char *path,
+			    const char *query, const orc__aws_hdr *extra,
+			    size_t nextra, const char *body, size_t len,
+			    const char *label, orc_error *err)
 {
 	orc__http_resp r;
-	char target[192], msg[200], date_h[64], tok_h[4200], auth_h[512];
-	char host_h[320], ct_h[96], target_h[220];
+	orc__buf lines = ORC__BUF_INIT, url = ORC__BUF_INIT;
+	const char *hdrs[ORC__AWS_MAX_HEADERS + 5];
+	char msg[200];
 	int attempt, cost_paid = 0;
 	orc_status st = ORC_OK;
+	const char *p;
 
-	ORC_CHECK_ARG(rep != NULL && c != NULL && op != NULL, err);
-	ORC_CHECK_ARG(body != NULL, err);
+	ORC_CHECK_ARG(rep != NULL && c != NULL && method != NULL, err);
+	ORC_CHECK_ARG(body != NULL || len == 0, err);
+	ORC_CHECK_ARG(extra != NULL || nextra == 0, err);
+	ORC_CHECK_ARG(nextra <= ORC__AWS_MAX_HEADERS, err);
+	if (!label)
+		label = method;
 	orc__buf_free(&rep->body);
 	memset(rep, 0, sizeof(*rep));
 	memset(&r, 0, sizeof(r));
-	snprintf(target, sizeof(target), "%s%s", c->target_prefix, op);
-	snprintf(host_h, sizeof(host_h), "Host: %s", c->host);
-	snprintf(ct_h, sizeof(ct_h), "Content-Type: %s", c->content_type);
-	snprintf(target_h, sizeof(target_h), "X-Amz-Target: %s", target);
+	/* The endpoint's own path, or @p path under its origin. */
+	p = path ? path : c->path;
+	orc__buf_add(&url, c->url, (size_t)(strstr(c->url, "://") + 3 -
+					    c->url) + strlen(c->host));
+	orc__buf_puts(&url, p);
+	if (query && *query)
+		orc__buf_printf(&url, "?%s", query);
+	if (url.oom) {
+		orc__buf_free(&url);
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
+	}
 	c->calls++;
 	for (attempt = 1;; attempt++) {
 		const orc__aws_creds *cr;
-		orc__aws_hdr sh[3];
-		orc__sigv4_req sreq;
-		orc__sigv4_out sig;
-		const char *hdrs[8];
-		int n = 0, retry, cost;
-		int64_t now;
+		int retry, cost;
 		orc_error terr;
 
 		st = orc__aws_creds_get(&cr, &c->creds, orc__now_ms(), err);
+		if (st == ORC_OK)
+			st = sign_lines(&lines, hdrs, c, cr, method, p, query,
+					extra, nextra, body, len, err);
 		if (st != ORC_OK)
 			break;
-		now = orc__now_ms() + c->skew_ms;
-		sh[0].name = "host";
-		sh[0].value = c->host;
-		sh[1].name = "content-type";
-		sh[1].value = c->content_type;
-		sh[2].name = "x-amz-target";
-		sh[2].value = target;
-		memset(&sreq, 0, sizeof(sreq));
-		sreq.method = "POST";
-		sreq.path = c->path;
-		sreq.headers = sh;
-		sreq.nheaders = 3;
-		sreq.body = body;
-		sreq.body_len = len;
-		st = orc__sigv4_sign(&sig, &c->signer, cr, &sreq, now, 0, 0,
-				     err);
-		if (st != ORC_OK)
-			break;
-		snprintf(date_h, sizeof(date_h), "X-Amz-Date: %s",
-			 sig.amz_date);
-		snprintf(auth_h, sizeof(auth_h), "Authorization: %s",
-			 sig.authorization);
-		hdrs[n++] = host_h;
-		hdrs[n++] = ct_h;
-		hdrs[n++] = target_h;
-		hdrs[n++] = date_h;
-		hdrs[n++] = auth_h;
-		if (cr->session_token) {
-			snprintf(tok_h, sizeof(tok_h),
-				 "X-Amz-Security-Token: %s", cr->session_token);
-			hdrs[n++] = tok_h;
-		}
-		hdrs[n] = NULL;
-		orc__sigv4_out_clear(&sig);
 		c->attempts++;
 		rep->attempts = attempt;
-		st = orc__http_do(&c->http, &r, "POST", c->url, hdrs, body, len,
-				  &terr);
-		memset(tok_h, 0, sizeof(tok_h));
+		memset(&terr, 0, sizeof(terr));
+		st = orc__http_do(&c->http, &r, method, url.data, hdrs, body,
+				  len, &terr);
+		/* The lines hold the session token: wipe them now. */
+		if (lines.data)
+			memset(lines.data, 0, lines.len);
 		if (st == ORC_ENOMEM) {
 			orc_error_set(err, st, "out of memory");
 			break;
@@ -333,7 +387,7 @@ orc_status orc__aws_call(orc__aws_reply *rep, orc__aws_client *c,
 			orc__strlcpy(rep->type, "ConnectionError",
 				     sizeof(rep->type));
 			orc__strlcpy(msg, terr.message, sizeof(msg));
-			retry = 1;
+			retry = !transport_final(terr.detail);
 			cost = st == ORC_ETIMEOUT ? ORC__AWS_RETRY_TIMEOUT_COST
 						  : ORC__AWS_RETRY_COST;
 		} else {
@@ -359,24 +413,24 @@ orc_status orc__aws_call(orc__aws_reply *rep, orc__aws_client *c,
 			if (rep->status == 0)
 				st = orc_error_set(err, st, "%s %s: %s "
 						   "(after %d attempt%s)",
-						   c->signer.service, op, msg,
-						   attempt,
+						   c->signer.service, label,
+						   msg, attempt,
 						   attempt > 1 ? "s" : "");
 			else
 				st = orc_error_set(err, st, "%s %s: %s%s%s "
 						   "(HTTP %ld%s)",
-						   c->signer.service, op,
+						   c->signer.service, label,
 						   rep->type[0] ? rep->type
 								: "error",
 						   msg[0] ? ": " : "", msg,
 						   rep->status,
 						   attempt > 1 ? ", retried"
 							       : "");
-			if (err)
+			if (err) {
 				err->detail = (int)rep->status;
-			if (err)
 				orc__strlcpy(err->source, c->signer.service,
 					     sizeof(err->source));
+			}
 			rep->body = r.body;
 			memset(&r.body, 0, sizeof(r.body));
 			break;
@@ -389,6 +443,29 @@ orc_status orc__aws_call(orc__aws_reply *rep, orc__aws_client *c,
 				? 10 * c->base_delay_ms : c->base_delay_ms,
 			attempt, orc__rand_unit(&c->rng)));
 	}
+	orc__buf_free(&lines);
+	orc__buf_free(&url);
 	orc__http_resp_clear(&r);
 	return st;
+}
+
+orc_status orc__aws_call(orc__aws_reply *rep, orc__aws_client *c,
+			 const char *op, const char *body, size_t len,
+			 orc_error *err)
+{
+	char target[192];
+	orc__aws_hdr h[2];
+
+	ORC_CHECK_ARG(rep != NULL && c != NULL && op != NULL, err);
+	ORC_CHECK_ARG(body != NULL, err);
+	if ((size_t)snprintf(target, sizeof(target), "%s%s", c->target_prefix,
+			     op) >= sizeof(target))
+		return orc_error_set(err, ORC_EINVAL, "operation name too "
+				     "long");
+	h[0].name = "Content-Type";
+	h[0].value = c->content_type;
+	h[1].name = "X-Amz-Target";
+	h[1].value = target;
+	return orc__aws_request(rep, c, "POST", NULL, NULL, h, 2, body, len,
+				op, err);
 }

@@ -78,6 +78,22 @@ orc_status orc__aws_call(orc__aws_reply *rep, orc__aws_client *c,
 			 const char *op, const char *body, size_t len,
 			 orc_error *err);
 
+/* Extra headers orc__aws_request() takes at most. */
+#define ORC__AWS_MAX_HEADERS 8
+
+/*
+ * Any signed request (REST-JSON services such as Lambda Invoke): @p path
+ * (already percent-encoded; NULL = the endpoint's path) and @p query go
+ * on the endpoint's origin; @p extra headers are signed and sent. Retries,
+ * errors and @p rep as orc__aws_call(); @p label names the call in
+ * messages.
+ */
+orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
+			    const char *method, const char *path,
+			    const char *query, const orc__aws_hdr *extra,
+			    size_t nextra, const char *body, size_t len,
+			    const char *label, orc_error *err);
+
 /* Error classes, exposed for tests. */
 int orc__aws_is_throttle(const char *type, long status);
 int orc__aws_is_transient(const char *type, long status);

@@ -624,6 +624,68 @@ static void test_aws__clock_skew_corrected(void **state)
 	lb_stop(srv);
 }
 
+struct restsrv {
+	char path[1024], auth[1024], hdr[128], method[16];
+	int n;
+};
+
+static void rest_handler(const lb_req *rq, lb_resp *rs, void *ud)
+{
+	struct restsrv *r = ud;
+
+	r->n++;
+	snprintf(r->path, sizeof(r->path), "%s", rq->path);
+	snprintf(r->method, sizeof(r->method), "%s", rq->method);
+	lb_header(rq, "Authorization", r->auth, sizeof(r->auth));
+	lb_header(rq, "X-Amz-Invocation-Type", r->hdr, sizeof(r->hdr));
+	lb_body(rs, 200, "{\"StatusCode\":200}");
+}
+
+static void test_aws__rest_request_path_query_headers(void **state)
+{
+	struct restsrv r;
+	lb_server *srv;
+	orc__aws_client c;
+	orc__aws_client_options o;
+	orc__aws_reply rep = { 0 };
+	orc__aws_hdr h[1] = { { "X-Amz-Invocation-Type", "Event" } };
+	char url[128];
+
+	(void)state;
+	clean_env();
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(lb_start(&srv, rest_handler, &r), 0);
+	memset(&o, 0, sizeof(o));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lb_port(srv));
+	o.service = "lambda";
+	o.endpoint_env = "AWS_ENDPOINT_URL_LAMBDA";
+	o.target_prefix = "";
+	o.content_type = "application/json";
+	o.region = "eu-west-1";
+	o.endpoint = url;
+	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SUPERSECRETKEY", 1);
+	assert_int_equal(orc__aws_client_init(&c, &o, NULL), ORC_OK);
+	assert_int_equal(orc__aws_request(&rep, &c, "POST",
+					  "/2015-03-31/functions/"
+					  "arn%3Aaws%3Alambda%3Aeu-west-1%3A1"
+					  "%3Afunction%3Af/invocations",
+					  "Qualifier=live", h, 1, "{}", 2,
+					  "Invoke", NULL), ORC_OK);
+	assert_string_equal(r.method, "POST");
+	assert_string_equal(r.path, "/2015-03-31/functions/arn%3Aaws%3A"
+			    "lambda%3Aeu-west-1%3A1%3Afunction%3Af/"
+			    "invocations?Qualifier=live");
+	assert_string_equal(r.hdr, "Event");
+	assert_non_null(strstr(r.auth, "/eu-west-1/lambda/aws4_request"));
+	assert_non_null(strstr(r.auth, "SignedHeaders=host;x-amz-date;"
+			       "x-amz-invocation-type"));
+	assert_string_equal(rep.body.data, "{\"StatusCode\":200}");
+	orc__aws_reply_clear(&rep);
+	orc__aws_client_clear(&c);
+	lb_stop(srv);
+}
+
 static void test_aws__backoff_full_jitter_capped(void **state)
 {
 	(void)state;
@@ -655,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_aws__service_errors_mapped_not_retried),
 		cmocka_unit_test(test_aws__connection_refused_is_retried),
 		cmocka_unit_test(test_aws__clock_skew_corrected),
+		cmocka_unit_test(test_aws__rest_request_path_query_headers),
 		cmocka_unit_test(test_aws__backoff_full_jitter_capped),
 	};
 
