@@ -447,24 +447,33 @@ static void api_handler(const lb_req *rq, lb_resp *rs, void *ud)
 	lb_body(rs, 200, "{\"ok\":true}");
 }
 
-static void client_for(orc__aws_client *c, lb_server *srv, int attempts)
+/* A client of @p service ("dynamodb" or "lambda") on server @p srv. */
+static void client_of(orc__aws_client *c, lb_server *srv, int attempts,
+		      const char *service)
 {
+	int ddb = strcmp(service, "dynamodb") == 0;
 	orc__aws_client_options o;
 	char url[128];
 
 	memset(&o, 0, sizeof(o));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lb_port(srv));
-	o.service = "dynamodb";
-	o.endpoint_env = "AWS_ENDPOINT_URL_DYNAMODB";
-	o.target_prefix = "DynamoDB_20120810.";
-	o.content_type = "application/x-amz-json-1.0";
-	o.region = "us-east-1";
+	o.service = service;
+	o.endpoint_env = NULL;
+	o.target_prefix = ddb ? "DynamoDB_20120810." : "";
+	o.content_type = ddb ? "application/x-amz-json-1.0"
+			     : "application/json";
+	o.region = ddb ? "us-east-1" : "eu-west-1";
 	o.endpoint = url;
 	o.max_attempts = attempts;
 	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "SUPERSECRETKEY", 1);
 	assert_int_equal(orc__aws_client_init(c, &o, NULL), ORC_OK);
 	c->base_delay_ms = 1;
+}
+
+static void client_for(orc__aws_client *c, lb_server *srv, int attempts)
+{
+	client_of(c, srv, attempts, "dynamodb");
 }
 
 static void test_aws__retries_5xx_then_succeeds(void **state)
@@ -646,26 +655,14 @@ static void test_aws__rest_request_path_query_headers(void **state)
 	struct restsrv r;
 	lb_server *srv;
 	orc__aws_client c;
-	orc__aws_client_options o;
 	orc__aws_reply rep = { 0 };
 	orc__aws_hdr h[1] = { { "X-Amz-Invocation-Type", "Event" } };
-	char url[128];
 
 	(void)state;
 	clean_env();
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(lb_start(&srv, rest_handler, &r), 0);
-	memset(&o, 0, sizeof(o));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lb_port(srv));
-	o.service = "lambda";
-	o.endpoint_env = "AWS_ENDPOINT_URL_LAMBDA";
-	o.target_prefix = "";
-	o.content_type = "application/json";
-	o.region = "eu-west-1";
-	o.endpoint = url;
-	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "SUPERSECRETKEY", 1);
-	assert_int_equal(orc__aws_client_init(&c, &o, NULL), ORC_OK);
+	client_of(&c, srv, 0, "lambda");
 	assert_int_equal(orc__aws_request(&rep, &c, "POST",
 					  "/2015-03-31/functions/"
 					  "arn%3Aaws%3Alambda%3Aeu-west-1%3A1"
