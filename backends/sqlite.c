@@ -1150,20 +1150,25 @@ static void sq_free(orc_backend *b)
 		sq_close(SB(b));
 }
 
-/* One integer from a pragma or query. */
-static int query_int(sqlite3 *db, const char *sql, int *out)
+/* The first value of a pragma or query, as an integer into @p num
+ * and as text into @p text (each may be NULL); no row gives 0 and "". */
+static int query_one(sqlite3 *db, const char *sql, int *num, char *text,
+		     size_t size)
 {
+	const unsigned char *t = NULL;
 	sqlite3_stmt *s;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int(s, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		*out = 0;
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		if (rc == SQLITE_ROW)
+			t = sqlite3_column_text(s, 0);
+		if (num)
+			*num = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+		if (text)
+			orc__strlcpy(text, t ? (const char *)t : "", size);
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(s);
@@ -1180,7 +1185,7 @@ static orc_status migrate(sq_backend *sb, const char *path, orc_error *err)
 	rc = sqlite3_exec(sb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "open: begin migration");
-	rc = query_int(sb->db, "PRAGMA user_version", &v);
+	rc = query_one(sb->db, "PRAGMA user_version", &v, NULL, 0);
 	if (rc != SQLITE_OK)
 		goto fail;
 	if (v > SQ_SCHEMA_VERSION) {
@@ -1212,26 +1217,6 @@ fail:
 	}
 }
 
-/* The journal mode @p sql leaves (lower case) into @p mode. */
-static int journal_mode(sqlite3 *db, const char *sql, char *mode,
-			size_t size)
-{
-	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
-
-	if (rc != SQLITE_OK)
-		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *m = sqlite3_column_text(s, 0);
-
-		orc__strlcpy(mode, m ? (const char *)m : "", size);
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -1258,10 +1243,11 @@ static orc_status set_pragmas(sq_backend *sb, const orc_sqlite_options *o,
 	char mode[16] = "";
 	int rc;
 
-	rc = journal_mode(sb->db, "PRAGMA journal_mode", mode, sizeof(mode));
+	rc = query_one(sb->db, "PRAGMA journal_mode", NULL, mode,
+		       sizeof(mode));
 	while (rc == SQLITE_OK && strcmp(mode, "wal") != 0) {
-		rc = journal_mode(sb->db, "PRAGMA journal_mode = WAL", mode,
-				  sizeof(mode));
+		rc = query_one(sb->db, "PRAGMA journal_mode = WAL", NULL,
+			       mode, sizeof(mode));
 		if ((rc & 0xff) == SQLITE_BUSY && mono_ms() < deadline) {
 			sqlite3_sleep(5);
 			rc = SQLITE_OK;

@@ -674,6 +674,33 @@ static void test_sqlite__two_connections_claim_once(void **state)
 #define NPROC 4
 #define NTASKS 300
 
+/* Fork NPROC children running @p fn(path, k, go_fd), release them at
+ * once (EOF on the pipe) and check that each exits with 0. */
+static void run_children(int (*fn)(const char *, int, int), const char *path)
+{
+	pid_t pid[NPROC];
+	int go[2], k;
+
+	assert_int_equal(pipe(go), 0);
+	for (k = 0; k < NPROC; k++) {
+		pid[k] = fork();
+		assert_true(pid[k] >= 0);
+		if (pid[k] == 0) {
+			close(go[1]);
+			_exit(fn(path, k, go[0]));
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (k = 0; k < NPROC; k++) {
+		int ws;
+
+		assert_int_equal(waitpid(pid[k], &ws, 0), pid[k]);
+		if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+			fail_msg("child %d failed (status 0x%x)", k, ws);
+	}
+}
+
 /* A child: claim what it can, one line per claim in its own file. */
 static int claim_child(const char *path, int k, int go_fd)
 {
@@ -726,9 +753,8 @@ static int claim_child(const char *path, int k, int go_fd)
 
 static void test_sqlite__processes_claim_each_task_once(void **state)
 {
-	int seen[NTASKS] = { 0 }, owner_of[NTASKS], go[2], i, k, n;
+	int seen[NTASKS] = { 0 }, owner_of[NTASKS], i, k, n;
 	char path[512], claims[600], id[16];
-	pid_t pid[NPROC];
 	orc_backend *b;
 	orc_task_rec r;
 
@@ -738,24 +764,7 @@ static void test_sqlite__processes_claim_each_task_once(void **state)
 	seed_flat(b, "wf", NTASKS);
 	/* No connection may cross a fork. */
 	orc_backend_free(b);
-	assert_int_equal(pipe(go), 0);
-	for (k = 0; k < NPROC; k++) {
-		pid[k] = fork();
-		assert_true(pid[k] >= 0);
-		if (pid[k] == 0) {
-			close(go[1]);
-			_exit(claim_child(path, k, go[0]));
-		}
-	}
-	close(go[0]);
-	close(go[1]);  /* go */
-	for (k = 0; k < NPROC; k++) {
-		int ws;
-
-		assert_int_equal(waitpid(pid[k], &ws, 0), pid[k]);
-		if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-			fail_msg("child %d failed (status 0x%x)", k, ws);
-	}
+	run_children(claim_child, path);
 	for (k = 0; k < NPROC; k++) {
 		FILE *f;
 
@@ -817,30 +826,11 @@ static int opener_child(const char *path, int k, int go_fd)
 static void test_sqlite__processes_create_one_file_at_once(void **state)
 {
 	char path[512];
-	pid_t pid[NPROC];
-	int go[2], k;
 	sqlite3 *db;
 
 	(void)state;
 	path_for(path, sizeof(path), "fresh.db");
-	assert_int_equal(pipe(go), 0);
-	for (k = 0; k < NPROC; k++) {
-		pid[k] = fork();
-		assert_true(pid[k] >= 0);
-		if (pid[k] == 0) {
-			close(go[1]);
-			_exit(opener_child(path, k, go[0]));
-		}
-	}
-	close(go[0]);
-	close(go[1]);
-	for (k = 0; k < NPROC; k++) {
-		int ws;
-
-		assert_int_equal(waitpid(pid[k], &ws, 0), pid[k]);
-		if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-			fail_msg("child %d failed (status 0x%x)", k, ws);
-	}
+	run_children(opener_child, path);
 	/* One schema, every workflow. */
 	db = raw_open(path);
 	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
