@@ -281,6 +281,16 @@ int lb_count(lb_server *s)
 	return n;
 }
 
+int lb_connections(lb_server *s)
+{
+	int n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->nconns;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
 void lb_stop(lb_server *s)
 {
 	int i;

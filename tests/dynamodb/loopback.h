@@ -33,6 +33,8 @@ int lb_start(lb_server **out, lb_handler h, void *ud);
 int lb_port(const lb_server *s);
 /* Requests handled so far. */
 int lb_count(lb_server *s);
+/* Connections accepted so far. */
+int lb_connections(lb_server *s);
 void lb_stop(lb_server *s);
 
 /* The value of header @p name in @p req into @p out; 1 when present. */

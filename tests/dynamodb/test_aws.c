@@ -633,6 +633,62 @@ static void test_aws__clock_skew_corrected(void **state)
 	lb_stop(srv);
 }
 
+static void test_aws__one_connection_kept_alive(void **state)
+{
+	struct apisrv a = { 0, 200, "", 0, 0, 0 };
+	lb_server *srv;
+	orc__aws_client c;
+	orc__aws_reply rep = { 0 };
+	int i;
+
+	(void)state;
+	clean_env();
+	assert_int_equal(lb_start(&srv, api_handler, &a), 0);
+	client_for(&c, srv, 3);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(orc__aws_call(&rep, &c, "GetItem", "{}", 2,
+					       NULL), ORC_OK);
+	assert_int_equal(lb_count(srv), 5);
+	assert_int_equal(lb_connections(srv), 1);
+	orc__aws_reply_clear(&rep);
+	orc__aws_client_clear(&c);
+	lb_stop(srv);
+}
+
+static void slow_handler(const lb_req *rq, lb_resp *rs, void *ud)
+{
+	struct timespec ts = { 0, 400 * 1000 * 1000 };
+
+	(void)rq;
+	(*(int *)ud)++;
+	nanosleep(&ts, NULL);
+	lb_body(rs, 200, "{}");
+}
+
+static void test_aws__total_timeout_is_etimeout(void **state)
+{
+	lb_server *srv;
+	orc__aws_client c;
+	orc__aws_reply rep = { 0 };
+	orc_error err;
+	int n = 0;
+
+	(void)state;
+	clean_env();
+	assert_int_equal(lb_start(&srv, slow_handler, &n), 0);
+	client_for(&c, srv, 2);
+	c.http.timeout_ms = 100;
+	assert_int_equal(orc__aws_call(&rep, &c, "GetItem", "{}", 2, &err),
+			 ORC_ETIMEOUT);
+	assert_int_equal(rep.attempts, 2);
+	/* A timeout costs the quota more than another failure. */
+	assert_int_equal(c.retry_tokens, ORC__AWS_RETRY_QUOTA -
+			 ORC__AWS_RETRY_TIMEOUT_COST);
+	orc__aws_reply_clear(&rep);
+	orc__aws_client_clear(&c);
+	lb_stop(srv);
+}
+
 struct restsrv {
 	char path[1024], auth[1024], hdr[128], method[16];
 	int n;
@@ -714,6 +770,8 @@ int main(void)
 		cmocka_unit_test(test_aws__service_errors_mapped_not_retried),
 		cmocka_unit_test(test_aws__connection_refused_is_retried),
 		cmocka_unit_test(test_aws__clock_skew_corrected),
+		cmocka_unit_test(test_aws__one_connection_kept_alive),
+		cmocka_unit_test(test_aws__total_timeout_is_etimeout),
 		cmocka_unit_test(test_aws__rest_request_path_query_headers),
 		cmocka_unit_test(test_aws__backoff_full_jitter_capped),
 	};
