@@ -996,8 +996,8 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 		return ORC_OK;
 	}
 	if (st == ORC_ETOOBIG)
-		return orc_error_set(err, ORC_ETOOBIG, "task %s in workflow %s: "
-				     "record over DynamoDB's 400 KB item "
+		return orc_error_set(err, ORC_ETOOBIG, "task %s in workflow "
+				     "%s: record over DynamoDB's 400 KB item "
 				     "limit", task_id, wf_id);
 	if (st != ORC_ECONFLICT)
 		return st;
@@ -1015,8 +1015,8 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 		return ORC_OK;
 	}
 	if (st == ORC_OK)
-		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow %s: "
-				   "changed concurrently", task_id, wf_id);
+		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				   "%s: changed concurrently", task_id, wf_id);
 	*item_out = item;
 	return st;
 }
@@ -1093,9 +1093,9 @@ static orc_status ddb_update_task(orc_backend *b, const char *wf_id,
 	if (((set & ORC_SET_OUTPUT) ? slen(u->output) : 0) +
 	    ((set & ORC_SET_ERROR) ? slen(u->error) : 0) >
 	    ITEM_MAX - TASK_RESERVE)
-		return orc_error_set(err, ORC_ETOOBIG, "task %s in workflow %s: "
-				     "output and error over DynamoDB's 400 KB "
-				     "item limit", task_id, wf_id);
+		return orc_error_set(err, ORC_ETOOBIG, "task %s in workflow "
+				     "%s: output and error over DynamoDB's "
+				     "400 KB item limit", task_id, wf_id);
 	if (set & ~ORC_SET_PROMOTE) {
 		st = task_write(&item, db, wf_id, task_id, u, err);
 	} else {
@@ -1195,7 +1195,7 @@ static orc_status ddb_list_tasks(orc_backend *b, const char *wf_id,
 	orc__buf proj = ORC__BUF_INIT;
 	json_t *req;
 	struct ex x;
-	int i;
+	int i, bad;
 
 	ORC_CHECK_ARG(b != NULL && wf_id != NULL && cb != NULL, err);
 	if (!id_ok(wf_id))
@@ -1222,18 +1222,20 @@ static orc_status ddb_list_tasks(orc_backend *b, const char *wf_id,
 	}
 	req = json_pack("{s:s?,s:b}", "ProjectionExpression", proj.data,
 			"ConsistentRead", 1);
+	bad = proj.oom || x.cond.oom;
 	if (req && x.cond.data)
 		json_object_set_new(req, "KeyConditionExpression",
 				    json_string(x.cond.data));
 	orc__buf_reset(&x.cond);
 	if (states) {
 		ex_states(&x, states, ORC_TASK_STATE_COUNT, task_state_name);
+		bad |= x.cond.oom;
 		if (req && x.cond.data)
 			json_object_set_new(req, "FilterExpression",
 					    json_string(x.cond.data));
 		orc__buf_reset(&x.cond);
 	}
-	if (proj.oom) {
+	if (bad) {
 		json_decref(req);
 		req = NULL;
 	}

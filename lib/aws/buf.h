@@ -10,7 +10,7 @@
 typedef struct orc__buf {
 	char *data;   /* always NUL-terminated when len > 0 or cap > 0 */
 	size_t len, cap;
-	int oom;      /* sticky: a failed append makes every later one a no-op */
+	int oom;      /* sticky: after a failed append, appends do nothing */
 } orc__buf;
 
 #define ORC__BUF_INIT { NULL, 0, 0, 0 }

@@ -287,9 +287,9 @@ static int from_container(orc__aws_creds_provider *p, orc_status *st,
 		if (!host_is_trusted(url)) {
 			*st = orc_error_set(err, ORC_EAUTH,
 					    "container credentials: "
-					    "AWS_CONTAINER_CREDENTIALS_FULL_URI "
-					    "must be https or a loopback or "
-					    "container host");
+					    "AWS_CONTAINER_CREDENTIALS_"
+					    "FULL_URI must be https or a "
+					    "loopback or container host");
 			return -1;
 		}
 	} else {
@@ -421,8 +421,9 @@ orc_status orc__aws_creds_get(const orc__aws_creds **out,
 
 	ORC_CHECK_ARG(out != NULL && p != NULL, err);
 	*out = NULL;
-	if (p->have && (p->cur.expiry_ms == 0 ||
-			now_ms < p->cur.expiry_ms - ORC__AWS_CREDS_REFRESH_MS)) {
+	if (p->have &&
+	    (p->cur.expiry_ms == 0 ||
+	     now_ms < p->cur.expiry_ms - ORC__AWS_CREDS_REFRESH_MS)) {
 		*out = &p->cur;
 		return ORC_OK;
 	}

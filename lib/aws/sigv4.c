@@ -527,7 +527,8 @@ orc_status orc__sigv4_sign(orc__sigv4_out *out, orc__sigv4_signer *s,
 		kv_push(&q, xdup("X-Amz-Date"), xdup(out->amz_date));
 		orc__buf_reset(&tmp);
 		orc__buf_printf(&tmp, "%lld", (long long)expires_s);
-		kv_push(&q, xdup("X-Amz-Expires"), xdup(tmp.data ? tmp.data : ""));
+		kv_push(&q, xdup("X-Amz-Expires"),
+			xdup(tmp.data ? tmp.data : ""));
 		if (sign_token)
 			kv_push(&q, xdup("X-Amz-Security-Token"),
 				enc_raw(creds->session_token));

@@ -502,8 +502,9 @@ static void test_aws__retries_5xx_then_succeeds(void **state)
 
 static void test_aws__throttling_exhausts_attempts(void **state)
 {
-	struct apisrv a = { 100, 400, "{\"__type\":\"com.amazonaws.dynamodb."
-			    "v20120810#ProvisionedThroughputExceededException\","
+	struct apisrv a = { 100, 400, "{\"__type\":\"com.amazonaws."
+			    "dynamodb.v20120810#"
+			    "ProvisionedThroughputExceededException\","
 			    "\"message\":\"Rate exceeded\"}", 0, 0, 0 };
 	lb_server *srv;
 	orc__aws_client c;

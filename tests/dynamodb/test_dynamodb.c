@@ -427,7 +427,8 @@ static void proxy_handler(const lb_req *rq, lb_resp *rs, void *ud)
 	if (hit && px->fault == THROTTLE) {
 		lb_body(rs, 400, "{\"__type\":\"com.amazonaws.dynamodb."
 			"v20120810#ThrottlingException\",\"message\":"
-			"\"Rate of requests exceeds the allowed throughput.\"}");
+			"\"Rate of requests exceeds the allowed "
+			"throughput.\"}");
 		return;
 	}
 	forward(px, rq, rs);
@@ -597,14 +598,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dynamodb__ids_that_look_like_expressions),
-		cmocka_unit_test(test_dynamodb__item_limit_checked_before_sending),
+		cmocka_unit_test(
+			test_dynamodb__item_limit_checked_before_sending),
 		cmocka_unit_test(test_dynamodb__pagination_over_one_megabyte),
 		cmocka_unit_test(test_dynamodb__many_workflows_listed),
 		cmocka_unit_test(test_dynamodb__request_counter),
 		cmocka_unit_test(test_dynamodb__create_table_and_options),
 		cmocka_unit_test(
 			test_dynamodb__applied_then_dropped_is_not_a_conflict),
-		cmocka_unit_test(test_dynamodb__throttling_retried_then_reported),
+		cmocka_unit_test(
+			test_dynamodb__throttling_retried_then_reported),
 	};
 
 	return cmocka_run_group_tests_name("dynamodb", tests, setup, teardown);

@@ -137,8 +137,8 @@ static void parse_request(struct req *r, const char *text)
 			assert_non_null(colon);
 			assert_true(r->nh < 32);
 			r->names[r->nh] = xndup(line, (size_t)(colon - line));
-			r->values[r->nh] = xndup(colon + 1,
-						 n - (size_t)(colon - line) - 1);
+			r->values[r->nh] = xndup(
+				colon + 1, n - (size_t)(colon - line) - 1);
 			r->nh++;
 		}
 		if (!end) {
