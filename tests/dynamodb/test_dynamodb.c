@@ -24,6 +24,7 @@
 #include "orchestra/orchestra.h"
 #include "dynalite.h"
 #include "loopback.h"
+#include "support/testutil.h"
 
 #define NOW 1700000000000LL
 
@@ -594,9 +595,85 @@ static void test_dynamodb__throttling_retried_then_reported(void **state)
 	fixture_close(&f);
 }
 
+/* Output {"t":"<id>"}; B2 fails when the payload says so. */
+static orc_status handler(orc_handler_call *call, void *payload)
+{
+	const char *id = orc_call_task_id(call);
+	char out[64];
+
+	if (payload && strcmp(id, "B2") == 0) {
+		orc_call_set_error(call, "B2 broke on attempt %d",
+				   (int)orc_call_attempt(call));
+		return ORC_EUSER;
+	}
+	if (strcmp(id, "C") == 0) {
+		/* C sees the outputs of all three B tasks. */
+		const char *p = orc_call_payload(call);
+
+		if (!strstr(p, "\"t\":\"B1\"") || !strstr(p, "\"t\":\"B3\""))
+			return ORC_EUSER;
+	}
+	snprintf(out, sizeof(out), "{\"t\":\"%s\"}", id);
+	return orc_call_set_output(call, out, NULL);
+}
+
+static void run_seed(orc_backend *b, const char *wf_id, int fail,
+		     orc_run_result *res)
+{
+	static const char *const ids[] = { "A", "B1", "B2", "B3", "C" };
+	orc_retry_policy rp = { 2, ORC_JITTER_NONE, 10, 1.0, 0 };
+	orc_runner_options ro = ORC_RUNNER_OPTIONS_INIT;
+	orc_dag *dag = test_seed_dag(&rp);
+	orc_runner *r = NULL;
+	int i;
+
+	assert_non_null(dag);
+	CHECK(ORC_OK, orc_runner_create(&r, b, &ro, E));
+	for (i = 0; i < 5; i++)
+		CHECK(ORC_OK, orc_runner_register(r, ids[i], handler,
+						  fail ? (void *)r : NULL, E));
+	CHECK(ORC_OK, orc_runner_run(res, r, wf_id, dag, "{\"in\":1}", E));
+	orc_runner_free(r);
+	orc_dag_free(dag);
+}
+
+static void test_dynamodb__engine_runs_the_seed_dag(void **state)
+{
+	orc_backend *b = open_fresh();
+	orc_run_result res;
+	orc_task_rec r;
+
+	(void)state;
+	memset(&res, 0, sizeof(res));
+	run_seed(b, "wf-ok", 0, &res);
+	assert_int_equal(res.state, ORC_WORKFLOW_SUCCEEDED);
+	assert_int_equal((int)res.attempts, 5);
+	orc_run_result_clear(&res);
+	CHECK(ORC_OK, b->get_task(&r, b, "wf-ok", "C", ORC_LIST_PAYLOADS, E));
+	assert_int_equal(r.state, ORC_TASK_SUCCEEDED);
+	assert_int_equal(r.ndone, 3);
+	assert_string_equal(r.output, "{\"t\":\"C\"}");
+	orc_task_rec_clear(&r);
+
+	/* B2 fails twice: FAILED, C canceled, the first error kept. */
+	memset(&res, 0, sizeof(res));
+	run_seed(b, "wf-bad", 1, &res);
+	assert_int_equal(res.state, ORC_WORKFLOW_FAILED);
+	assert_non_null(res.error);
+	assert_non_null(strstr(res.error, "B2 broke"));
+	orc_run_result_clear(&res);
+	CHECK(ORC_OK, b->get_task(&r, b, "wf-bad", "C", 0, E));
+	assert_int_equal(r.state, ORC_TASK_CANCELED);
+	CHECK(ORC_OK, b->get_task(&r, b, "wf-bad", "B2", 0, E));
+	assert_int_equal(r.state, ORC_TASK_FAILED);
+	assert_int_equal(r.attempt, 2);
+	orc_backend_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dynamodb__engine_runs_the_seed_dag),
 		cmocka_unit_test(test_dynamodb__ids_that_look_like_expressions),
 		cmocka_unit_test(
 			test_dynamodb__item_limit_checked_before_sending),
