@@ -26,6 +26,8 @@ static const char asl_help[] =
 	"  --out FILE              write to FILE instead of standard output\n"
 	"  --strategy NAME         sp (default): exact for series-parallel\n"
 	"                          DAGs, few false dependencies otherwise;\n"
+	"                          sp-latency: exact too, otherwise no task\n"
+	"                          later than its level (more false deps);\n"
 	"                          levels: one Parallel per topological level\n"
 	"  --query-language LANG   jsonpath (default) or jsonata\n"
 	"  --type TYPE             standard (default) or express\n"
@@ -135,8 +137,9 @@ int orc_cli_asl(int argc, char **argv)
 		} else if (opt_value(&val, "--strategy", argc, argv, &i)) {
 			if (!val || orc_asl_strategy_parse(&opts.strategy, val,
 							   NULL) != ORC_OK)
-				return asl_usage("--strategy is sp or levels, "
-						 "not '%s'", val ? val : "");
+				return asl_usage("--strategy is sp, sp-latency "
+						 "or levels, not '%s'",
+						 val ? val : "");
 		} else if (opt_value(&val, "--query-language", argc, argv,
 				     &i)) {
 			int k = choice(val, "jsonpath", "jsonata");

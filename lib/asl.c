@@ -41,6 +41,8 @@ typedef struct asl_ctx {
 	size_t n;               /* tasks */
 	size_t words;           /* 64-bit words per bitset row */
 	uint64_t *reach;        /* n rows: strict descendants of each task */
+	const uint32_t *level;  /* orc_dag_levels() */
+	int latency_first;      /* ORC_ASL_STRATEGY_SP_LATENCY */
 	node *nodes;
 	size_t nnodes, cap_nodes;
 	size_t cuts;            /* non-series-parallel cuts made by "sp" */
@@ -442,6 +444,26 @@ static size_t cut_cost(asl_ctx *c, const uint32_t *set, size_t m,
 	return nd * (m - nd) - cross;
 }
 
+/*
+ * How much a cut delays the tasks after it, with every task taking one
+ * unit of time: the rest starts when all of D has ended, at D's highest
+ * level + 1, where a task of level l could have started at l.
+ */
+static size_t cut_delay(const asl_ctx *c, const uint32_t *set, size_t m,
+			const unsigned char *in_d)
+{
+	uint32_t end = 0;
+	size_t i, delay = 0;
+
+	for (i = 0; i < m; i++)
+		if (in_d[i] && c->level[set[i]] + 1 > end)
+			end = c->level[set[i]] + 1;
+	for (i = 0; i < m; i++)
+		if (!in_d[i] && c->level[set[i]] < end)
+			delay += end - c->level[set[i]];
+	return delay;
+}
+
 static size_t decompose(asl_ctx *c, const uint32_t *set, size_t m);
 
 /* Decompose each group of @p set as a child of a new @p kind node. */
@@ -474,14 +496,17 @@ static size_t split_groups(asl_ctx *c, enum node_kind kind,
  * The order on @p set is neither a parallel nor a series composition:
  * cut it into a down-set D and the rest, run one after the other. The
  * candidates are the down-set of each task, the complement of each
- * task's up-set and each topological prefix; the cheapest wins, ties to
- * the most balanced, then the first found.
+ * task's up-set, each topological prefix and each level prefix. "sp"
+ * takes the fewest false dependencies, then the most balanced cut, then
+ * the least delay (cut_delay()), then the first found; "sp-latency"
+ * compares delay, false dependencies, balance.
  */
 static size_t cut(asl_ctx *c, const uint32_t *set, size_t m)
 {
 	unsigned char *in_d = orc__calloc(m, 1), *best = orc__calloc(m, 1);
 	uint64_t *rest = orc__calloc(c->words, sizeof(uint64_t));
-	size_t best_cost = (size_t)-1, best_bal = 0, x, i, kind;
+	size_t best_key[3] = { (size_t)-1, (size_t)-1, (size_t)-1 }, key[3];
+	size_t x, i, k, kind;
 	size_t *group = orc__malloc(m * sizeof(size_t)), parent = 0;
 
 	if (!in_d || !best || !rest || !group) {
@@ -489,9 +514,9 @@ static size_t cut(asl_ctx *c, const uint32_t *set, size_t m)
 		goto out;
 	}
 	c->cuts++;
-	for (kind = 0; kind < 3; kind++) {
+	for (kind = 0; kind < 4; kind++) {
 		for (x = 0; x < m; x++) {
-			size_t nd = 0, cost, bal;
+			size_t nd = 0;
 
 			for (i = 0; i < m; i++) {
 				if (kind == 0) /* ancestors of x, and x */
@@ -500,18 +525,30 @@ static size_t cut(asl_ctx *c, const uint32_t *set, size_t m)
 				else if (kind == 1) /* not x nor after x */
 					in_d[i] = i != x &&
 						!before(c, set[x], set[i]);
-				else /* topological prefix of x + 1 tasks */
+				else if (kind == 2) /* topological prefix */
 					in_d[i] = i <= x;
+				else /* levels up to x's */
+					in_d[i] = c->level[set[i]] <=
+						c->level[set[x]];
 				nd += in_d[i];
 			}
 			if (nd == 0 || nd == m)
 				continue;
-			cost = cut_cost(c, set, m, in_d, rest);
-			bal = nd < m - nd ? nd : m - nd;
-			if (cost < best_cost ||
-			    (cost == best_cost && bal > best_bal)) {
-				best_cost = cost;
-				best_bal = bal;
+			/* keys compared in order; smaller wins */
+			key[0] = cut_cost(c, set, m, in_d, rest);
+			key[1] = m - (nd < m - nd ? nd : m - nd);
+			key[2] = cut_delay(c, set, m, in_d);
+			if (c->latency_first) {
+				size_t t = key[0];
+
+				key[0] = key[2];
+				key[2] = key[1];
+				key[1] = t;
+			}
+			for (k = 0; k < 3 && key[k] == best_key[k]; k++)
+				;
+			if (k < 3 && key[k] < best_key[k]) {
+				memcpy(best_key, key, sizeof(key));
 				memcpy(best, in_d, m);
 			}
 		}
@@ -892,9 +929,10 @@ static json_t *task_state(asl_ctx *c, json_t *states, size_t t, int raw)
 		activity = c->default_is_activity;
 	} else {
 		fail(c, ORC_EINVAL, "task \"%s\" is not a Lambda task: Step "
-		     "Functions can only run it through "
-		     "orc_asl_options.default_resource (a Lambda function or "
-		     "activity ARN)", spec.id);
+		     "Functions can only run it through a default resource, "
+		     "a Lambda function or activity ARN "
+		     "(orc_asl_options.default_resource; orchestra asl "
+		     "--default-resource)", spec.id);
 		json_decref(s);
 		json_decref(args);
 		return NULL;
@@ -1164,6 +1202,8 @@ ORC_API const char *orc_asl_strategy_name(orc_asl_strategy strategy)
 		return "sp";
 	case ORC_ASL_STRATEGY_LEVELS:
 		return "levels";
+	case ORC_ASL_STRATEGY_SP_LATENCY:
+		return "sp-latency";
 	}
 	return NULL;
 }
@@ -1177,10 +1217,12 @@ ORC_API orc_status orc_asl_strategy_parse(orc_asl_strategy *out,
 		*out = ORC_ASL_STRATEGY_SP;
 	else if (strcmp(name, "levels") == 0)
 		*out = ORC_ASL_STRATEGY_LEVELS;
+	else if (strcmp(name, "sp-latency") == 0)
+		*out = ORC_ASL_STRATEGY_SP_LATENCY;
 	else
 		return orc_error_set(err, ORC_EINVAL,
-				     "unknown ASL strategy \"%s\" (use sp or "
-				     "levels)", name);
+				     "unknown ASL strategy \"%s\" (use sp, "
+				     "sp-latency or levels)", name);
 	return ORC_OK;
 }
 
@@ -1300,6 +1342,8 @@ ORC_API orc_status orc_asl_emit(char **json_out, orc_asl_report *report_out,
 	c.jsonata = opts->query_language == ORC_ASL_JSONATA;
 	c.default_is_activity = opts->default_resource &&
 		is_activity_arn(opts->default_resource);
+	c.level = orc_dag_levels(dag, NULL);
+	c.latency_first = opts->strategy == ORC_ASL_STRATEGY_SP_LATENCY;
 	c.leaves = orc__calloc(c.n, sizeof(uint32_t));
 	if (!c.leaves)
 		oom(&c);

@@ -30,7 +30,14 @@ typedef enum orc_asl_strategy {
 	 * One Parallel per topological level (orc_dag_levels()): simple and
 	 * predictable, but every task waits for the whole previous level.
 	 */
-	ORC_ASL_STRATEGY_LEVELS = 1
+	ORC_ASL_STRATEGY_LEVELS = 1,
+	/**
+	 * As ORC_ASL_STRATEGY_SP, but each cut is chosen first to delay
+	 * tasks least (with equal task durations, no task starts later than
+	 * its level), then for fewest false dependencies: more false
+	 * dependencies than "sp", shorter runs.
+	 */
+	ORC_ASL_STRATEGY_SP_LATENCY = 2
 } orc_asl_strategy;
 
 /** Query language of the emitted machine. */
@@ -103,13 +110,13 @@ ORC_API orc_status orc_asl_options_init(orc_asl_options *opts,
 					unsigned int version);
 
 /**
- * @brief "sp" or "levels"; NULL for an unknown value.
+ * @brief "sp", "levels" or "sp-latency"; NULL for an unknown value.
  * @since 0.1
  */
 ORC_API const char *orc_asl_strategy_name(orc_asl_strategy strategy);
 
 /**
- * @brief Parse "sp" or "levels".
+ * @brief Parse "sp", "levels" or "sp-latency".
  * @return ORC_OK, ORC_EINVAL (NULL or unknown name).
  * @since 0.1
  */

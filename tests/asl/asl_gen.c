@@ -154,6 +154,10 @@ static void print_case(const gcase *gc)
 	json_array_append_new(machines, emit(gc, dag,
 					      ORC_ASL_STRATEGY_LEVELS,
 					      ORC_ASL_JSONPATH));
+	/* differs from "sp" only where the DAG is not series-parallel */
+	if (strcmp(gc->family, "sp") != 0)
+		json_array_append_new(machines, emit(gc, dag,
+			ORC_ASL_STRATEGY_SP_LATENCY, ORC_ASL_JSONPATH));
 	/* JSONata: validated only (the emulator has none); a sample */
 	if (strcmp(gc->family, "general") != 0 || gc->seed % 4 == 0)
 		json_array_append_new(machines, emit(gc, dag,

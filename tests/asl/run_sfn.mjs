@@ -78,6 +78,8 @@ for (const pkg of ['asl-validator', 'aws-local-stepfunctions']) {
 }
 const require = createRequire(join(root, 'package.json'));
 const { StateMachine } = require('aws-local-stepfunctions');
+// installed with asl-validator, which compiles JSONata expressions with it
+const jsonata = require('jsonata');
 
 // asl-validator compiles its schemas on every call (about 0.5 s), so the
 // machines are validated on worker threads while the main thread runs
@@ -133,7 +135,16 @@ function dagInfo(c) {
 	};
 	for (const t of c.tasks)
 		ancestors(t.id);
-	return { byId, anc };
+	// longest path from a task without dependencies
+	const level = new Map();
+	const lev = (id) => {
+		if (!level.has(id))
+			level.set(id, Math.max(-1, ...byId.get(id).deps.map(lev)) + 1);
+		return level.get(id);
+	};
+	for (const t of c.tasks)
+		lev(t.id);
+	return { byId, anc, level };
 }
 
 // ---- virtual-clock execution ------------------------------------------
@@ -290,6 +301,92 @@ async function execute(c, machine, durations) {
 		makespan: now };
 }
 
+// ---- JSONata data flow --------------------------------------------------
+//
+// aws-local-stepfunctions has no JSONata, so the data flow of a JSONata
+// machine is checked by evaluating its expressions with the jsonata
+// package along the Task / Parallel chain: Arguments with $states.input
+// and $states.context, Output with $states.result too. Branches run one
+// after the other (no timing is checked here), no Retry or Catch.
+
+async function evalTemplate(v, states) {
+	if (typeof v === 'string') {
+		const m = /^\{%(.*)%\}$/s.exec(v);
+		return m ? await jsonata(m[1]).evaluate({}, { states }) : v;
+	}
+	if (Array.isArray(v))
+		return Promise.all(v.map((x) => evalTemplate(x, states)));
+	if (v && typeof v === 'object') {
+		const o = {};
+		for (const [k, x] of Object.entries(v))
+			o[k] = await evalTemplate(x, states);
+		return o;
+	}
+	return v;
+}
+
+async function runJsonata(block, input, context, call) {
+	let name = block.StartAt, data = input;
+	for (;;) {
+		const s = block.States[name];
+		let result;
+		if (s.Type === 'Task') {
+			result = await call(await evalTemplate(s.Arguments,
+				{ input: data, context }));
+		} else if (s.Type === 'Parallel') {
+			result = [];
+			for (const b of s.Branches)
+				result.push(await runJsonata(b, data, context, call));
+		} else {
+			throw new Error(`state ${name}: unexpected ${s.Type}`);
+		}
+		data = s.Output === undefined ? result :
+			await evalTemplate(s.Output, { input: data, result, context });
+		if (s.End)
+			return data;
+		name = s.Next;
+	}
+}
+
+async function checkJsonata(c, info, m) {
+	const where = `${c.name} [${m.strategy}/jsonata]`;
+	const outputs = new Map();
+	const context = { Execution: { Name: c.name, Input: c.input },
+		State: { RetryCount: 0 } };
+	const call = async (args) => {
+		const p = args.Payload;
+		const t = info.byId.get(p?.taskId);
+		if (!t) {
+			fail(where, `unknown taskId ${JSON.stringify(p?.taskId)}`);
+			return {};
+		}
+		if (args.FunctionName !== t.function)
+			fail(where, `${t.id}: FunctionName ${args.FunctionName}`);
+		const want = { workflowId: c.name, taskId: t.id, attempt: 1,
+			input: c.input, dependencies: Object.fromEntries(
+				t.deps.map((d) => [d, outputs.get(d)])) };
+		if (!isDeepStrictEqual(p, want))
+			fail(where, `${t.id}: payload ${JSON.stringify(p)}, want ` +
+				JSON.stringify(want));
+		const out = { from: t.id, nested: [1, { x: t.id }] };
+		outputs.set(t.id, out);
+		return { Payload: out, StatusCode: 200, ExecutedVersion: '$LATEST' };
+	};
+	let final;
+	try {
+		final = await runJsonata(m.asl, c.input, context, call);
+	} catch (e) {
+		fail(where, `JSONata evaluation: ${e.message}`);
+		return;
+	}
+	// the output: every task's output under its id
+	for (const t of c.tasks)
+		if (!isDeepStrictEqual(final?.[t.id], outputs.get(t.id)))
+			fail(where, `output lacks ${t.id}`);
+	if (JSON.stringify(final).includes('StatusCode'))
+		fail(where, 'invoke metadata leaked into the output');
+}
+
 // ---- checks -----------------------------------------------------------
 
 function checkNames(where, asl, seen = new Set()) {
@@ -359,9 +456,16 @@ function checkRun(c, info, machine, durations, res, label) {
 			ready = Math.max(ready, dt.end);
 		}
 		if (machine.report.series_parallel && !failed &&
-			machine.strategy === 'sp' && tr.starts[0] !== ready)
+			machine.strategy.startsWith('sp') &&
+			tr.starts[0] !== ready)
 			fail(where, `${t.id} started at ${tr.starts[0]}, its ` +
 				`dependencies allow ${ready}`);
+		// sp-latency: with equal durations no task waits past its level
+		if (machine.strategy === 'sp-latency' && label === 'equal' &&
+			c.tasks.every((x) => x.fail_times === 0) &&
+			tr.starts[0] !== info.level.get(t.id))
+			fail(where, `${t.id} started at ${tr.starts[0]}, its ` +
+				`level is ${info.level.get(t.id)}`);
 	}
 }
 
@@ -411,10 +515,11 @@ const cases = gen.stdout.trim().split('\n').map((l) => JSON.parse(l));
 
 const totals = { nonsp: 0, sp: 0 };
 const fig = {};
-for (const s of ['sp', 'levels'])
+const strategies = ['sp', 'sp-latency', 'levels'];
+for (const s of strategies)
 	fig[s] = { falseDeps: 0, transitions: 0, makespan: 0, states: 0 };
 let idealMakespan = 0;
-let executions = 0;
+let executions = 0, jsonataRuns = 0;
 const allMachines = [];
 const machineWhere = [];
 for (const c of cases)
@@ -503,8 +608,13 @@ for (const c of cases) {
 		if (m.strategy === 'sp' && sp && m.report.false_dependencies)
 			fail(`${c.name} [${label}]`, 'false dependencies in a ' +
 				'series-parallel DAG');
-		if (m.language !== 'jsonpath')
+		if (m.language !== 'jsonpath') {
+			if (c.tasks.every((t) => t.fail_times === 0)) {
+				await checkJsonata(c, info, m);
+				jsonataRuns++;
+			}
 			continue; // the emulator has no JSONata
+		}
 		for (const [dl, durations] of [['equal', unit],
 			['random', random]]) {
 			const res = await execute(c, m, durations);
@@ -575,12 +685,13 @@ for (const [i, ok, text] of await validation) {
 if (validated !== allMachines.length)
 	fail('asl-validator', `${validated} of ${allMachines.length} checked`);
 console.log(`run_sfn: ${cases.length} cases, ${validated} machines ` +
-	`validated, ${executions} executions`);
+	`validated, ${executions} executions, ${jsonataRuns} JSONata data ` +
+	'flows');
 console.log(`random DAGs: ${totals.nonsp} not series-parallel, ` +
 	`${totals.sp} series-parallel (family "general"), plus ` +
 	`${cases.filter((c) => c.family === 'sp').length} generated ` +
 	'series-parallel');
-for (const s of ['sp', 'levels'])
+for (const s of strategies)
 	console.log(`non-SP DAGs, strategy ${s}: false dependencies ` +
 		`${fig[s].falseDeps}, state transitions ${fig[s].transitions}, ` +
 		`states ${fig[s].states}, makespan ${fig[s].makespan} ticks`);

@@ -153,7 +153,7 @@ static void test_asl__nested_sp(void **unused)
 /* Emit with both strategies; check the report against the given counts. */
 static void check_false_deps(const char *const *ids, const char *const *edges,
 			     int series_parallel, size_t sp_false,
-			     size_t levels_false)
+			     size_t levels_false, size_t latency_false)
 {
 	orc_dag *dag = dag_of(ids, edges);
 	orc_asl_options o = ORC_ASL_OPTIONS_INIT;
@@ -170,6 +170,11 @@ static void check_false_deps(const char *const *ids, const char *const *edges,
 	assert_int_equal(rep.series_parallel, series_parallel);
 	assert_int_equal(rep.false_dependencies, levels_false);
 	json_decref(m);
+	o.strategy = ORC_ASL_STRATEGY_SP_LATENCY;
+	m = emit_json(dag, &o, &rep);
+	assert_int_equal(rep.strategy, ORC_ASL_STRATEGY_SP_LATENCY);
+	assert_int_equal(rep.false_dependencies, latency_false);
+	json_decref(m);
 	orc_dag_free(dag);
 }
 
@@ -184,7 +189,7 @@ static void test_asl__n_shape_costs_one(void **unused)
 		NULL };
 
 	(void)unused;
-	check_false_deps(ids, edges, 0, 1, 1);
+	check_false_deps(ids, edges, 0, 1, 1, 1);
 }
 
 /* c <- b <- a and c <- d: exact with "sp"; "levels" makes b wait for d. */
@@ -195,7 +200,7 @@ static void test_asl__levels_adds_what_sp_avoids(void **unused)
 		NULL };
 
 	(void)unused;
-	check_false_deps(ids, edges, 1, 0, 1);
+	check_false_deps(ids, edges, 1, 0, 1, 0);
 }
 
 static void test_asl__retry_and_timeout_mapping(void **unused)
@@ -425,6 +430,9 @@ static void test_asl__bad_arguments(void **unused)
 	assert_int_equal(orc_asl_strategy_parse(&strat, "levels", &err),
 			 ORC_OK);
 	assert_int_equal(strat, ORC_ASL_STRATEGY_LEVELS);
+	assert_int_equal(orc_asl_strategy_parse(&strat, "sp-latency", &err),
+			 ORC_OK);
+	assert_int_equal(strat, ORC_ASL_STRATEGY_SP_LATENCY);
 	assert_int_equal(orc_asl_strategy_parse(&strat, "fast", &err),
 			 ORC_EINVAL);
 	assert_non_null(strstr(err.message, "fast"));
