@@ -321,7 +321,7 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 	orc__buf lines = ORC__BUF_INIT, url = ORC__BUF_INIT;
 	const char *hdrs[ORC__AWS_MAX_HEADERS + 5];
 	char msg[200];
-	int attempt, cost_paid = 0;
+	int attempt, cost_paid = 0, refreshed = 0;
 	orc_status st = ORC_OK;
 	const char *p;
 
@@ -403,9 +403,14 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 					retry = 1;
 				}
 			}
+			/* Expired temporary keys: fetch new ones, once. */
+			if (!refreshed && c->creds.cur.expiry_ms != 0 &&
+			    (strcmp(rep->type, "ExpiredTokenException") == 0 ||
+			     strcmp(rep->type, "ExpiredToken") == 0)) {
+				c->creds.have = 0;
+				refreshed = retry = 1;
+			}
 			st = orc__aws_map_error(rep->type, msg, r.status);
-			if (retry && st != ORC_ETHROTTLED)
-				st = ORC_EBACKEND;
 			cost = ORC__AWS_RETRY_COST;
 		}
 		if (!retry || attempt >= c->max_attempts ||

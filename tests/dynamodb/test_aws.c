@@ -426,8 +426,10 @@ static void api_handler(const lb_req *rq, lb_resp *rs, void *ud)
 	if (lb_header(rq, "X-Amz-Date", d, sizeof(d)))
 		a->last_amz_date_ms = amz_date_ms(d);
 	assert_true(lb_header(rq, "Authorization", auth, sizeof(auth)));
+	/* (An assertion here fails the whole test program.) */
 	assert_non_null(strstr(auth, "SignedHeaders=content-type;host;"
-			       "x-amz-date;x-amz-target"));
+			       "x-amz-date;"));
+	assert_non_null(strstr(auth, "x-amz-target, Signature="));
 	gmtime_r(&t, &tm);
 	strftime(d, sizeof(d), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
 	strcpy(rs->headers, d);
@@ -740,6 +742,51 @@ static void test_aws__rest_request_path_query_headers(void **state)
 	lb_stop(srv);
 }
 
+static void test_aws__expired_token_refetches_credentials(void **state)
+{
+	struct credsrv cs;
+	struct apisrv a = { 1, 400, "{\"__type\":\"com.amazon.coral.service#"
+			    "ExpiredTokenException\",\"message\":\"The "
+			    "security token included in the request is "
+			    "expired\"}", 0, 0, 0 };
+	lb_server *csrv, *asrv;
+	orc__aws_client c;
+	orc__aws_reply rep = { 0 };
+	char url[128];
+
+	(void)state;
+	clean_env();
+	memset(&cs, 0, sizeof(cs));
+	cs.expires_ms = orc__now_ms() + 3600 * 1000;
+	assert_int_equal(lb_start(&csrv, creds_handler, &cs), 0);
+	assert_int_equal(lb_start(&asrv, api_handler, &a), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/creds",
+		 lb_port(csrv));
+	client_for(&c, asrv, 3);
+	/* Container keys, not the environment's. */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+	assert_int_equal(orc__aws_call(&rep, &c, "GetItem", "{}", 2, NULL),
+			 ORC_OK);
+	assert_int_equal(rep.attempts, 2);
+	assert_int_equal((int)c.creds.fetches, 2);
+	assert_int_equal(lb_count(csrv), 2);
+	/* Long-lived keys are not fetched again: EAUTH at once. */
+	a.n = 0;
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SUPERSECRETKEY", 1);
+	orc__aws_creds_provider_clear(&c.creds);
+	assert_int_equal(orc__aws_call(&rep, &c, "GetItem", "{}", 2, NULL),
+			 ORC_EAUTH);
+	assert_int_equal(a.n, 1);
+	orc__aws_reply_clear(&rep);
+	orc__aws_client_clear(&c);
+	lb_stop(asrv);
+	lb_stop(csrv);
+}
+
 static void test_aws__backoff_full_jitter_capped(void **state)
 {
 	(void)state;
@@ -774,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_aws__one_connection_kept_alive),
 		cmocka_unit_test(test_aws__total_timeout_is_etimeout),
 		cmocka_unit_test(test_aws__rest_request_path_query_headers),
+		cmocka_unit_test(test_aws__expired_token_refetches_credentials),
 		cmocka_unit_test(test_aws__backoff_full_jitter_capped),
 	};
 
