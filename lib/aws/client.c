@@ -4,7 +4,7 @@
  *    errors, TransactionConflict, and clock-skew errors (once the skew is
  *    corrected from the server's Date header);
  *  - delay before retry i: full jitter, uniform in [0, min(base * 2^(i-1),
- *    20 s)];
+ *    20 s)], base 100 ms, or 500 ms after throttling;
  *  - a retry quota of 500 tokens: a retry costs 5 (10 after a timeout),
  *    a success refunds what its retries cost, or adds 1 when it needed
  *    none. When the quota is empty, errors are returned at once.
@@ -21,8 +21,9 @@
 #include "internal.h"
 #include "aws/client.h"
 
-/* Base of the full-jitter backoff for a non-throttling retry. */
-#define BASE_DELAY_MS 50
+/* Full-jitter bases, as the AWS SDK for JavaScript v3 standard mode. */
+#define BASE_DELAY_MS 100
+#define THROTTLE_DELAY_MS 500
 
 void orc__aws_reply_clear(orc__aws_reply *r)
 {
@@ -182,6 +183,7 @@ orc_status orc__aws_client_init(orc__aws_client *c,
 	c->max_attempts = o->max_attempts ? o->max_attempts : 3;
 	c->retry_tokens = ORC__AWS_RETRY_QUOTA;
 	c->base_delay_ms = BASE_DELAY_MS;
+	c->throttle_delay_ms = THROTTLE_DELAY_MS;
 	c->rng = (uint64_t)orc__now_ms() ^ (uint64_t)(uintptr_t)c;
 	st = orc__sigv4_signer_init(&c->signer, c->region, o->service, err);
 	if (st != ORC_OK)
@@ -445,7 +447,7 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 		c->retries++;
 		sleep_ms(orc__aws_backoff_ms(
 			orc__aws_is_throttle(rep->type, rep->status)
-				? 10 * c->base_delay_ms : c->base_delay_ms,
+				? c->throttle_delay_ms : c->base_delay_ms,
 			attempt, orc__rand_unit(&c->rng)));
 	}
 	orc__buf_free(&lines);

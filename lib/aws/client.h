@@ -45,7 +45,8 @@ typedef struct orc__aws_client {
 	char content_type[64];
 	int max_attempts;
 	int retry_tokens;
-	int64_t base_delay_ms;      /* full-jitter base; 0 in tests = none */
+	int64_t base_delay_ms;      /* full-jitter base (tests lower it) */
+	int64_t throttle_delay_ms;  /* the same after throttling */
 	int64_t skew_ms;            /* server clock minus ours */
 	uint64_t rng;
 	uint64_t calls;             /* operations called */

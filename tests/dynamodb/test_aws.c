@@ -471,6 +471,7 @@ static void client_of(orc__aws_client *c, lb_server *srv, int attempts,
 	setenv("AWS_SECRET_ACCESS_KEY", "SUPERSECRETKEY", 1);
 	assert_int_equal(orc__aws_client_init(c, &o, NULL), ORC_OK);
 	c->base_delay_ms = 1;
+	c->throttle_delay_ms = 1;
 }
 
 static void client_for(orc__aws_client *c, lb_server *srv, int attempts)
