@@ -237,7 +237,8 @@ static int host_is_trusted(const char *url)
 	n = strcspn(h, "/:?#");
 	if (*h == '[')
 		n = strcspn(h, "]") + 1;
-	return (n >= 4 && strncmp(h, "127.", 4) == 0) ||
+	return (n >= 4 && strncmp(h, "127.", 4) == 0 &&
+		strspn(h, "0123456789.") == n) ||
 	       (n == 9 && strncmp(h, "localhost", 9) == 0) ||
 	       (n == 5 && strncmp(h, "[::1]", 5) == 0) ||
 	       (n == 13 && strncmp(h, "169.254.170.2", 13) == 0) ||
@@ -263,12 +264,35 @@ static orc_status read_token_file(char *out, size_t cap, const char *path,
 	return ORC_OK;
 }
 
+orc_status orc__aws_container_url(char *url, size_t cap, orc_error *err)
+{
+	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+
+	url[0] = '\0';
+	if (rel) {
+		if (snprintf(url, cap, "%s%s%s", CONTAINER_HOST,
+			     *rel == '/' ? "" : "/", rel) >= (int)cap)
+			return orc_error_set(err, ORC_EINVAL, "container "
+					     "credentials URI too long");
+	} else if (full) {
+		if (!orc__strlcpy(url, full, cap))
+			return orc_error_set(err, ORC_EINVAL, "container "
+					     "credentials URI too long");
+		if (!host_is_trusted(url))
+			return orc_error_set(err, ORC_EAUTH,
+					     "container credentials: "
+					     "AWS_CONTAINER_CREDENTIALS_"
+					     "FULL_URI must be https or a "
+					     "loopback or container host");
+	}
+	return ORC_OK;
+}
+
 /* 1 = found, 0 = not configured, else an error status (negated). */
 static int from_container(orc__aws_creds_provider *p, orc_status *st,
 			  orc_error *err)
 {
-	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *tokf = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	const char *tok = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	char url[2048], token[4096], hdr[4200];
@@ -277,24 +301,11 @@ static int from_container(orc__aws_creds_provider *p, orc_status *st,
 	orc__http_resp r;
 
 	memset(&r, 0, sizeof(r));
-	if (rel) {
-		if (snprintf(url, sizeof(url), "%s%s%s", CONTAINER_HOST,
-			     *rel == '/' ? "" : "/", rel) >= (int)sizeof(url))
-			goto toolong;
-	} else if (full) {
-		if (!orc__strlcpy(url, full, sizeof(url)))
-			goto toolong;
-		if (!host_is_trusted(url)) {
-			*st = orc_error_set(err, ORC_EAUTH,
-					    "container credentials: "
-					    "AWS_CONTAINER_CREDENTIALS_"
-					    "FULL_URI must be https or a "
-					    "loopback or container host");
-			return -1;
-		}
-	} else {
+	*st = orc__aws_container_url(url, sizeof(url), err);
+	if (*st != ORC_OK)
+		return -1;
+	if (!url[0])
 		return 0;
-	}
 	token[0] = '\0';
 	if (tokf) {
 		*st = read_token_file(token, sizeof(token), tokf, err);
@@ -333,10 +344,6 @@ static int from_container(orc__aws_creds_provider *p, orc_status *st,
 		OPENSSL_cleanse(r.body.data, r.body.len);
 	orc__http_resp_clear(&r);
 	return *st == ORC_OK ? 1 : -1;
-toolong:
-	*st = orc_error_set(err, ORC_EINVAL, "container credentials URI "
-			    "too long");
-	return -1;
 }
 
 static int from_imds(orc__aws_creds_provider *p, orc_status *st,

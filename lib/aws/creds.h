@@ -51,6 +51,12 @@ int orc__aws_ini_get(char *out, size_t cap, const char *path,
 /* Paths of the shared files (env overrides, else ~/.aws/...). */
 int orc__aws_config_path(char *out, size_t cap, int credentials);
 
+/*
+ * The container credentials URL from the environment ("" when neither
+ * variable is set); ORC_EAUTH for a FULL_URI that is not trusted.
+ */
+orc_status orc__aws_container_url(char *url, size_t cap, orc_error *err);
+
 /* Region: @p opt, AWS_REGION, AWS_DEFAULT_REGION, config file. */
 orc_status orc__aws_region(char *out, size_t cap, const char *opt,
 			   const char *profile, orc_error *err);

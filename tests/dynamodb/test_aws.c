@@ -362,6 +362,48 @@ static void test_aws__container_uri_must_be_trusted(void **state)
 	orc__aws_creds_provider_clear(&p);
 }
 
+static void test_aws__container_url_from_environment(void **state)
+{
+	char url[256];
+
+	(void)state;
+	clean_env();
+	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
+			 ORC_OK);
+	assert_string_equal(url, "");
+	/* Relative: on the ECS agent's address (built, never contacted). */
+	setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x",
+	       1);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1/x", 1);
+	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
+			 ORC_OK);
+	assert_string_equal(url, "http://169.254.170.2/v2/credentials/x");
+	unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
+			 ORC_OK);
+	assert_string_equal(url, "http://127.0.0.1/x");
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	       "http://169.254.170.23/v1/credentials", 1);
+	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
+			 ORC_OK);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://creds.test/c",
+	       1);
+	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
+			 ORC_OK);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.0.0.1/c", 1);
+	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
+			 ORC_EAUTH);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	       "http://169.254.170.2.evil.test/c", 1);
+	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
+			 ORC_EAUTH);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.evil.test/c",
+	       1);
+	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
+			 ORC_EAUTH);
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+}
+
 static void test_aws__imds_v2_token_then_role(void **state)
 {
 	struct credsrv cs;
@@ -813,6 +855,7 @@ int main(void)
 		cmocka_unit_test(test_aws__endpoint_order),
 		cmocka_unit_test(test_aws__container_full_uri_and_token),
 		cmocka_unit_test(test_aws__container_uri_must_be_trusted),
+		cmocka_unit_test(test_aws__container_url_from_environment),
 		cmocka_unit_test(test_aws__imds_v2_token_then_role),
 		cmocka_unit_test(test_aws__retries_5xx_then_succeeds),
 		cmocka_unit_test(test_aws__throttling_exhausts_attempts),
