@@ -364,7 +364,19 @@ static void test_aws__container_uri_must_be_trusted(void **state)
 
 static void test_aws__container_url_from_environment(void **state)
 {
+	static const struct {
+		const char *uri;
+		orc_status want;
+	} full[] = {
+		{ "http://169.254.170.23/v1/credentials", ORC_OK },
+		{ "https://creds.test/c", ORC_OK },
+		{ "http://[::1]:8080/c", ORC_OK },
+		{ "http://10.0.0.1/c", ORC_EAUTH },
+		{ "http://169.254.170.2.evil.test/c", ORC_EAUTH },
+		{ "http://127.evil.test/c", ORC_EAUTH },
+	};
 	char url[256];
+	size_t i;
 
 	(void)state;
 	clean_env();
@@ -382,25 +394,11 @@ static void test_aws__container_url_from_environment(void **state)
 	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
 			 ORC_OK);
 	assert_string_equal(url, "http://127.0.0.1/x");
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
-	       "http://169.254.170.23/v1/credentials", 1);
-	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
-			 ORC_OK);
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://creds.test/c",
-	       1);
-	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
-			 ORC_OK);
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.0.0.1/c", 1);
-	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
-			 ORC_EAUTH);
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
-	       "http://169.254.170.2.evil.test/c", 1);
-	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
-			 ORC_EAUTH);
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.evil.test/c",
-	       1);
-	assert_int_equal(orc__aws_container_url(url, sizeof(url), NULL),
-			 ORC_EAUTH);
+	for (i = 0; i < sizeof(full) / sizeof(full[0]); i++) {
+		setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", full[i].uri, 1);
+		assert_int_equal(orc__aws_container_url(url, sizeof(url),
+							NULL), full[i].want);
+	}
 	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 }
 
