@@ -21,6 +21,7 @@
 #define ASL_NAME_MAX 80     /* ASL: state names up to 80 characters */
 #define ASL_KEY_MAX 64      /* longest task id used as a JSONPath key */
 #define ASL_FAIL_ERROR "ORC_EUSER"
+#define ASL_FULL_CUT 256    /* sets up to this size try every cut kind */
 
 enum node_kind { NODE_TASK, NODE_SEQ, NODE_PAR };
 
@@ -42,6 +43,8 @@ typedef struct asl_ctx {
 	size_t words;           /* 64-bit words per bitset row */
 	uint64_t *reach;        /* n rows: strict descendants of each task */
 	const uint32_t *level;  /* orc_dag_levels() */
+	uint32_t nlevels;
+	int probe;              /* only find out whether a cut is needed */
 	int latency_first;      /* ORC_ASL_STRATEGY_SP_LATENCY */
 	node *nodes;
 	size_t nnodes, cap_nodes;
@@ -492,76 +495,174 @@ static size_t split_groups(asl_ctx *c, enum node_kind kind,
 	return parent;
 }
 
+/* The best cut so far: its keys, and how to rebuild it. */
+typedef struct cut_best {
+	size_t key[3];
+	int kind;       /* 0 down-set of x, 1 not x nor after x, 2 prefix */
+	size_t x;       /* the task's position, or the prefix's last index */
+	const size_t *order; /* kind 2: positions in prefix order */
+} cut_best;
+
+/* Keys compared in order, smaller wins; ties keep the first found. */
+static void cut_consider(const asl_ctx *c, cut_best *b, size_t m, size_t nd,
+			 size_t cost, size_t delay, int kind, size_t x,
+			 const size_t *order)
+{
+	size_t key[3], k;
+
+	key[0] = cost;
+	key[1] = m - (nd < m - nd ? nd : m - nd);
+	key[2] = delay;
+	if (c->latency_first) {
+		key[0] = delay;
+		key[1] = cost;
+		key[2] = m - (nd < m - nd ? nd : m - nd);
+	}
+	for (k = 0; k < 3 && key[k] == b->key[k]; k++)
+		;
+	if (k < 3 && key[k] < b->key[k]) {
+		memcpy(b->key, key, sizeof(key));
+		b->kind = kind;
+		b->x = x;
+		b->order = order;
+	}
+}
+
+static void cut_members(const asl_ctx *c, const uint32_t *set, size_t m,
+			int kind, size_t x, const size_t *order,
+			unsigned char *in_d)
+{
+	size_t i;
+
+	for (i = 0; i < m; i++) {
+		if (kind == 0) /* ancestors of x, and x */
+			in_d[i] = i == x || before(c, set[i], set[x]);
+		else if (kind == 1) /* not x nor after x */
+			in_d[i] = i != x && !before(c, set[x], set[i]);
+		else
+			in_d[i] = 0;
+	}
+	if (kind == 2)
+		for (i = 0; i <= x; i++)
+			in_d[order[i]] = 1;
+}
+
+/*
+ * Every proper prefix of @p order (a linear extension of the order on
+ * @p set, so each prefix is a down-set), costed incrementally: when x
+ * joins D, the pairs (x, v) it does not precede start to count and the
+ * pairs (u, x) it did not follow stop. @p hist counts the levels still
+ * in the rest, for cut_delay().
+ */
+static void cut_prefixes(asl_ctx *c, const uint32_t *set, size_t m,
+			 const size_t *order, cut_best *b, uint64_t *rest,
+			 uint32_t *dlist, size_t *hist)
+{
+	size_t j, i, w, nd = 0, nrest = m, cost = 0;
+	uint32_t end = 0, l;
+
+	memset(rest, 0, c->words * sizeof(uint64_t));
+	memset(hist, 0, c->nlevels * sizeof(size_t));
+	for (i = 0; i < m; i++) {
+		bit_set(rest, set[i]);
+		hist[c->level[set[i]]]++;
+	}
+	for (j = 0; j + 1 < m; j++) {
+		uint32_t x = set[order[j]];
+		const uint64_t *row = reach_row(c, x);
+		size_t after = 0, follows = 0, delay = 0;
+
+		rest[x / 64] &= ~((uint64_t)1 << (x % 64));
+		nrest--;
+		hist[c->level[x]]--;
+		for (w = 0; w < c->words; w++)
+			after += (size_t)popcount64(row[w] & rest[w]);
+		for (i = 0; i < nd; i++)
+			follows += before(c, dlist[i], x);
+		cost = cost + (nrest - after) - (nd - follows);
+		dlist[nd++] = x;
+		if (c->level[x] + 1 > end)
+			end = c->level[x] + 1;
+		for (l = 0; l < end; l++)
+			delay += hist[l] * (end - l);
+		cut_consider(c, b, m, nd, cost, delay, 2, j, order);
+	}
+}
+
 /*
  * The order on @p set is neither a parallel nor a series composition:
  * cut it into a down-set D and the rest, run one after the other. The
- * candidates are the down-set of each task, the complement of each
- * task's up-set, each topological prefix and each level prefix. "sp"
- * takes the fewest false dependencies, then the most balanced cut, then
- * the least delay (cut_delay()), then the first found; "sp-latency"
- * compares delay, false dependencies, balance.
+ * candidates are each prefix of two linear extensions (topological
+ * order; by level, then topological order) and, for sets of up to
+ * ASL_FULL_CUT tasks, the down-set of each task and the complement of
+ * each task's up-set. "sp" takes the fewest false dependencies, then the
+ * most balanced cut, then the least delay (cut_delay()), then the first
+ * found; "sp-latency" compares delay, false dependencies, balance.
  */
 static size_t cut(asl_ctx *c, const uint32_t *set, size_t m)
 {
-	unsigned char *in_d = orc__calloc(m, 1), *best = orc__calloc(m, 1);
+	unsigned char *in_d = orc__calloc(m, 1);
 	uint64_t *rest = orc__calloc(c->words, sizeof(uint64_t));
-	size_t best_key[3] = { (size_t)-1, (size_t)-1, (size_t)-1 }, key[3];
-	size_t x, i, k, kind;
-	size_t *group = orc__malloc(m * sizeof(size_t)), parent = 0;
+	size_t *group = orc__malloc(m * sizeof(size_t));
+	size_t *topo = orc__malloc(m * sizeof(size_t));
+	size_t *bylevel = orc__malloc(m * sizeof(size_t));
+	size_t *hist = orc__calloc(c->nlevels + 1, sizeof(size_t));
+	uint32_t *dlist = orc__malloc(m * sizeof(uint32_t));
+	cut_best b = { { (size_t)-1, (size_t)-1, (size_t)-1 }, 2, 0, NULL };
+	size_t x, i, nd, parent = 0, l, k;
+	int kind;
 
-	if (!in_d || !best || !rest || !group) {
+	if (!in_d || !rest || !group || !topo || !bylevel || !hist ||
+	    !dlist) {
 		oom(c);
 		goto out;
 	}
 	c->cuts++;
-	for (kind = 0; kind < 4; kind++) {
+	if (c->probe)
+		goto out;
+	for (kind = 0; m <= ASL_FULL_CUT && kind < 2; kind++) {
 		for (x = 0; x < m; x++) {
-			size_t nd = 0;
-
-			for (i = 0; i < m; i++) {
-				if (kind == 0) /* ancestors of x, and x */
-					in_d[i] = i == x ||
-						before(c, set[i], set[x]);
-				else if (kind == 1) /* not x nor after x */
-					in_d[i] = i != x &&
-						!before(c, set[x], set[i]);
-				else if (kind == 2) /* topological prefix */
-					in_d[i] = i <= x;
-				else /* levels up to x's */
-					in_d[i] = c->level[set[i]] <=
-						c->level[set[x]];
+			cut_members(c, set, m, kind, x, NULL, in_d);
+			for (nd = 0, i = 0; i < m; i++)
 				nd += in_d[i];
-			}
 			if (nd == 0 || nd == m)
 				continue;
-			/* keys compared in order; smaller wins */
-			key[0] = cut_cost(c, set, m, in_d, rest);
-			key[1] = m - (nd < m - nd ? nd : m - nd);
-			key[2] = cut_delay(c, set, m, in_d);
-			if (c->latency_first) {
-				size_t t = key[0];
-
-				key[0] = key[2];
-				key[2] = key[1];
-				key[1] = t;
-			}
-			for (k = 0; k < 3 && key[k] == best_key[k]; k++)
-				;
-			if (k < 3 && key[k] < best_key[k]) {
-				memcpy(best_key, key, sizeof(key));
-				memcpy(best, in_d, m);
-			}
+			cut_consider(c, &b, m, nd,
+				     cut_cost(c, set, m, in_d, rest),
+				     cut_delay(c, set, m, in_d), kind, x, NULL);
 		}
 	}
-	/* m >= 2 and a topological prefix of 1 is always a candidate */
+	/* set is in topological order; bylevel: counting sort, stable */
 	for (i = 0; i < m; i++)
-		group[i] = best[i] ? 0 : 1;
+		topo[i] = i;
+	for (k = 0, l = 0; l < c->nlevels; l++)
+		for (i = 0; i < m; i++)
+			if (c->level[set[i]] == l)
+				bylevel[k++] = i;
+	cut_prefixes(c, set, m, topo, &b, rest, dlist, hist);
+	cut_prefixes(c, set, m, bylevel, &b, rest, dlist, hist);
+	/* m >= 2, so there was at least one candidate */
+	cut_members(c, set, m, b.kind, b.x, b.order, in_d);
+	for (i = 0; i < m; i++)
+		group[i] = in_d[i] ? 0 : 1;
+	/* the recursion can go m deep: hold no scratch across it */
+	orc_free(in_d);
+	orc_free(rest);
+	orc_free(topo);
+	orc_free(bylevel);
+	orc_free(hist);
+	orc_free(dlist);
 	parent = split_groups(c, NODE_SEQ, set, m, group, 2);
+	orc_free(group);
+	return parent;
 out:
 	orc_free(in_d);
-	orc_free(best);
 	orc_free(rest);
 	orc_free(group);
+	orc_free(topo);
+	orc_free(bylevel);
+	orc_free(hist);
+	orc_free(dlist);
 	return parent;
 }
 
@@ -570,7 +671,7 @@ static size_t decompose(asl_ctx *c, const uint32_t *set, size_t m)
 {
 	size_t *group, *up, ngroups, res = 0;
 
-	if (c->st != ORC_OK)
+	if (c->st != ORC_OK || (c->probe && c->cuts))
 		return 0;
 	if (m == 1)
 		return new_node(c, NODE_TASK, set[0]);
@@ -582,6 +683,8 @@ static size_t decompose(asl_ctx *c, const uint32_t *set, size_t m)
 	}
 	ngroups = components(c, set, m, 1, group, up);
 	if (ngroups > 1) {
+		orc_free(up);
+		up = NULL;
 		res = split_groups(c, NODE_PAR, set, m, group, ngroups);
 		goto out;
 	}
@@ -590,6 +693,8 @@ static size_t decompose(asl_ctx *c, const uint32_t *set, size_t m)
 	 * by first member in topo order, they are already in that order.
 	 */
 	ngroups = components(c, set, m, 0, group, up);
+	orc_free(up);
+	up = NULL;
 	if (ngroups > 1) {
 		res = split_groups(c, NODE_SEQ, set, m, group, ngroups);
 		goto out;
@@ -676,44 +781,124 @@ static size_t count_false(const asl_ctx *c, size_t id)
 
 /* ---- names and keys ---------------------------------------------------- */
 
+/* Next code point of valid UTF-8 at *p; advances *p. */
+static uint32_t utf8_next(const char **p)
+{
+	const unsigned char *s = (const unsigned char *)*p;
+	uint32_t cp;
+	int extra;
+
+	if (s[0] < 0x80) {
+		cp = s[0];
+		extra = 0;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		cp = s[0] & 0x1f;
+		extra = 1;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		cp = s[0] & 0x0f;
+		extra = 2;
+	} else {
+		cp = s[0] & 0x07;
+		extra = 3;
+	}
+	for (s++; extra-- > 0 && (*s & 0xc0) == 0x80; s++)
+		cp = (cp << 6) | (*s & 0x3f);
+	*p = (const char *)s;
+	return cp;
+}
+
 /*
- * A state name (or data key) unique in @p used: @p base itself when it is
- * short enough and free, otherwise a prefix of it, "~", 8 hex digits of
- * its hash and, when even that is taken, "~" and a counter.
+ * Characters AWS documents as not allowed in names (state names appear in
+ * execution history events under that rule): white space, brackets,
+ * wildcards, "#%\^|~`$&,;:/ and control characters.
+ */
+static int name_forbidden(uint32_t cp)
+{
+	return cp <= 0x20 || (cp >= 0x7f && cp <= 0xa0) ||
+		(cp < 0x80 && strchr("<>{}[]?*\"#%\\^|~`$&,;:/", (int)cp)) ||
+		cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+		cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
+		cp == 0x205f || cp == 0x3000 || cp == 0xfeff ||
+		cp == 0xfffe || cp == 0xffff;
+}
+
+static int name_is_clean(const char *s)
+{
+	while (*s)
+		if (name_forbidden(utf8_next(&s)))
+			return 0;
+	return 1;
+}
+
+/* @p s with each forbidden character replaced by '_'; *changed set. */
+static char *name_sanitize(asl_ctx *c, const char *s, int *changed)
+{
+	char *out = orc__malloc(strlen(s) + 1), *o = out;
+	const char *p = s;
+
+	*changed = 0;
+	if (!out) {
+		oom(c);
+		return NULL;
+	}
+	while (*p) {
+		const char *start = p;
+
+		if (name_forbidden(utf8_next(&p))) {
+			*o++ = '_';
+			*changed = 1;
+		} else {
+			memcpy(o, start, (size_t)(p - start));
+			o += p - start;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * A state name unique in @p used: @p base itself when it is short enough,
+ * free and has no forbidden character; otherwise a prefix of it with
+ * those characters replaced by '_', "-", 8 hex digits of the hash of
+ * @p base and, when even that is taken, "-" and a counter.
  */
 static char *unique_name(asl_ctx *c, json_t *used, const char *base,
 			 size_t max_cps)
 {
 	long cps = utf8_len(base);
-	char suffix[40], *name;
+	char suffix[40], *name = NULL, *clean;
 	unsigned k;
+	int changed;
 
-	if (cps >= 0 && (size_t)cps <= max_cps && !json_object_get(used, base))
+	clean = name_sanitize(c, base, &changed);
+	if (!clean)
+		return NULL;
+	if (!changed && cps >= 0 && (size_t)cps <= max_cps &&
+	    !json_object_get(used, base))
 		name = xstrdup(c, base);
-	else
-		name = NULL;
 	for (k = 0; !name && c->st == ORC_OK; k++) {
 		uint32_t h = (uint32_t)orc__hash_str(base);
 		size_t keep;
 
 		if (k == 0)
-			snprintf(suffix, sizeof(suffix), "~%08x", (unsigned)h);
+			snprintf(suffix, sizeof(suffix), "-%08x", (unsigned)h);
 		else
-			snprintf(suffix, sizeof(suffix), "~%08x~%u",
+			snprintf(suffix, sizeof(suffix), "-%08x-%u",
 				 (unsigned)h, k + 1);
-		keep = utf8_prefix(base, max_cps - strlen(suffix));
+		keep = utf8_prefix(clean, max_cps - strlen(suffix));
 		name = orc__malloc(keep + strlen(suffix) + 1);
 		if (!name) {
 			oom(c);
 			break;
 		}
-		memcpy(name, base, keep);
+		memcpy(name, clean, keep);
 		strcpy(name + keep, suffix);
 		if (json_object_get(used, name)) {
 			orc_free(name);
 			name = NULL;
 		}
 	}
+	orc_free(clean);
 	if (name)
 		jset(c, used, name, json_true());
 	return name;
@@ -777,12 +962,12 @@ static void assign_names(asl_ctx *c)
 	}
 	/* the input's key first: tasks named "input" get another one */
 	c->input_key = unique_key(c, "input");
-	/* ids that fit are names as they are; claim them first */
+	/* ids that are valid names as they are: claim them first */
 	for (t = 0; t < c->n && c->st == ORC_OK; t++) {
 		const char *id = task_id(c, t);
 		long cps = utf8_len(id);
 
-		if (cps > 0 && cps <= ASL_NAME_MAX)
+		if (cps > 0 && cps <= ASL_NAME_MAX && name_is_clean(id))
 			c->names[t] = unique_name(c, c->used_names, id,
 						  ASL_NAME_MAX);
 		if (plain_key(id) && !json_object_get(c->used_keys, id))
@@ -887,7 +1072,7 @@ static json_t *payload_json(asl_ctx *c, size_t t, int raw)
 static void add_fail_state(asl_ctx *c, json_t *states, json_t *task_state,
 			   size_t t)
 {
-	char *base = xfmt(c, "Failed %s", c->names[t], NULL);
+	char *base = xfmt(c, "Failed-%s", c->names[t], NULL);
 	char *name = base ? unique_name(c, c->used_names, base,
 					ASL_NAME_MAX) : NULL;
 	char *cause = xfmt(c, "task \"%s\" failed", task_id(c, t), NULL);
@@ -1021,7 +1206,7 @@ static json_t *parallel_state(asl_ctx *c, size_t id, int raw, char **key_out,
 	char buf[32], *pkey, *jsonata_out = NULL;
 	size_t k, i, num = ++c->nparallel;
 
-	snprintf(buf, sizeof(buf), "Parallel %zu", num);
+	snprintf(buf, sizeof(buf), "Parallel-%zu", num);
 	*name_out = unique_name(c, c->used_names, buf, ASL_NAME_MAX);
 	snprintf(buf, sizeof(buf), "p%zu", num);
 	pkey = c->jsonata ? NULL : unique_key(c, buf);
@@ -1342,29 +1527,59 @@ ORC_API orc_status orc_asl_emit(char **json_out, orc_asl_report *report_out,
 	c.jsonata = opts->query_language == ORC_ASL_JSONATA;
 	c.default_is_activity = opts->default_resource &&
 		is_activity_arn(opts->default_resource);
-	c.level = orc_dag_levels(dag, NULL);
+	c.level = orc_dag_levels(dag, &c.nlevels);
 	c.latency_first = opts->strategy == ORC_ASL_STRATEGY_SP_LATENCY;
 	c.leaves = orc__calloc(c.n, sizeof(uint32_t));
 	if (!c.leaves)
 		oom(&c);
 	if (c.st == ORC_OK)
 		build_reach(&c);
-	/* the "sp" tree tells whether the order is series-parallel */
+	/*
+	 * The "sp" tree tells whether the order is series-parallel; for
+	 * "levels", a probe that stops at the first cut says as much.
+	 */
+	c.probe = opts->strategy == ORC_ASL_STRATEGY_LEVELS;
 	sp_root = build_sp(&c);
+	c.probe = 0;
 	rep.series_parallel = c.cuts == 0;
+	rep.strategy = opts->strategy;
 	root = opts->strategy == ORC_ASL_STRATEGY_LEVELS ? build_levels(&c) :
 		sp_root;
 	if (c.st == ORC_OK) {
 		number_leaves(&c, root);
 		rep.false_dependencies = count_false(&c, root);
-		assign_names(&c);
 	}
+	/*
+	 * The greedy cuts can lose to plain levels on large, dense DAGs;
+	 * levels delays no task past its level either, so both "sp"
+	 * strategies fall back to it when it has fewer false dependencies
+	 * (and the report says so).
+	 */
+	if (c.st == ORC_OK && !rep.series_parallel &&
+	    opts->strategy != ORC_ASL_STRATEGY_LEVELS) {
+		size_t lv = build_levels(&c), lv_false;
+
+		c.nleaves = 0;
+		if (c.st == ORC_OK) {
+			number_leaves(&c, lv);
+			lv_false = count_false(&c, lv);
+			if (lv_false < rep.false_dependencies) {
+				root = lv;
+				rep.false_dependencies = lv_false;
+				rep.strategy = ORC_ASL_STRATEGY_LEVELS;
+			} else {
+				c.nleaves = 0;
+				number_leaves(&c, root);
+			}
+		}
+	}
+	if (c.st == ORC_OK)
+		assign_names(&c);
 	machine = jobj(&c);
 	states = jobj(&c);
 	keys = jarr(&c);
 	if (c.st == ORC_OK)
 		start = emit_sequence(&c, root, states, 1, keys);
-	rep.strategy = opts->strategy;
 	rep.task_states = c.n;
 	rep.parallel_states = c.nparallel;
 	rep.fail_states = c.nfail;

@@ -23,7 +23,8 @@ typedef enum orc_asl_strategy {
 	 * Series-parallel decomposition: exact (no false dependency) when
 	 * the DAG's order is series-parallel; otherwise the DAG is cut only
 	 * where it is not, each cut chosen to add as few false dependencies
-	 * as a greedy search finds. The default.
+	 * as a greedy search finds; the levels layout is used instead when
+	 * it has fewer. The default.
 	 */
 	ORC_ASL_STRATEGY_SP = 0,
 	/**
@@ -95,7 +96,11 @@ typedef struct orc_asl_report {
 	 * strategy is ORC_ASL_STRATEGY_SP.
 	 */
 	size_t false_dependencies;
-	orc_asl_strategy strategy; /**< the strategy used */
+	/**
+	 * The strategy used: ORC_ASL_STRATEGY_LEVELS when an "sp" strategy
+	 * fell back to it.
+	 */
+	orc_asl_strategy strategy;
 	/** 1 when the DAG's order (its transitive closure) is series-parallel. */
 	int series_parallel;
 } orc_asl_report;

@@ -393,6 +393,10 @@ function checkNames(where, asl, seen = new Set()) {
 	for (const [name, s] of Object.entries(asl.States)) {
 		if ([...name].length > 80)
 			fail(where, `state name longer than 80: ${name}`);
+		// what AWS documents as not allowed in names
+		if (/[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f\ufffe\uffff]/u
+			.test(name))
+			fail(where, `state name with a forbidden character: ${name}`);
 		if (seen.has(name))
 			fail(where, `state name used twice: ${name}`);
 		seen.add(name);

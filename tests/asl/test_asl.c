@@ -228,7 +228,7 @@ static void test_asl__retry_and_timeout_mapping(void **unused)
 	assert_int_equal(orc_dag_add_task(dag, &s, &err), ORC_OK);
 	assert_int_equal(orc_dag_validate(dag, &err), ORC_OK);
 	m = emit_json(dag, NULL, NULL);
-	t = json_object_get(json_object_get(m, "States"), "Parallel 1");
+	t = json_object_get(json_object_get(m, "States"), "Parallel-1");
 	t = json_object_get(json_array_get(json_object_get(t, "Branches"), 0),
 			    "States");
 	t = state(t, "x");
@@ -252,7 +252,7 @@ static void test_asl__retry_and_timeout_mapping(void **unused)
 				"FunctionName"), FN "x");
 	assert_string_equal(str(t, "Resource"),
 			    "arn:aws:states:::lambda:invoke");
-	t = json_object_get(json_object_get(m, "States"), "Parallel 1");
+	t = json_object_get(json_object_get(m, "States"), "Parallel-1");
 	t = json_object_get(json_array_get(json_object_get(t, "Branches"), 1),
 			    "States");
 	t = state(t, "once");
@@ -333,6 +333,8 @@ static void collect_names(json_t *states, json_t *seen)
 
 	json_object_foreach(states, name, s) {
 		assert_true(cps(name) <= 80);
+		/* characters AWS does not allow in names */
+		assert_null(strpbrk(name, " \t<>{}[]?*\"#%\\^|~`$&,;:/"));
 		assert_null(json_object_get(seen, name));
 		json_object_set_new(seen, name, json_true());
 		json_array_foreach(json_object_get(s, "Branches"), i, b)
@@ -340,12 +342,15 @@ static void collect_names(json_t *states, json_t *seen)
 	}
 }
 
-/* Long ids sharing 100 bytes, and ids equal to generated names. */
+/*
+ * Long ids sharing 127 bytes, ids equal to generated names, ids that
+ * differ only in characters a name cannot have.
+ */
 static void test_asl__names_unique_and_short(void **unused)
 {
 	char long1[129], long2[129];
-	const char *ids[] = { long1, long2, "Parallel 1", "Failed Parallel 1",
-		"\xc3\xa9\xc3\xa9\xc3\xa9", NULL };
+	const char *ids[] = { long1, long2, "Parallel-1", "Failed-Parallel-1",
+		"\xc3\xa9\xc3\xa9\xc3\xa9", "a b", "a/b", "a_b", NULL };
 	orc_dag *dag;
 	json_t *m, *seen = json_object();
 	orc_asl_report rep;
@@ -360,9 +365,12 @@ static void test_asl__names_unique_and_short(void **unused)
 	dag = dag_of(ids, NULL);
 	m = emit_json(dag, NULL, &rep);
 	collect_names(json_object_get(m, "States"), seen);
-	/* 5 tasks, 5 Fail states, 1 Parallel */
-	assert_int_equal(json_object_size(seen), 11);
-	assert_int_equal(rep.states, 11);
+	/* 8 tasks, 8 Fail states, 1 Parallel */
+	assert_int_equal(json_object_size(seen), 17);
+	assert_int_equal(rep.states, 17);
+	/* a plain id is its own name, even after odd ones */
+	assert_non_null(json_object_get(seen, "a_b"));
+	assert_non_null(json_object_get(seen, "\xc3\xa9\xc3\xa9\xc3\xa9"));
 	/* deterministic: the same text twice */
 	assert_int_equal(orc_asl_emit(&a, NULL, dag, NULL, &err), ORC_OK);
 	assert_int_equal(orc_asl_emit(&b, NULL, dag, NULL, &err), ORC_OK);
