@@ -32,12 +32,13 @@ static const char asl_help[] =
 	"  --query-language LANG   jsonpath (default) or jsonata\n"
 	"  --type TYPE             standard (default) or express\n"
 	"  --default-resource ARN  Lambda function or activity ARN that runs\n"
-	"                          tasks whose target is not a Lambda function\n"
+	"                          the tasks that are not Lambda tasks\n"
 	"  --report                print a summary (states, Parallel states,\n"
 	"                          false dependencies) on standard error\n"
 	"  -h, --help              this help\n"
 	"\n"
-	"Exit status: 0 done, 2 bad usage, file or definition, 4 cannot write.\n";
+	"Exit status: 0 done, 2 bad usage, file or definition, 4 cannot\n"
+	"write.\n";
 
 static int asl_usage(const char *fmt, const char *arg)
 {

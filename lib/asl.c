@@ -925,8 +925,8 @@ static int plain_key(const char *id)
 {
 	size_t i;
 
-	if (!((id[0] >= 'A' && id[0] <= 'Z') || (id[0] >= 'a' && id[0] <= 'z') ||
-	      id[0] == '_'))
+	if (!((id[0] >= 'A' && id[0] <= 'Z') ||
+	      (id[0] >= 'a' && id[0] <= 'z') || id[0] == '_'))
 		return 0;
 	for (i = 0; id[i]; i++) {
 		char ch = id[i];
@@ -1052,8 +1052,8 @@ static json_t *payload_json(asl_ctx *c, size_t t, int raw)
 			char *lit = json_literal(c, dep);
 
 			key = xstrdup(c, dep);
-			val = lit ? xfmt(c, "{%% $lookup($states.input, %s) %%}",
-					 lit, NULL) : NULL;
+			val = lit ? xfmt(c, "{%% $lookup($states.input, %s) "
+					 "%%}", lit, NULL) : NULL;
 			orc_free(lit);
 		} else {
 			/* "<id>.$": any id works, the ".$" is stripped */
@@ -1170,7 +1170,7 @@ static json_t *task_state(asl_ctx *c, json_t *states, size_t t, int raw)
 			/*
 			 * The execution input may not be an object: start one.
 			 * No ResultPath: its default, "$", replaces the input
-			 * (aws-local-stepfunctions 3 mishandles an explicit "$").
+			 * (aws-local-stepfunctions 3 mishandles "$" given).
 			 */
 			json_t *wrap = jobj(c);
 
@@ -1349,7 +1349,8 @@ static void fails_last(asl_ctx *c, json_t *states)
 	if (!fails)
 		return;
 	json_object_foreach_safe(states, tmp, key, v) {
-		const char *type = json_string_value(json_object_get(v, "Type"));
+		const char *type =
+			json_string_value(json_object_get(v, "Type"));
 
 		if (type && strcmp(type, "Fail") == 0) {
 			json_object_set(fails, key, v);
@@ -1430,7 +1431,8 @@ static orc_status check_options(const orc_asl_options *o, orc_error *err)
 	if (o->query_language != ORC_ASL_JSONPATH &&
 	    o->query_language != ORC_ASL_JSONATA)
 		return orc_error_set(err, ORC_EINVAL,
-				     "orc_asl_options.query_language %d unknown",
+				     "orc_asl_options.query_language %d "
+				     "unknown",
 				     (int)o->query_language);
 	if (o->type != ORC_ASL_STANDARD && o->type != ORC_ASL_EXPRESS)
 		return orc_error_set(err, ORC_EINVAL,
@@ -1517,7 +1519,8 @@ ORC_API orc_status orc_asl_emit(char **json_out, orc_asl_report *report_out,
 		return st;
 	if (!orc_dag_is_valid(dag))
 		return orc_error_set(err, ORC_EINVAL, "the DAG is not "
-				     "validated: call orc_dag_validate() first");
+				     "validated: call orc_dag_validate() "
+				     "first");
 	memset(&c, 0, sizeof(c));
 	memset(&rep, 0, sizeof(rep));
 	c.dag = dag;

@@ -44,7 +44,7 @@ typedef enum orc_asl_strategy {
 /** Query language of the emitted machine. */
 typedef enum orc_asl_query_language {
 	ORC_ASL_JSONPATH = 0, /**< Parameters / ResultSelector / ResultPath */
-	ORC_ASL_JSONATA = 1   /**< QueryLanguage "JSONata": Arguments / Output */
+	ORC_ASL_JSONATA = 1   /**< QueryLanguage JSONata: Arguments, Output */
 } orc_asl_query_language;
 
 /** Step Functions workflow type; noted in the top-level Comment. */
@@ -101,7 +101,7 @@ typedef struct orc_asl_report {
 	 * fell back to it.
 	 */
 	orc_asl_strategy strategy;
-	/** 1 when the DAG's order (its transitive closure) is series-parallel. */
+	/** 1 when the DAG's order (transitive closure) is series-parallel. */
 	int series_parallel;
 } orc_asl_report;
 

@@ -30,7 +30,7 @@ typedef struct gtask {
 	int deps[MAXN];
 	int ndeps;
 	orc_target_kind kind;
-	int fail_times;
+	int fail_times; /* -1: never answers (times out) */
 	orc_retry_policy retry;
 	int64_t timeout_ms;
 } gtask;
@@ -263,11 +263,28 @@ static void retry_cases(void)
 	}
 }
 
+/*
+ * Timeout: B2 never answers; with a 1 s timeout and one attempt the run
+ * fails naming B2 after about a second of real time.
+ */
+static void timeout_case(void)
+{
+	gcase gc;
+
+	init_case(&gc, "timeout", "timeout", 0);
+	seed_shape(&gc);
+	gc.t[2].fail_times = -1;
+	gc.t[2].timeout_ms = 1000;
+	gc.expect_failed = "B2";
+	print_case(&gc);
+}
+
 /* Ids that are not plain names; they must survive names, keys, payloads. */
 static const char *const odd_ids[] = {
 	"has space", "quote\"d", "back\\slash", "dot.ted", "dollar$",
 	"ends.$", "{% 1 + 1 %}", "Parallel 1", "Failed T1", "t0", "p1",
-	"\xc3\xbc" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9" "-\xe2\x9c\x93", "a'b", "[x]",
+	"\xc3\xbc" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9" "-\xe2\x9c\x93",
+	"a'b", "[x]",
 	"$.x", "output", "States.ALL", "Payload",
 	"long-id-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	"aaaaaaaaaaaaaaaaaaaaaaaaaa-1",
@@ -395,8 +412,10 @@ static void sp_case(uint64_t seed)
 
 			for (dup = 0, j = 0; j < k; j++)
 				dup |= gc.t[i].deps[j] == gc.t[i].deps[k];
-			if (dup)
-				gc.t[i].deps[k--] = gc.t[i].deps[--gc.t[i].ndeps];
+			if (dup) {
+				gc.t[i].ndeps--;
+				gc.t[i].deps[k--] = gc.t[i].deps[gc.t[i].ndeps];
+			}
 		}
 	print_case(&gc);
 }
@@ -409,6 +428,7 @@ int main(int argc, char **argv)
 
 	seed_case();
 	retry_cases();
+	timeout_case();
 	for (s = 1; s <= general; s++)
 		general_case((uint64_t)s);
 	for (s = 1; s <= sp; s++)

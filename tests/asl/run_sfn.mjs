@@ -177,7 +177,7 @@ async function execute(c, machine, durations) {
 	const trace = new Map(); // task id -> {starts: [], end, calls}
 	const outputs = new Map();
 	const pending = [];
-	let now = 0;
+	let now = 0, waited = 0;
 	let activity = 0;
 	const payloadErrors = [];
 
@@ -226,6 +226,8 @@ async function execute(c, machine, durations) {
 			tr.starts.push(now);
 			tr.calls++;
 			const failNow = tr.calls <= t.fail_times;
+			if (t.fail_times < 0) // never answers: TimeoutSeconds ends it
+				return new Promise(() => {});
 			return new Promise((resolve, reject) => {
 				pending.push({
 					due: now + durations.get(id),
@@ -282,8 +284,17 @@ async function execute(c, machine, durations) {
 		if (settled)
 			break;
 		if (pending.length === 0) {
+			// only a task that never answers is left: wait (real time)
+			// for the state's timeout, then give up
+			if (c.tasks.some((t) => t.fail_times < 0) && waited < 5000) {
+				await new Promise((r) => setTimeout(r, 50));
+				waited += 50;
+				continue;
+			}
 			settled = { ok: false, error: new Error('stuck: no task ' +
 				'running and no result') };
+			run.result.catch(() => {});
+			run.abort();
 			break;
 		}
 		now = Math.min(...pending.map((p) => p.due));
@@ -296,7 +307,8 @@ async function execute(c, machine, durations) {
 			}
 		}
 	}
-	await events;
+	// the event log closes with the execution; a stuck one never does
+	await Promise.race([events, new Promise((r) => setTimeout(r, 200))]);
 	return { settled, trace, outputs, transitions, payloadErrors,
 		makespan: now };
 }
@@ -431,7 +443,9 @@ function checkRun(c, info, machine, durations, res, label) {
 			fail(where, `failure does not name ${failed}: ${msg}`);
 		const t = info.byId.get(failed);
 		const calls = trace.get(failed)?.calls ?? 0;
-		if (calls !== Math.min(t.max_attempts, t.fail_times + 1))
+		const want = t.fail_times < 0 ? t.max_attempts :
+			Math.min(t.max_attempts, t.fail_times + 1);
+		if (calls !== want)
 			fail(where, `${failed} called ${calls} times with ` +
 				`max_attempts ${t.max_attempts}`);
 	}
