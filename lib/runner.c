@@ -65,10 +65,26 @@ struct run_state {
 	orc_error first_err;
 };
 
+/*
+ * What a worker is running, for the keeper thread that renews its lease.
+ * A task without a timeout may run longer than any lease: without
+ * renewal it would be reclaimed and run twice. The keeper holds @c lock
+ * across the heartbeat, so the worker always reads the latest token.
+ */
+struct slot {
+	pthread_mutex_t lock;
+	int active;
+	const char *task_id;   /* the claim's, valid while active */
+	int64_t token;
+	int64_t lease_ms;
+	int64_t renewed_ms;    /* real time of the claim or last renewal */
+};
+
 struct worker {
 	struct run_state *rs;
 	unsigned int index;
 	pthread_t thread;
+	struct slot slot;
 };
 
 /* ---- handler call accessors ---- */
@@ -351,14 +367,49 @@ static int64_t lease_for(const orc_runner *r, const orc_task_spec *spec)
 	return r->opts.lease_ms;
 }
 
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void slot_begin(struct slot *s, const orc_claim *cl, int64_t lease)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->active = 1;
+	s->task_id = cl->task_id;
+	s->token = cl->token;
+	s->lease_ms = lease;
+	s->renewed_ms = real_ms();
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Stop renewing; the token may have moved on with each renewal. */
+static int64_t slot_end(struct slot *s, int64_t token)
+{
+	if (!s)
+		return token;
+	pthread_mutex_lock(&s->lock);
+	s->active = 0;
+	token = s->token;
+	pthread_mutex_unlock(&s->lock);
+	return token;
+}
+
 static orc_status run_one(struct run_state *rs, orc_context *ctx,
-			  const orc_claim *cl, orc_error *err)
+			  struct slot *slot, const orc_claim *cl, int64_t lease,
+			  orc_error *err)
 {
 	orc_runner *r = rs->r;
 	const struct handler *h = rs->resolved[cl->task_index];
 	orc_task_spec spec;
 	orc_handler_call call;
 	char *payload = NULL;
+	int64_t token;
 	orc_status st, hst;
 
 	lock_engine(r);
@@ -374,17 +425,19 @@ static orc_status run_one(struct run_state *rs, orc_context *ctx,
 	call.attempt = cl->attempt;
 	call.payload = payload;
 	atomic_fetch_add(&rs->attempts, 1);
+	slot_begin(slot, cl, lease);
 	hst = h->fn(&call, h->payload);
+	token = slot_end(slot, cl->token);
 	lock_engine(r);
 	if (hst == ORC_OK) {
 		st = orc_workflow_complete(ctx, rs->wf_id, cl->task_id,
-					   cl->token, call.output, err);
+					   token, call.output, err);
 	} else {
 		if (call.error[0] == '\0')
 			snprintf(call.error, sizeof(call.error), "%s: %s",
 				 orc_status_name(hst), orc_strerror(hst));
 		st = orc_workflow_fail(NULL, ctx, rs->wf_id, cl->task_id,
-				       cl->token, call.error, err);
+				       token, call.error, err);
 	}
 	unlock_engine(r);
 	/* A lost lease is normal: another worker owns the task now. */
@@ -396,7 +449,7 @@ static orc_status run_one(struct run_state *rs, orc_context *ctx,
 }
 
 static void worker_loop(struct run_state *rs, orc_context *ctx,
-			unsigned int index)
+			unsigned int index, struct slot *slot)
 {
 	orc_runner *r = rs->r;
 	char owner[ORC_OWNER_MAX + 1];
@@ -437,7 +490,8 @@ static void worker_loop(struct run_state *rs, orc_context *ctx,
 				cl.token = tok;
 			}
 			if (st == ORC_OK)
-				st = run_one(rs, ctx, &cl, &err);
+				st = run_one(rs, ctx, slot, &cl,
+					     lease_for(r, &spec), &err);
 			if (st != ORC_OK) {
 				record_error(rs, st, &err);
 				return;
@@ -496,9 +550,94 @@ static void *worker_main(void *arg)
 		st = orc__context_put(&c, ctx, rs->wf_id, rs->dag, rs->input,
 				      &err);
 	if (st == ORC_OK)
-		worker_loop(rs, ctx, w->index);
+		worker_loop(rs, ctx, w->index, &w->slot);
 	else
 		record_error(rs, st, &err);
+	orc_context_free(ctx);
+	return NULL;
+}
+
+struct keeper {
+	struct run_state *rs;
+	struct worker *ws;
+	unsigned int n;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int done;
+};
+
+/* Renew the lease of one slot if a third of it has passed. */
+static void keep_slot(struct keeper *k, orc_context *ctx, struct slot *s)
+{
+	orc_runner *r = k->rs->r;
+	orc_error err;
+	orc_status st;
+	int64_t tok;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->active && real_ms() - s->renewed_ms >= s->lease_ms / 3) {
+		tok = s->token;
+		lock_engine(r);
+		st = orc_workflow_heartbeat(&tok, ctx, k->rs->wf_id,
+					    s->task_id, s->lease_ms, &err);
+		unlock_engine(r);
+		if (st == ORC_OK) {
+			s->token = tok;
+			s->renewed_ms = real_ms();
+		} else if (st == ORC_ECONFLICT) {
+			/* Lost (canceled, or reclaimed after a stall): the
+			 * worker's report will be refused, as it should. */
+			s->active = 0;
+		}
+		/* Other errors: try again next round; the lease has
+		 * two thirds of its time left. */
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *keeper_main(void *arg)
+{
+	struct keeper *k = arg;
+	orc_context_options copts = ORC_CONTEXT_OPTIONS_INIT;
+	orc_context *ctx = NULL;
+	orc__wf_cache *c;
+	orc_error err;
+	int64_t period = k->rs->r->opts.lease_ms / 6;
+	unsigned int i;
+
+	copts.clock = k->rs->r->opts.clock;
+	copts.clock_payload = k->rs->r->opts.clock_payload;
+	if (orc_context_create(&ctx, k->rs->r->backend, &copts, &err) !=
+		    ORC_OK ||
+	    orc__context_put(&c, ctx, k->rs->wf_id, k->rs->dag, k->rs->input,
+			     &err) != ORC_OK) {
+		/* Without renewal the run still works, as before leases
+		 * could be renewed: long tasks may run twice. */
+		orc_context_free(ctx);
+		return NULL;
+	}
+	if (period < 1)
+		period = 1;
+	pthread_mutex_lock(&k->lock);
+	while (!k->done) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += period / 1000;
+		ts.tv_nsec += (long)(period % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&k->wake, &k->lock, &ts);
+		if (k->done)
+			break;
+		pthread_mutex_unlock(&k->lock);
+		for (i = 0; i < k->n; i++)
+			keep_slot(k, ctx, &k->ws[i].slot);
+		pthread_mutex_lock(&k->lock);
+	}
+	pthread_mutex_unlock(&k->lock);
 	orc_context_free(ctx);
 	return NULL;
 }
@@ -507,9 +646,21 @@ static orc_status run_threads(struct run_state *rs, orc_error *err)
 {
 	unsigned int n = rs->r->opts.threads, i, started = 0;
 	struct worker *ws = orc__calloc(n, sizeof(*ws));
+	struct keeper k;
+	pthread_t kt;
+	int keeping;
 
 	if (!ws)
 		return orc_error_set(err, ORC_ENOMEM, NULL);
+	for (i = 0; i < n; i++)
+		pthread_mutex_init(&ws[i].slot.lock, NULL);
+	memset(&k, 0, sizeof(k));
+	k.rs = rs;
+	k.ws = ws;
+	k.n = n;
+	pthread_mutex_init(&k.lock, NULL);
+	pthread_cond_init(&k.wake, NULL);
+	keeping = pthread_create(&kt, NULL, keeper_main, &k) == 0;
 	for (i = 0; i < n; i++) {
 		ws[i].rs = rs;
 		ws[i].index = i;
@@ -526,6 +677,17 @@ static orc_status run_threads(struct run_state *rs, orc_error *err)
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(ws[i].thread, NULL);
+	if (keeping) {
+		pthread_mutex_lock(&k.lock);
+		k.done = 1;
+		pthread_cond_signal(&k.wake);
+		pthread_mutex_unlock(&k.lock);
+		pthread_join(kt, NULL);
+	}
+	pthread_cond_destroy(&k.wake);
+	pthread_mutex_destroy(&k.lock);
+	for (i = 0; i < n; i++)
+		pthread_mutex_destroy(&ws[i].slot.lock);
 	orc_free(ws);
 	return ORC_OK;
 }
@@ -578,7 +740,7 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 		goto out;
 	if (!orc_workflow_state_is_terminal(rep.state)) {
 		if (r->opts.threads == 0)
-			worker_loop(&rs, ctx, 0);
+			worker_loop(&rs, ctx, 0, NULL);
 		else
 			run_threads(&rs, err);
 		if (rs.first_st != ORC_OK) {

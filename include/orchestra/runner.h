@@ -49,7 +49,11 @@ ORC_API void orc_call_set_error(orc_handler_call *call, const char *fmt, ...)
 typedef struct orc_runner_options {
 	unsigned int version;   /**< ORC_RUNNER_OPTIONS_VERSION */
 	unsigned int threads;   /**< 0 = deterministic, on the caller's thread */
-	int64_t lease_ms;       /**< per claim, unless the task's timeout is longer; 0 = 30000 */
+	/** Per claim, unless the task's timeout is longer; 0 = 30000. With
+	 * threads > 0 a keeper thread renews the lease of every running task
+	 * each sixth of it, so a handler may run longer than its lease; the
+	 * deterministic mode does not renew. */
+	int64_t lease_ms;
 	const char *owner;      /**< lease owner prefix; NULL = "runner" */
 	orc_clock_fn clock;     /**< NULL = real time */
 	void *clock_payload;

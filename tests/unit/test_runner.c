@@ -16,6 +16,7 @@ typedef struct fixture {
 	orc_runner *runner;
 	atomic_int calls[5];
 	int fail_b2_times;     /* B2 fails its first N attempts */
+	int slow_b1_ms;        /* B1 sleeps this long (real time) */
 	char last_c_payload[1024];
 	pthread_mutex_t lock;
 } fixture;
@@ -45,6 +46,12 @@ static orc_status handler(orc_handler_call *call, void *payload)
 	char out[64];
 
 	atomic_fetch_add(&f->calls[i], 1);
+	if (i == 1 && f->slow_b1_ms > 0) {
+		struct timespec ts = { f->slow_b1_ms / 1000,
+				       (f->slow_b1_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
 	if (i == 2 && orc_call_attempt(call) <= f->fail_b2_times) {
 		orc_call_set_error(call, "boom attempt %d",
 				   (int)orc_call_attempt(call));
@@ -60,7 +67,7 @@ static orc_status handler(orc_handler_call *call, void *payload)
 	return orc_call_set_output(call, out, NULL);
 }
 
-static int make_runner(fixture *f, unsigned threads)
+static int make_runner_lease(fixture *f, unsigned threads, int64_t lease)
 {
 	orc_runner_options o = ORC_RUNNER_OPTIONS_INIT;
 	int i;
@@ -68,6 +75,7 @@ static int make_runner(fixture *f, unsigned threads)
 	orc_runner_free(f->runner);
 	f->runner = NULL;
 	o.threads = threads;
+	o.lease_ms = lease;
 	if (threads == 0) {
 		o.clock = test_clock_now;
 		o.clock_payload = &f->clock;
@@ -82,6 +90,11 @@ static int make_runner(fixture *f, unsigned threads)
 		    ORC_OK)
 			return -1;
 	return 0;
+}
+
+static int make_runner(fixture *f, unsigned threads)
+{
+	return make_runner_lease(f, threads, 0);
 }
 
 static int setup(void **state)
@@ -281,6 +294,31 @@ static void test_runner__threads_run_each_task_once(void **state)
 	orc_dag_free(dag);
 }
 
+/*
+ * A task with no timeout that runs for several leases: the runner renews
+ * its lease while the handler runs, so the idle threads' reconcile does
+ * not take it back and run it a second time.
+ */
+static void test_runner__long_task_keeps_its_lease(void **state)
+{
+	fixture *f = *state;
+	orc_dag *dag = test_seed_dag(NULL);
+	orc_run_result res;
+	orc_error err;
+
+	f->slow_b1_ms = 900;
+	assert_int_equal(make_runner_lease(f, 3, 150), 0);
+	checked_backend_watch(f->cb, "wf-long", dag);
+	ASSERT_ST(ORC_OK, orc_runner_run(&res, f->runner, "wf-long", dag, NULL,
+					 &err));
+	assert_int_equal(res.state, ORC_WORKFLOW_SUCCEEDED);
+	assert_int_equal(atomic_load(&f->calls[1]), 1);
+	assert_int_equal((int)res.attempts, 5);
+	assert_int_equal(checked_backend_successes(f->cb, "wf-long", "B1"), 1);
+	orc_run_result_clear(&res);
+	orc_dag_free(dag);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -292,6 +330,7 @@ int main(void)
 		T(test_runner__registration_errors),
 		T(test_runner__resume_finishes_a_started_run),
 		T(test_runner__threads_run_each_task_once),
+		T(test_runner__long_task_keeps_its_lease),
 	};
 	return cmocka_run_group_tests_name("runner", tests, NULL, NULL);
 }
