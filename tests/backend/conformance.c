@@ -367,8 +367,10 @@ static void test_conformance__create_existing_is_eexists(void **state)
 	wf_init(&wf, "wf-1");
 	wf.definition = (char *)"{\"other\":true}";
 	wf.state = ORC_WORKFLOW_PENDING;
+	memset(t, 0, sizeof(t));
 	seed_tasks(t);
 	t[5].id = "D";
+	t[5].target = "D";
 	t[5].ndeps = 1;
 	t[5].deps = dep_c;
 	EXPECT(ORC_EEXISTS, b->create_workflow(b, &wf, t, 6, E));
