@@ -28,6 +28,8 @@ typedef struct cli_opts {
 	const char *input;    /* --input JSON or @FILE */
 	const char *id;       /* --id */
 	const char *db;       /* --db */
+	const char *backend;  /* --backend: sqlite (default) or dynamodb */
+	const char *table;    /* --table (DynamoDB) */
 	const char *format;   /* --format */
 	const char *state;    /* --state ID */
 	long workers;         /* --workers; -1 = not given */
@@ -47,6 +49,10 @@ typedef struct cli_opts {
 #define CLI_O_JSON    0x040u
 #define CLI_O_LEASE   0x080u
 #define CLI_O_PLAIN   0x100u
+#define CLI_O_BACKEND 0x200u
+#define CLI_O_TABLE   0x400u
+/* Where the state lives: --db, or --backend dynamodb --table. */
+#define CLI_O_STORE   (CLI_O_DB | CLI_O_BACKEND | CLI_O_TABLE)
 
 /* Parse argv[1..argc) of subcommand @p cmd; prints the error and returns
  * CLI_USAGE, or CLI_OK. */
@@ -60,11 +66,11 @@ int cli_start(cli_opts *o, const char *cmd, int argc, char **argv,
 	      unsigned accepted, const char *help, int npos,
 	      const char *pos_what);
 
-/* Open database @p db (it must exist) and read workflow @p id; prints
- * what went wrong. Returns an exit code; clear @p snap and free @p ctx
- * and @p backend whatever it returns. */
+/* Open the store @p o names (it must exist) and read workflow @p id;
+ * prints what went wrong. Returns an exit code; clear @p snap and free
+ * @p ctx and @p backend whatever it returns. */
 int cli_open_snapshot(orc_backend **backend, orc_context **ctx,
-		      orc_snapshot *snap, const char *db, const char *id,
+		      orc_snapshot *snap, const cli_opts *o, const char *id,
 		      uint32_t flags);
 
 /* "orchestra: <fmt>" on stderr. */
@@ -94,6 +100,20 @@ int cli_check_commands(const orc_dag *dag, const char *source);
 /* Open the SQLite database; prints on failure. Returns an exit code. */
 int cli_open_db(orc_backend **out, const char *path);
 
+/* ---- stores (store.c) ---- */
+
+/* Open the backend the options name: SQLite --db (default
+ * ./orchestra.db; with @p must_exist a missing file is CLI_NOTFOUND), or
+ * DynamoDB --table with region, endpoint and credentials from the
+ * environment as the AWS SDKs find them. Prints on failure. */
+int cli_open_store(orc_backend **out, const cli_opts *o, int must_exist);
+
+/* "orchestra.db" or "DynamoDB table T", for messages. */
+const char *cli_store_name(char *buf, size_t len, const cli_opts *o);
+
+/* Check the --backend/--db/--table combination; prints. An exit code. */
+int cli_check_store(const cli_opts *o, const char *cmd);
+
 /* Print @p s on one line (newlines and tabs as spaces), at most @p max
  * bytes of it ("..." marks a cut). Error texts hold stderr tails. */
 void cli_print_line(FILE *f, const char *s, size_t max);
@@ -115,6 +135,7 @@ int cli_cmd_list(int argc, char **argv);
 int cli_cmd_cancel(int argc, char **argv);
 int cli_cmd_validate(int argc, char **argv);
 int cli_cmd_graph(int argc, char **argv);
+int cli_cmd_table(int argc, char **argv);
 #ifdef ORC_CLI_HAVE_ASL
 int orc_cli_asl(int argc, char **argv);
 #endif
@@ -124,9 +145,9 @@ int orc_cli_asl(int argc, char **argv);
 typedef struct cli_view cli_view;
 
 /* Start a thread that polls @p wf_id through its own connection to
- * @p db_path: redraws in place when @p tty, else prints one line per
- * task state change. */
-int cli_view_start(cli_view **out, const char *db_path, const char *wf_id,
+ * the store @p o names: redraws in place when @p tty, else prints one
+ * line per task state change. */
+int cli_view_start(cli_view **out, const cli_opts *o, const char *wf_id,
 		   int tty);
 /* Stop it after one last poll; frees it. Accepts NULL. */
 void cli_view_stop(cli_view *v);

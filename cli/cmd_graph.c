@@ -19,11 +19,12 @@ static const char validate_help[] =
 
 static const char graph_help[] =
 "usage: orchestra graph FILE [--format dot|mermaid] [--state ID]\n"
-"                            [--db PATH]\n"
+"                 [--db PATH | --backend dynamodb --table NAME]\n"
 "\n"
 "Print the workflow in FILE as Graphviz DOT (default) or a Mermaid\n"
 "flowchart. With --state ID, nodes are coloured by the state of each\n"
-"task in workflow ID of the database (--db, default ./orchestra.db).\n"
+"task in workflow ID of the database (--db, default ./orchestra.db)\n"
+"or DynamoDB table (--backend dynamodb --table NAME).\n"
 "Exit status: 0 printed, 2 bad usage or file, 3 no such workflow.\n";
 
 int cli_cmd_validate(int argc, char **argv)
@@ -89,7 +90,7 @@ int cli_cmd_graph(int argc, char **argv)
 
 	memset(&snap, 0, sizeof(snap));
 	rc = cli_start(&o, "graph", argc, argv, CLI_O_FORMAT | CLI_O_STATE |
-		       CLI_O_DB, graph_help, 1, "one workflow file");
+		       CLI_O_STORE, graph_help, 1, "one workflow file");
 	if (rc >= 0)
 		return rc;
 	if (o.format && strcmp(o.format, "mermaid") == 0) {
@@ -103,9 +104,7 @@ int cli_cmd_graph(int argc, char **argv)
 		return rc;
 	memset(&err, 0, sizeof(err));
 	if (o.state) {
-		rc = cli_open_snapshot(&backend, &ctx, &snap,
-				       o.db ? o.db : CLI_DEFAULT_DB, o.state,
-				       0);
+		rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.state, 0);
 		if (rc != CLI_OK)
 			goto out;
 	}

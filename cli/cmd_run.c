@@ -19,7 +19,8 @@
 
 static const char run_help[] =
 "usage: orchestra run WORKFLOW.json [--input JSON|@FILE] [--id ID]\n"
-"                     [--db PATH] [--workers N] [--lease-ms MS] [--plain]\n"
+"                     [--db PATH | --backend dynamodb --table NAME]\n"
+"                     [--workers N] [--lease-ms MS] [--plain]\n"
 "\n"
 "Run the workflow to the end with N worker threads (default 4), keeping\n"
 "its state in a SQLite file (default ./orchestra.db). Every task must be\n"
@@ -32,6 +33,9 @@ static const char run_help[] =
 "  --input JSON|@FILE  workflow input, as JSON text or read from FILE\n"
 "  --id ID             workflow id\n"
 "  --db PATH           SQLite database file\n"
+"  --backend NAME      sqlite (default) or dynamodb\n"
+"  --table NAME        DynamoDB table ('orchestra table create NAME');\n"
+"                      region, endpoint, credentials from the environment\n"
 "  --workers N         worker threads, 1 to 256\n"
 "  --lease-ms MS       task lease (default 30000; a task's timeout, when\n"
 "                      longer, is used instead)\n"
@@ -45,8 +49,8 @@ static const char run_help[] =
 "4 storage error, 130 interrupted.\n";
 
 static const char resume_help[] =
-"usage: orchestra resume ID [--db PATH] [--workers N] [--lease-ms MS]\n"
-"                           [--plain]\n"
+"usage: orchestra resume ID [--db PATH | --backend dynamodb --table NAME]\n"
+"                           [--workers N] [--lease-ms MS] [--plain]\n"
 "\n"
 "Continue workflow ID from its stored state after a crash, kill or\n"
 "Ctrl-C: expired leases are reclaimed (tasks that were running when the\n"
@@ -118,7 +122,7 @@ static int start_signal_thread(pthread_t *th, sigset_t *set)
 	return pthread_create(th, NULL, signal_main, set) == 0 ? 0 : -1;
 }
 
-static int execute(orc_backend *backend, const char *db, const char *wf_id,
+static int execute(orc_backend *backend, const char *wf_id,
 		   const orc_dag *dag, const char *input, const cli_opts *o)
 {
 	orc_runner_options ro = ORC_RUNNER_OPTIONS_INIT;
@@ -152,7 +156,7 @@ static int execute(orc_backend *backend, const char *db, const char *wf_id,
 
 	printf("workflow %s\n", wf_id);
 	fflush(stdout);
-	if (cli_view_start(&view, db, wf_id,
+	if (cli_view_start(&view, o, wf_id,
 			   !o->plain && isatty(STDOUT_FILENO)) != CLI_OK)
 		view = NULL; /* progress is a nicety; the run goes on */
 
@@ -235,12 +239,12 @@ int cli_cmd_run(int argc, char **argv)
 	orc_dag *dag = NULL;
 	orc_backend *backend = NULL;
 	char *file_id = NULL, *input = NULL, gen[ORC_ID_MAX + 1];
-	const char *wf_id, *db;
+	const char *wf_id;
 	orc_error err;
 	int rc;
 
 	rc = cli_start(&o, "run", argc, argv, CLI_O_INPUT | CLI_O_ID |
-		       CLI_O_DB | CLI_O_WORKERS | CLI_O_LEASE | CLI_O_PLAIN,
+		       CLI_O_STORE | CLI_O_WORKERS | CLI_O_LEASE | CLI_O_PLAIN,
 		       run_help, 1, "one workflow file");
 	if (rc >= 0)
 		return rc;
@@ -261,10 +265,9 @@ int cli_cmd_run(int argc, char **argv)
 		rc = CLI_USAGE;
 		goto out;
 	}
-	db = o.db ? o.db : CLI_DEFAULT_DB;
-	if ((rc = cli_open_db(&backend, db)) != CLI_OK)
+	if ((rc = cli_open_store(&backend, &o, 0)) != CLI_OK)
 		goto out;
-	rc = execute(backend, db, wf_id, dag, input, &o);
+	rc = execute(backend, wf_id, dag, input, &o);
 out:
 	orc_backend_free(backend);
 	orc_dag_free(dag);
@@ -280,18 +283,16 @@ int cli_cmd_resume(int argc, char **argv)
 	orc_context *ctx = NULL;
 	orc_snapshot snap;
 	orc_dag *dag = NULL;
-	const char *db;
 	orc_error err;
 	orc_status st;
 	int rc;
 
-	rc = cli_start(&o, "resume", argc, argv, CLI_O_DB | CLI_O_WORKERS |
+	rc = cli_start(&o, "resume", argc, argv, CLI_O_STORE | CLI_O_WORKERS |
 		       CLI_O_LEASE | CLI_O_PLAIN, resume_help, 1,
 		       "one workflow id");
 	if (rc >= 0)
 		return rc;
-	db = o.db ? o.db : CLI_DEFAULT_DB;
-	rc = cli_open_snapshot(&backend, &ctx, &snap, db, o.pos[0], 0);
+	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0);
 	if (rc != CLI_OK)
 		goto out;
 	memset(&err, 0, sizeof(err));
@@ -309,7 +310,7 @@ int cli_cmd_resume(int argc, char **argv)
 	}
 	orc_context_free(ctx);
 	ctx = NULL;
-	rc = execute(backend, db, o.pos[0], NULL, NULL, &o);
+	rc = execute(backend, o.pos[0], NULL, NULL, &o);
 out:
 	orc_snapshot_clear(&snap);
 	orc_dag_free(dag);

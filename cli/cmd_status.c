@@ -14,7 +14,8 @@
 #include "cli.h"
 
 static const char status_help[] =
-"usage: orchestra status ID [--json] [--db PATH]\n"
+"usage: orchestra status ID [--json]\n"
+"                           [--db PATH | --backend dynamodb --table NAME]\n"
 "\n"
 "Show workflow ID: its state (and first error), then one row per task\n"
 "with its state, attempt and elapsed time. With --json, print one JSON\n"
@@ -26,13 +27,14 @@ static const char status_help[] =
 "Exit status: 0 shown, 2 bad usage, 3 no such workflow, 4 storage error.\n";
 
 static const char list_help[] =
-"usage: orchestra list [--json] [--db PATH]\n"
+"usage: orchestra list [--json]\n"
+"                      [--db PATH | --backend dynamodb --table NAME]\n"
 "\n"
 "List the workflows in the database, oldest first: id, state, number of\n"
 "tasks, last update.\n";
 
 static const char cancel_help[] =
-"usage: orchestra cancel ID [--db PATH]\n"
+"usage: orchestra cancel ID [--db PATH | --backend dynamodb --table NAME]\n"
 "\n"
 "Cancel workflow ID: no task starts any more; tasks not yet running\n"
 "become CANCELED (running ones may finish, and their results are kept\n"
@@ -140,12 +142,11 @@ int cli_cmd_status(int argc, char **argv)
 	cli_opts o;
 	int rc;
 
-	rc = cli_start(&o, "status", argc, argv, CLI_O_DB | CLI_O_JSON,
+	rc = cli_start(&o, "status", argc, argv, CLI_O_STORE | CLI_O_JSON,
 		       status_help, 1, "one workflow id");
 	if (rc >= 0)
 		return rc;
-	rc = cli_open_snapshot(&backend, &ctx, &snap,
-			       o.db ? o.db : CLI_DEFAULT_DB, o.pos[0],
+	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0],
 			       ORC_SNAPSHOT_PAYLOADS);
 	if (rc == CLI_OK) {
 		if (o.json)
@@ -202,23 +203,17 @@ int cli_cmd_list(int argc, char **argv)
 {
 	orc_backend *backend = NULL;
 	wf_list l = { NULL, 0, 0, 0 };
-	const char *db;
 	orc_error err;
 	orc_status st;
 	cli_opts o;
 	size_t i;
 	int rc;
 
-	rc = cli_start(&o, "list", argc, argv, CLI_O_DB | CLI_O_JSON,
+	rc = cli_start(&o, "list", argc, argv, CLI_O_STORE | CLI_O_JSON,
 		       list_help, 0, "no arguments");
 	if (rc >= 0)
 		return rc;
-	db = o.db ? o.db : CLI_DEFAULT_DB;
-	if (access(db, F_OK) != 0) {
-		cli_err("list: no database %s (use --db)", db);
-		return CLI_NOTFOUND;
-	}
-	if ((rc = cli_open_db(&backend, db)) != CLI_OK)
+	if ((rc = cli_open_store(&backend, &o, 1)) != CLI_OK)
 		return rc;
 	if (!ORC_BACKEND_HAS(backend, list_workflows, 1)) {
 		cli_err("list: the %s backend cannot list workflows (%s)",
@@ -288,12 +283,11 @@ int cli_cmd_cancel(int argc, char **argv)
 	cli_opts o;
 	int rc;
 
-	rc = cli_start(&o, "cancel", argc, argv, CLI_O_DB, cancel_help, 1,
+	rc = cli_start(&o, "cancel", argc, argv, CLI_O_STORE, cancel_help, 1,
 		       "one workflow id");
 	if (rc >= 0)
 		return rc;
-	rc = cli_open_snapshot(&backend, &ctx, &snap,
-			       o.db ? o.db : CLI_DEFAULT_DB, o.pos[0], 0);
+	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0);
 	if (rc != CLI_OK)
 		goto out;
 	if (orc_workflow_state_is_terminal(snap.workflow.state)) {

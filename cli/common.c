@@ -70,6 +70,8 @@ static const opt_def opt_defs[] = {
 	{ "input", CLI_O_INPUT, 1 },
 	{ "id", CLI_O_ID, 1 },
 	{ "db", CLI_O_DB, 1 },
+	{ "backend", CLI_O_BACKEND, 1 },
+	{ "table", CLI_O_TABLE, 1 },
 	{ "format", CLI_O_FORMAT, 1 },
 	{ "state", CLI_O_STATE, 1 },
 	{ "workers", CLI_O_WORKERS, 1 },
@@ -102,6 +104,8 @@ static int set_opt(cli_opts *o, const char *cmd, const opt_def *d,
 	case CLI_O_INPUT: o->input = v; break;
 	case CLI_O_ID: o->id = v; break;
 	case CLI_O_DB: o->db = v; break;
+	case CLI_O_BACKEND: o->backend = v; break;
+	case CLI_O_TABLE: o->table = v; break;
 	case CLI_O_FORMAT: o->format = v; break;
 	case CLI_O_STATE: o->state = v; break;
 	case CLI_O_WORKERS:
@@ -202,30 +206,35 @@ int cli_start(cli_opts *o, const char *cmd, int argc, char **argv,
 			pos_what, cmd);
 		return CLI_USAGE;
 	}
+	if ((accepted & CLI_O_BACKEND) && cli_check_store(o, cmd) != CLI_OK)
+		return CLI_USAGE;
 	return -1;
 }
 
 int cli_open_snapshot(orc_backend **backend, orc_context **ctx,
-		      orc_snapshot *snap, const char *db, const char *id,
+		      orc_snapshot *snap, const cli_opts *o, const char *id,
 		      uint32_t flags)
 {
+	char name[300];
 	orc_error err;
 	orc_status st;
 	int rc;
 
 	memset(snap, 0, sizeof(*snap));
-	if (access(db, F_OK) != 0) {
-		cli_err("no database %s (use --db)", db);
-		return CLI_NOTFOUND;
-	}
-	if ((rc = cli_open_db(backend, db)) != CLI_OK)
+	if ((rc = cli_open_store(backend, o, 1)) != CLI_OK)
 		return rc;
 	memset(&err, 0, sizeof(err));
 	st = orc_context_create(ctx, *backend, NULL, &err);
 	if (st == ORC_OK)
 		st = orc_workflow_snapshot(snap, *ctx, id, flags, &err);
+	if (st == ORC_ENOTFOUND && strstr(err.message, "ResourceNotFound")) {
+		cli_err("no %s (orchestra table create)",
+			cli_store_name(name, sizeof(name), o));
+		return CLI_NOTFOUND;
+	}
 	if (st == ORC_ENOTFOUND) {
-		cli_err("no workflow '%s' in %s", id, db);
+		cli_err("no workflow '%s' in %s", id,
+			cli_store_name(name, sizeof(name), o));
 		return CLI_NOTFOUND;
 	}
 	if (st != ORC_OK)

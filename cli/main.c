@@ -29,6 +29,7 @@ static const cli_cmd cmds[] = {
 	{ "cancel", cli_cmd_cancel, "cancel a workflow" },
 	{ "validate", cli_cmd_validate, "check a workflow file" },
 	{ "graph", cli_cmd_graph, "print a workflow as DOT or Mermaid" },
+	{ "table", cli_cmd_table, "create a DynamoDB table for --backend" },
 #ifdef ORC_CLI_HAVE_ASL
 	{ "asl", cmd_asl, "emit Amazon States Language" },
 #endif
@@ -46,7 +47,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	fputs("\n'orchestra <command> --help' describes each command.\n"
 	      "State lives in a SQLite file, ./" CLI_DEFAULT_DB " unless --db "
-	      "names another.\n"
+	      "names another,\nor in a DynamoDB table with --backend dynamodb "
+	      "--table NAME.\n"
 	      "Exit status: 0 done (run/resume: the workflow succeeded), "
 	      "1 workflow failed\nor canceled, 2 bad usage or input, "
 	      "3 no such workflow, 4 storage or\nsystem error, 130 "

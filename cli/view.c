@@ -218,11 +218,10 @@ static void view_free(cli_view *v)
 	free(v);
 }
 
-int cli_view_start(cli_view **out, const char *db_path, const char *wf_id,
+int cli_view_start(cli_view **out, const cli_opts *o, const char *wf_id,
 		   int tty)
 {
 	cli_view *v = calloc(1, sizeof(*v));
-	orc_sqlite_options so = ORC_SQLITE_OPTIONS_INIT;
 
 	*out = NULL;
 	if (!v)
@@ -231,7 +230,7 @@ int cli_view_start(cli_view **out, const char *db_path, const char *wf_id,
 	pthread_cond_init(&v->cv, NULL);
 	v->tty = tty;
 	snprintf(v->id, sizeof(v->id), "%s", wf_id);
-	if (orc_sqlite_backend_open(&v->backend, db_path, &so, NULL) != ORC_OK ||
+	if (cli_open_store(&v->backend, o, 0) != CLI_OK ||
 	    orc_context_create(&v->ctx, v->backend, NULL, NULL) != ORC_OK) {
 		view_free(v);
 		return CLI_RUNTIME;
