@@ -493,6 +493,85 @@ def test_resume_after_sigkill(d):
           "resume of a finished workflow ran tasks again")
 
 
+KILL_SEED = int(os.environ.get("ORC_TEST_SEED", "20261127"), 0)
+
+
+def integrity_ok(db):
+    import sqlite3
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        con.close()
+
+
+def kill_after(args, cwd, delay):
+    """Start orchestra, SIGKILL it after @delay s; True if it was killed
+    (False: it finished first)."""
+    p = subprocess.Popen([ORCHESTRA] + args, cwd=cwd,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        p.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGKILL)
+    p.wait()
+    return p.returncode == -signal.SIGKILL
+
+
+def test_sigkill_loop_then_resume(d):
+    """kill -9 of run, then of resume, at random moments (a fixed seed)
+    while tasks run and state is committed; then resume finishes each
+    workflow, the file is intact, and each task succeeded exactly once:
+    its winning attempt is in the side-effect log once, and no attempt
+    ran after it. (Attempts cut off by a kill may have run too: commands
+    are at-least-once, docs/cli.md.)"""
+    import random
+    rng = random.Random(KILL_SEED)
+    log = os.path.join(d, "effects.log")
+    # The sleep keeps a run (about 0.3 s) longer than most kill delays.
+    cmd = sh('cat >/dev/null; sleep 0.03; echo "$ORC_WORKFLOW_ID '
+             '$ORC_TASK_ID $ORC_ATTEMPT" >> "%s"' % log)
+    bs = ["B%d" % i for i in range(16)]
+    tasks = [{"id": "A", "command": cmd}]
+    tasks += [{"id": b, "command": cmd, "dependsOn": ["A"]} for b in bs]
+    tasks += [{"id": "C%d" % i, "command": cmd, "dependsOn": bs}
+              for i in range(4)]
+    write_json(os.path.join(d, "wf.json"), {
+        "defaults": {"retry": {"maxAttempts": 20, "intervalMs": 0}},
+        "tasks": tasks})
+    opts = ["--db", "t.db", "--lease-ms", "300", "--plain"]
+    kills = 0
+    for i in range(8):
+        wf = "kl%d" % i
+        where = "seed %d (ORC_TEST_SEED repeats it), %s" % (KILL_SEED, wf)
+        kills += kill_after(["run", "wf.json", "--id", wf] + opts, d,
+                            rng.uniform(0.0, 0.25))
+        check(integrity_ok(os.path.join(d, "t.db")), where)
+        # A kill before the start was committed leaves nothing to resume.
+        started = run(["status", wf, "--db", "t.db"], d)[0] == 0
+        again = ["resume", wf] if started else ["run", "wf.json", "--id", wf]
+        # resume waits up to one lease (0.3 s) before rerunning tasks.
+        kills += kill_after(again + opts, d, rng.uniform(0.0, 0.5))
+        check(integrity_ok(os.path.join(d, "t.db")), where)
+        out, _ = expect(["resume", wf] + opts, d, 0)
+        check(out.splitlines()[-1] == "workflow %s SUCCEEDED" % wf,
+              where + "\n" + out)
+        doc = status_json(d, wf)
+        lines = [l.split() for l in read_lines(log)]
+        for t in doc["tasks"]:
+            ran = [int(a) for w, task, a in lines if w == wf and
+                   task == t["id"]]
+            check(t["state"] == "SUCCEEDED", "%s: %s" % (where, t))
+            check(len(ran) == len(set(ran)), "%s: %s attempts ran twice: "
+                  "%s" % (where, t["id"], ran))
+            check(t["attempt"] in ran and max(ran) == t["attempt"],
+                  "%s: %s succeeded in attempt %d, log has %s" %
+                  (where, t["id"], t["attempt"], ran))
+    check(integrity_ok(os.path.join(d, "t.db")), "seed %d" % KILL_SEED)
+    check(kills >= 8, "seed %d: only %d of 16 runs were killed" %
+          (KILL_SEED, kills))
+
+
 def test_resume_after_sigint(d):
     log = os.path.join(d, "effects.log")
     spid = os.path.join(d, "s.pid")
@@ -613,6 +692,7 @@ GROUPS = {
             test_run_generated_id_and_relative_paths, test_list_and_cancel,
             test_live_view_on_a_terminal],
     "resume": [test_resume_after_sigkill, test_resume_after_sigint],
+    "killloop": [test_sigkill_loop_then_resume],
     "timeout": [test_timeout_kills_task_and_children],
     "fanout": [test_fanout_example],
 }

@@ -146,22 +146,14 @@ static sqlite3 *raw_open(const char *path)
 
 static int group_setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/orc-test-sqlite-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(dir) ? 0 : -1;
+	return sqlite_test_dir_create(dir, sizeof(dir), "sqlite");
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	if (rmdir(dir) != 0) {
-		perror("rmdir (a test left files behind)");
-		return -1;
-	}
-	return 0;
+	return sqlite_test_dir_remove(dir);
 }
 
 /* ---- schema ---- */
