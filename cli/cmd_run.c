@@ -122,6 +122,46 @@ static int start_signal_thread(pthread_t *th, sigset_t *set)
 	return pthread_create(th, NULL, signal_main, set) == 0 ? 0 : -1;
 }
 
+/* After a success, "<id> output: <json>" for each task nothing depends
+ * on: the workflow's result (the fanout example's aggregate). The
+ * outcome is already printed and durable, so a failure here only
+ * leaves the lines out. */
+static void print_results(orc_backend *backend, const char *wf_id,
+			  const orc_dag *dag)
+{
+	orc_dag *stored = NULL;
+	orc_context *ctx = NULL;
+	orc_snapshot snap;
+	const uint32_t *succ;
+	orc_error err;
+	size_t i;
+
+	memset(&snap, 0, sizeof(snap));
+	if (orc_context_create(&ctx, backend, NULL, &err) != ORC_OK ||
+	    orc_workflow_snapshot(&snap, ctx, wf_id, ORC_SNAPSHOT_PAYLOADS,
+				  &err) != ORC_OK)
+		goto out;
+	if (!dag && snap.workflow.definition &&
+	    orc_dag_load(&stored, NULL, snap.workflow.definition,
+			 strlen(snap.workflow.definition), "stored definition",
+			 &err) == ORC_OK)
+		dag = stored;
+	if (!dag || orc_dag_task_count(dag) != snap.ntasks)
+		goto out;
+	for (i = 0; i < snap.ntasks; i++) {
+		if (orc_dag_dependents(&succ, dag, i) != 0 ||
+		    !snap.tasks[i].output)
+			continue;
+		printf("%s output: ", snap.tasks[i].id);
+		cli_print_line(stdout, snap.tasks[i].output, 2000);
+		fputc('\n', stdout);
+	}
+out:
+	orc_snapshot_clear(&snap);
+	orc_context_free(ctx);
+	orc_dag_free(stored);
+}
+
 static int execute(orc_backend *backend, const char *wf_id,
 		   const orc_dag *dag, const char *input, const cli_opts *o)
 {
@@ -179,6 +219,8 @@ static int execute(orc_backend *backend, const char *wf_id,
 		orc_run_result_clear(&res);
 		return cli_code(st);
 	}
+	if (res.state == ORC_WORKFLOW_SUCCEEDED)
+		print_results(backend, wf_id, dag);
 	printf("workflow %s %s", wf_id, orc_workflow_state_name(res.state));
 	if (res.error) {
 		fputs(": ", stdout);

@@ -637,6 +637,12 @@ def test_fanout_example(d):
     out, _ = expect(["run", wf, "--db", db, "--id", "fan1", "--input",
                      '{"start": 4}'], SOURCE_ROOT, 0)
     check(out.splitlines()[-1] == "workflow fan1 SUCCEEDED", out)
+    # The result, C's aggregate, is printed just before (C is the sink).
+    check(out.splitlines()[-2].startswith("C output: "), out)
+    check(json.loads(out.splitlines()[-2][len("C output: "):]) ==
+          {"total": 40, "parts": {"B1": {"value": 8, "by": "node"},
+                                  "B2": {"value": 12, "by": "python"},
+                                  "B3": {"value": 20, "by": "sh"}}}, out)
     tasks = tasks_by_id(status_json(d, "fan1", db))
     check(tasks["A"]["output"] == {"seed": 4, "by": "node"}, tasks["A"])
     check(tasks["C"]["output"] == {"total": 4 * 2 + 4 * 3 + 4 * 5, "parts": {
