@@ -1384,6 +1384,14 @@ static orc_status ddb_put_lock(orc_backend *b, const orc_lock_rec *rec,
 
 /* ---- the rest ---- */
 
+/* For tests: the backend's AWS client (retry delays, counters). */
+orc__aws_client *orc__dynamodb_client(orc_backend *b);
+
+orc__aws_client *orc__dynamodb_client(orc_backend *b)
+{
+	return b ? &DB(b)->client : NULL;
+}
+
 static orc_status ddb_ctl(orc_backend *b, int op, void *arg, orc_error *err)
 {
 	ddb_backend *db = DB(b);

@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,7 +200,7 @@ static void *accept_main(void *p)
 	lb_server *s = p;
 
 	for (;;) {
-		int fd = accept(s->fd, NULL, NULL);
+		int fd = accept(s->fd, NULL, NULL), one = 1;
 		struct conn_arg *a;
 
 		if (fd < 0) {
@@ -207,6 +208,9 @@ static void *accept_main(void *p)
 				continue;
 			break;
 		}
+		/* Head and body go in two sends: without this, Nagle and
+		 * the peer's delayed ACK hold the body for 40 ms. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		pthread_mutex_lock(&s->mu);
 		if (s->stopping || s->nconns == MAX_CONNS) {
 			pthread_mutex_unlock(&s->mu);

@@ -2,9 +2,10 @@
  * DynamoDB-specific behaviour against dynalite: ids that look like
  * expression syntax, the 400 KB item limit checked before sending,
  * pagination over more than 1 MB, the request counter, table creation,
- * and retries through a fault-injecting proxy (forward then drop, forward
- * then 500, throttle) proving that a write applied but unanswered is not
- * reported as a conflict.
+ * and retries through the fault-injecting proxy (ddb_support.c: forward
+ * then drop, forward then 500, throttle) proving that a write applied but
+ * unanswered is not reported as a conflict. Whole runs under random
+ * faults are in test_faults.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,69 +18,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
-#include "orchestra/backend.h"
-#include "orchestra/backends.h"
-#include "orchestra/orchestra.h"
+#include "ddb_support.h"
 #include "dynalite.h"
-#include "loopback.h"
 #include "support/testutil.h"
 
 #define NOW 1700000000000LL
-
-static int ntables;
-
-#define CHECK(want, call)                                                  \
-	do {                                                               \
-		orc_error e_;                                              \
-		orc_status st_;                                            \
-		memset(&e_, 0, sizeof(e_));                                \
-		st_ = (call);                                              \
-		if (st_ != (want))                                         \
-			fail_msg("line %d: %s returned %s (%s), expected %s", \
-				 __LINE__, #call, orc_status_name(st_),    \
-				 e_.message, orc_status_name(want));       \
-	} while (0)
-#define E (&e_)
-
-static void fresh_table(char *name, size_t cap)
-{
-	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
-
-	snprintf(name, cap, "ddb-%ld-%d", (long)getpid(), ntables++);
-	o.table = name;
-	CHECK(ORC_OK, orc_dynamodb_create_table(&o, E));
-}
-
-static orc_backend *open_on(const char *table, const char *endpoint,
-			    int attempts)
-{
-	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
-	orc_backend *b = NULL;
-
-	o.table = table;
-	o.endpoint = endpoint;
-	o.max_attempts = attempts;
-	o.request_timeout_ms = 5000;
-	CHECK(ORC_OK, orc_dynamodb_backend_open(&b, &o, E));
-	return b;
-}
 
 static orc_backend *open_fresh(void)
 {
 	char t[64];
 
-	fresh_table(t, sizeof(t));
-	return open_on(t, NULL, 0);
-}
-
-static orc_dynamodb_stats stats(orc_backend *b)
-{
-	orc_dynamodb_stats s;
-
-	CHECK(ORC_OK, b->ctl(b, ORC_DYNAMODB_CTL_STATS, &s, E));
-	return s;
+	ddb_fresh_table(t, sizeof(t));
+	return ddb_open_on(t, NULL, 0);
 }
 
 static void create(orc_backend *b, const char *wf_id, orc_task_seed *t,
@@ -104,19 +54,6 @@ static orc_task_update upd(void)
 	u.if_version = -1;
 	u.now_ms = NOW + 1;
 	return u;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	return dl_start();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	dl_stop();
-	return 0;
 }
 
 static void test_dynamodb__ids_that_look_like_expressions(void **state)
@@ -179,13 +116,13 @@ static void test_dynamodb__item_limit_checked_before_sending(void **state)
 	memset(big, 'y', BIG);
 	big[BIG] = '\0';
 	create(b, "wf-limit", t, 1);
-	s0 = stats(b);
+	s0 = ddb_stats(b);
 	u.set = ORC_SET_OUTPUT;
 	u.output = big;
 	assert_int_equal(b->update_task(b, "wf-limit", "big", &u, NULL, &err),
 			 ORC_ETOOBIG);
 	assert_non_null(strstr(err.message, "big"));
-	s1 = stats(b);
+	s1 = ddb_stats(b);
 	assert_int_equal((int)(s1.requests - s0.requests), 0);
 
 	/* Under the limit it is stored and read back whole. */
@@ -201,10 +138,10 @@ static void test_dynamodb__item_limit_checked_before_sending(void **state)
 	memset(&wf, 0, sizeof(wf));
 	strcpy(wf.id, "wf-toolarge");
 	wf.definition = big;
-	s0 = stats(b);
+	s0 = ddb_stats(b);
 	assert_int_equal(b->create_workflow(b, &wf, t, 1, &err), ORC_ETOOBIG);
 	assert_non_null(strstr(err.message, "wf-toolarge"));
-	s1 = stats(b);
+	s1 = ddb_stats(b);
 	assert_int_equal((int)(s1.requests - s0.requests), 0);
 	free(big);
 	orc_backend_free(b);
@@ -254,19 +191,19 @@ static void test_dynamodb__pagination_over_one_megabyte(void **state)
 					     E));
 	}
 	/* 40 x 60 KB = 2.4 MB: Query answers in pages of at most 1 MB. */
-	s0 = stats(b);
+	s0 = ddb_stats(b);
 	CHECK(ORC_OK, b->list_tasks(b, "wf-pages", 0, ORC_LIST_PAYLOADS,
 				    count_task, &c, E));
-	s1 = stats(b);
+	s1 = ddb_stats(b);
 	assert_int_equal(c.n, NT);
 	assert_int_equal(c.bytes, (size_t)NT * OUT);
 	assert_true(s1.calls - s0.calls >= 3);
 	/* Without payloads: none returned, yet as many pages, since the
 	 * 1 MB page limit counts the items read, not what is projected. */
 	memset(&c, 0, sizeof(c));
-	s0 = stats(b);
+	s0 = ddb_stats(b);
 	CHECK(ORC_OK, b->list_tasks(b, "wf-pages", 0, 0, count_task, &c, E));
-	s1 = stats(b);
+	s1 = ddb_stats(b);
 	assert_int_equal(c.n, NT);
 	assert_int_equal(c.bytes, 0);
 	assert_true(s1.calls - s0.calls >= 3);
@@ -310,15 +247,15 @@ static void test_dynamodb__request_counter(void **state)
 	orc_task_rec r;
 
 	(void)state;
-	s0 = stats(b);
+	s0 = ddb_stats(b);
 	/* GetItem for the record, 3 conditional puts, the record put. */
 	create(b, "wf-count", t, 3);
-	s1 = stats(b);
+	s1 = ddb_stats(b);
 	assert_int_equal((int)(s1.requests - s0.requests), 5);
 	assert_int_equal((int)(s1.calls - s0.calls), 5);
 	assert_int_equal((int)s1.retries, 0);
 	CHECK(ORC_OK, b->get_task(&r, b, "wf-count", "a", 0, E));
-	s0 = stats(b);
+	s0 = ddb_stats(b);
 	assert_int_equal((int)(s0.requests - s1.requests), 1);
 	CHECK(ORC_ENOTSUPPORTED, b->ctl(b, 12345, NULL, E));
 	orc_backend_free(b);
@@ -332,7 +269,7 @@ static void test_dynamodb__create_table_and_options(void **state)
 	orc_error err;
 
 	(void)state;
-	fresh_table(t, sizeof(t));
+	ddb_fresh_table(t, sizeof(t));
 	o.table = t;
 	assert_int_equal(orc_dynamodb_create_table(&o, &err), ORC_EEXISTS);
 	o.table = NULL;
@@ -349,134 +286,6 @@ static void test_dynamodb__create_table_and_options(void **state)
 		assert_non_null(strstr(err.message, "ResourceNotFound"));
 	}
 	orc_backend_free(b);
-}
-
-/* ---- the fault-injecting proxy ---- */
-
-enum fault { PASS, FWD_DROP, FWD_500, THROTTLE };
-
-struct proxy {
-	char target[64];   /* X-Amz-Target suffix the fault applies to */
-	enum fault fault;
-	int skip;          /* matching requests let through first */
-	int times;         /* faults left */
-	int faults_done;
-	CURL *curl;
-};
-
-static size_t sink(char *p, size_t size, size_t n, void *ud)
-{
-	struct lb_resp *rs = ud;
-	char *nb = realloc(rs->body, rs->body_len + size * n + 1);
-
-	if (!nb)
-		return 0;
-	memcpy(nb + rs->body_len, p, size * n);
-	rs->body = nb;
-	rs->body_len += size * n;
-	nb[rs->body_len] = '\0';
-	return size * n;
-}
-
-static void forward(struct proxy *px, const lb_req *rq, lb_resp *rs)
-{
-	static const char *const names[] = { "Content-Type", "X-Amz-Target",
-		"X-Amz-Date", "Authorization", NULL };
-	struct curl_slist *h = NULL;
-	char url[64], v[1024], line[1200];
-	long code = 0;
-	int i;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", dl_port());
-	for (i = 0; names[i]; i++)
-		if (lb_header(rq, names[i], v, sizeof(v))) {
-			snprintf(line, sizeof(line), "%s: %s", names[i], v);
-			h = curl_slist_append(h, line);
-		}
-	curl_easy_reset(px->curl);
-	curl_easy_setopt(px->curl, CURLOPT_URL, url);
-	curl_easy_setopt(px->curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(px->curl, CURLOPT_POSTFIELDS, rq->body);
-	curl_easy_setopt(px->curl, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
-	curl_easy_setopt(px->curl, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(px->curl, CURLOPT_WRITEDATA, rs);
-	free(rs->body);
-	rs->body = NULL;
-	rs->body_len = 0;
-	if (curl_easy_perform(px->curl) == CURLE_OK)
-		curl_easy_getinfo(px->curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_slist_free_all(h);
-	rs->status = code ? (int)code : 502;
-}
-
-static void proxy_handler(const lb_req *rq, lb_resp *rs, void *ud)
-{
-	struct proxy *px = ud;
-	char target[128] = "";
-	int hit;
-
-	lb_header(rq, "X-Amz-Target", target, sizeof(target));
-	hit = px->times > 0 && strstr(target, px->target) != NULL;
-	if (hit && px->skip > 0) {
-		px->skip--;
-		hit = 0;
-	}
-	if (hit) {
-		px->times--;
-		px->faults_done++;
-	}
-	if (hit && px->fault == THROTTLE) {
-		lb_body(rs, 400, "{\"__type\":\"com.amazonaws.dynamodb."
-			"v20120810#ThrottlingException\",\"message\":"
-			"\"Rate of requests exceeds the allowed "
-			"throughput.\"}");
-		return;
-	}
-	forward(px, rq, rs);
-	if (hit && px->fault == FWD_DROP)
-		rs->status = 0;   /* applied by dynalite, answer lost */
-	else if (hit && px->fault == FWD_500)
-		lb_body(rs, 500, "{\"__type\":\"com.amazonaws.dynamodb."
-			"v20120810#InternalServerError\",\"message\":"
-			"\"Internal server error\"}");
-}
-
-struct fixture {
-	struct proxy px;
-	lb_server *srv;
-	orc_backend *direct, *viaproxy;
-};
-
-static void fixture_open(struct fixture *f, int attempts)
-{
-	char t[64], url[64];
-
-	memset(f, 0, sizeof(*f));
-	f->px.curl = curl_easy_init();
-	assert_non_null(f->px.curl);
-	assert_int_equal(lb_start(&f->srv, proxy_handler, &f->px), 0);
-	fresh_table(t, sizeof(t));
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lb_port(f->srv));
-	f->direct = open_on(t, NULL, 0);
-	f->viaproxy = open_on(t, url, attempts);
-}
-
-static void fixture_close(struct fixture *f)
-{
-	orc_backend_free(f->viaproxy);
-	orc_backend_free(f->direct);
-	lb_stop(f->srv);
-	curl_easy_cleanup(f->px.curl);
-}
-
-static void arm(struct fixture *f, const char *target, enum fault fault,
-		int times)
-{
-	f->px.skip = 0;
-	snprintf(f->px.target, sizeof(f->px.target), "%s", target);
-	f->px.fault = fault;
-	f->px.times = times;
-	f->px.faults_done = 0;
 }
 
 static void test_dynamodb__applied_then_dropped_is_not_a_conflict(void **state)
@@ -499,10 +308,10 @@ static void test_dynamodb__applied_then_dropped_is_not_a_conflict(void **state)
 		fixture_open(&f, 3);
 		/* A task's put, then the workflow record's put (after the
 		 * two tasks'): applied, answer lost. */
-		arm(&f, "PutItem", faults[k], 1);
+		fixture_arm(&f, "PutItem", faults[k], 1);
 		create(f.viaproxy, "wf-x", t, 2);
 		assert_int_equal(f.px.faults_done, 1);
-		arm(&f, "PutItem", faults[k], 1);
+		fixture_arm(&f, "PutItem", faults[k], 1);
 		f.px.skip = 2;
 		create(f.viaproxy, "wf-y", t, 2);
 		assert_int_equal(f.px.faults_done, 1);
@@ -516,7 +325,7 @@ static void test_dynamodb__applied_then_dropped_is_not_a_conflict(void **state)
 		orc_workflow_rec_clear(&wf);
 
 		/* A claim conditioned on version 1. */
-		arm(&f, "UpdateItem", faults[k], 1);
+		fixture_arm(&f, "UpdateItem", faults[k], 1);
 		u = upd();
 		u.set = ORC_SET_STATE | ORC_SET_LEASE;
 		u.if_version = 1;
@@ -535,7 +344,7 @@ static void test_dynamodb__applied_then_dropped_is_not_a_conflict(void **state)
 							     &r, E));
 
 		/* A done dependency: counted once. */
-		arm(&f, "UpdateItem", faults[k], 1);
+		fixture_arm(&f, "UpdateItem", faults[k], 1);
 		u = upd();
 		u.set = ORC_SET_DONE_DEP | ORC_SET_PROMOTE;
 		u.done_dep = "a";
@@ -548,7 +357,7 @@ static void test_dynamodb__applied_then_dropped_is_not_a_conflict(void **state)
 		assert_int_equal(r.state, ORC_TASK_READY);
 
 		/* A lease taken for the first time. */
-		arm(&f, "PutItem", faults[k], 1);
+		fixture_arm(&f, "PutItem", faults[k], 1);
 		memset(&l, 0, sizeof(l));
 		strcpy(l.name, "leader");
 		strcpy(l.owner, "w1");
@@ -560,7 +369,7 @@ static void test_dynamodb__applied_then_dropped_is_not_a_conflict(void **state)
 							  E));
 		/* After a 500 we retry; after a dropped answer libcurl may
 		 * resend by itself on a fresh connection, or we do. */
-		s = stats(f.viaproxy);
+		s = ddb_stats(f.viaproxy);
 		if (faults[k] == FWD_500)
 			assert_int_equal((int)s.retries, 5);
 		fixture_close(&f);
@@ -579,14 +388,14 @@ static void test_dynamodb__throttling_retried_then_reported(void **state)
 	fixture_open(&f, 3);
 	create(f.direct, "wf-t", t, 1);
 	/* Two throttles, then through. */
-	arm(&f, "GetItem", THROTTLE, 2);
-	s0 = stats(f.viaproxy);
+	fixture_arm(&f, "GetItem", THROTTLE, 2);
+	s0 = ddb_stats(f.viaproxy);
 	CHECK(ORC_OK, f.viaproxy->get_task(&r, f.viaproxy, "wf-t", "a", 0, E));
-	s1 = stats(f.viaproxy);
+	s1 = ddb_stats(f.viaproxy);
 	assert_int_equal((int)(s1.requests - s0.requests), 3);
 	assert_int_equal((int)(s1.retries - s0.retries), 2);
 	/* Throttled past max_attempts: ORC_ETHROTTLED, service words kept. */
-	arm(&f, "GetItem", THROTTLE, 10);
+	fixture_arm(&f, "GetItem", THROTTLE, 10);
 	assert_int_equal(f.viaproxy->get_task(&r, f.viaproxy, "wf-t", "a", 0,
 					      &err), ORC_ETHROTTLED);
 	assert_non_null(strstr(err.message, "Rate of requests exceeds"));
@@ -687,5 +496,6 @@ int main(void)
 			test_dynamodb__throttling_retried_then_reported),
 	};
 
-	return cmocka_run_group_tests_name("dynamodb", tests, setup, teardown);
+	return cmocka_run_group_tests_name("dynamodb", tests, ddb_setup,
+					   ddb_teardown);
 }
