@@ -16,6 +16,9 @@ orc__aws_client *orc__dynamodb_client(orc_backend *b);
 
 static int ntables;
 
+const char *const ddb_op_names[OP_KINDS] = { "GetItem", "PutItem",
+	"UpdateItem", "Query", "Scan", "other" };
+
 int ddb_setup(void **state)
 {
 	(void)state;
@@ -135,6 +138,15 @@ static void proxy_handler(const lb_req *rq, lb_resp *rs, void *ud)
 
 	lb_header(rq, "X-Amz-Target", target, sizeof(target));
 	px->requests++;
+	{
+		const char *dot = strrchr(target, '.');
+		int k;
+
+		for (k = 0; k < OP_OTHER; k++)
+			if (dot && strcmp(dot + 1, ddb_op_names[k]) == 0)
+				break;
+		px->by_op[k]++;
+	}
 	f = pick(px, target);
 	if (f != PASS) {
 		px->faults_done++;

@@ -56,6 +56,11 @@ enum fault {
 	FAULT_KINDS
 };
 
+/* DynamoDB operations the proxy counts apart; the rest is OP_OTHER. */
+enum ddb_op { OP_GET, OP_PUT, OP_UPDATE, OP_QUERY, OP_SCAN, OP_OTHER,
+	      OP_KINDS };
+extern const char *const ddb_op_names[OP_KINDS];
+
 struct proxy {
 	char target[64];   /* X-Amz-Target suffix the fault applies to */
 	enum fault fault;
@@ -68,6 +73,7 @@ struct proxy {
 	uint64_t rng;
 	int by_kind[FAULT_KINDS];
 	int requests;
+	int by_op[OP_KINDS];   /* requests seen, by operation */
 	CURL *curl;
 };
 

@@ -479,10 +479,230 @@ static void test_dynamodb__engine_runs_the_seed_dag(void **state)
 	orc_backend_free(b);
 }
 
+/* ---- requests of one seed run, by backend call ---- */
+
+/* A backend in front of the proxied one that logs, per call, which
+ * DynamoDB requests it cost (the proxy counts them by operation). */
+struct trace {
+	orc_backend parent;
+	orc_backend *inner;
+	struct proxy *px;
+	int before[OP_KINDS];
+	int calls, requests;
+	char log[16384];
+	size_t len;
+};
+
+#define TR(b) ((struct trace *)(void *)(b))
+
+static void tr_begin(struct trace *t)
+{
+	memcpy(t->before, t->px->by_op, sizeof(t->before));
+}
+
+static void tr_end(struct trace *t, const char *what, const char *id,
+		   const char *detail)
+{
+	char ops[128] = "";
+	size_t n = 0;
+	int k, d, total = 0;
+
+	for (k = 0; k < OP_KINDS; k++) {
+		d = t->px->by_op[k] - t->before[k];
+		total += d;
+		if (d > 1)
+			n += (size_t)snprintf(ops + n, sizeof(ops) - n,
+					      "%s%d %s", n ? " + " : "", d,
+					      ddb_op_names[k]);
+		else if (d)
+			n += (size_t)snprintf(ops + n, sizeof(ops) - n,
+					      "%s%s", n ? " + " : "",
+					      ddb_op_names[k]);
+	}
+	t->calls++;
+	t->requests += total;
+	if (t->len < sizeof(t->log))
+		t->len += (size_t)snprintf(t->log + t->len,
+					   sizeof(t->log) - t->len,
+					   "  %2d  %-16s %-3s %-22s %s\n",
+					   total, what, id ? id : "", detail,
+					   ops);
+}
+
+static orc_status tr_create_workflow(orc_backend *b,
+				     const orc_workflow_rec *wf,
+				     const orc_task_seed *tasks, size_t ntasks,
+				     orc_error *err)
+{
+	orc_status st;
+
+	tr_begin(TR(b));
+	st = TR(b)->inner->create_workflow(TR(b)->inner, wf, tasks, ntasks,
+					   err);
+	tr_end(TR(b), "create_workflow", NULL, orc_status_name(st));
+	return st;
+}
+
+static orc_status tr_get_workflow(orc_workflow_rec *out, orc_backend *b,
+				  const char *wf_id, orc_error *err)
+{
+	orc_status st;
+
+	tr_begin(TR(b));
+	st = TR(b)->inner->get_workflow(out, TR(b)->inner, wf_id, err);
+	tr_end(TR(b), "get_workflow", NULL, orc_status_name(st));
+	return st;
+}
+
+static orc_status tr_update_workflow(orc_backend *b, const char *wf_id,
+				     const orc_workflow_update *u,
+				     orc_workflow_rec *out, orc_error *err)
+{
+	orc_status st;
+
+	tr_begin(TR(b));
+	st = TR(b)->inner->update_workflow(TR(b)->inner, wf_id, u, out, err);
+	tr_end(TR(b), "update_workflow", NULL, u->set & ORC_WSET_STATE ?
+	       orc_workflow_state_name(u->state) : "(check)");
+	return st;
+}
+
+static orc_status tr_get_task(orc_task_rec *out, orc_backend *b,
+			      const char *wf_id, const char *task_id,
+			      uint32_t flags, orc_error *err)
+{
+	orc_status st;
+
+	tr_begin(TR(b));
+	st = TR(b)->inner->get_task(out, TR(b)->inner, wf_id, task_id, flags,
+				    err);
+	tr_end(TR(b), "get_task", task_id, flags & ORC_LIST_PAYLOADS ?
+	       "with payloads" : "");
+	return st;
+}
+
+static orc_status tr_update_task(orc_backend *b, const char *wf_id,
+				 const char *task_id, const orc_task_update *u,
+				 orc_task_rec *out, orc_error *err)
+{
+	char d[64];
+	orc_status st;
+
+	tr_begin(TR(b));
+	st = TR(b)->inner->update_task(TR(b)->inner, wf_id, task_id, u, out,
+				       err);
+	snprintf(d, sizeof(d), "%s%s%s%s%s",
+		 u->set & ORC_SET_STATE ? "-> " : "",
+		 u->set & ORC_SET_STATE ? orc_task_state_name(u->state) : "",
+		 u->set & ORC_SET_DONE_DEP ? " dep " : "",
+		 u->set & ORC_SET_DONE_DEP ? u->done_dep : "",
+		 u->set & ORC_SET_PROMOTE ? " +promote" : "");
+	tr_end(TR(b), "update_task", task_id, d);
+	return st;
+}
+
+static orc_status tr_list_tasks(orc_backend *b, const char *wf_id,
+				uint32_t states, uint32_t flags,
+				orc_task_rec_cb cb, void *payload,
+				orc_error *err)
+{
+	orc_status st;
+
+	tr_begin(TR(b));
+	st = TR(b)->inner->list_tasks(TR(b)->inner, wf_id, states, flags, cb,
+				      payload, err);
+	tr_end(TR(b), "list_tasks", NULL, states ==
+	       ORC_TASK_BIT(ORC_TASK_READY) ? "READY" : states ? "some states"
+	       : "all");
+	return st;
+}
+
+static orc_status tr_get_lock(orc_lock_rec *out, orc_backend *b,
+			      const char *name, orc_error *err)
+{
+	return TR(b)->inner->get_lock(out, TR(b)->inner, name, err);
+}
+
+static orc_status tr_put_lock(orc_backend *b, const orc_lock_rec *rec,
+			      int64_t expected, orc_error *err)
+{
+	return TR(b)->inner->put_lock(TR(b)->inner, rec, expected, err);
+}
+
+static void tr_free(orc_backend *b)
+{
+	(void)b;   /* the test frees the inner backend */
+}
+
+static void trace_init(struct trace *t, orc_backend *inner,
+		       struct proxy *px)
+{
+	memset(t, 0, sizeof(*t));
+	orc_backend_init(&t->parent, ORC_BACKEND_VERSION);
+	t->parent.name = "trace";
+	t->parent.create_workflow = tr_create_workflow;
+	t->parent.get_workflow = tr_get_workflow;
+	t->parent.update_workflow = tr_update_workflow;
+	t->parent.get_task = tr_get_task;
+	t->parent.update_task = tr_update_task;
+	t->parent.list_tasks = tr_list_tasks;
+	t->parent.get_lock = tr_get_lock;
+	t->parent.put_lock = tr_put_lock;
+	t->parent.free = tr_free;
+	t->inner = inner;
+	t->px = px;
+}
+
+/*
+ * The issue's budget for A -> (B1, B2, B3) -> C is 2 * tasks + edges + 2
+ * = 19 requests, everything included. This prints where each request
+ * goes (run with --verbose, or see the test log) and holds the count to
+ * what the engine and this backend spend today, so that it only goes
+ * down.
+ */
+#define SEED_RUN_REQUESTS_MAX 49
+
+static void test_dynamodb__seed_run_request_count(void **state)
+{
+	struct fixture f;
+	struct trace t;
+	orc_run_result res;
+	orc_dynamodb_stats s;
+	const char *line, *nl;
+	int k;
+
+	(void)state;
+	fixture_open(&f, 3);
+	trace_init(&t, f.viaproxy, &f.px);
+	memset(&res, 0, sizeof(res));
+	run_seed(&t.parent, "wf-count", 0, &res);
+	assert_int_equal(res.state, ORC_WORKFLOW_SUCCEEDED);
+	orc_run_result_clear(&res);
+	s = ddb_stats(f.viaproxy);
+	print_message("seed run: %d requests in %d backend calls\n",
+		      t.requests, t.calls);
+	/* Line by line: cmocka cuts long messages. */
+	for (line = t.log; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		print_message("%.*s\n", (int)(nl - line), line);
+	}
+	for (k = 0; k < OP_KINDS; k++)
+		print_message("  %-10s %d\n", ddb_op_names[k], f.px.by_op[k]);
+	/* Every request the client sent reached the proxy, none retried. */
+	assert_int_equal((int)s.requests, f.px.requests);
+	assert_int_equal(t.requests, f.px.requests);
+	assert_int_equal((int)s.retries, 0);
+	if (t.requests > SEED_RUN_REQUESTS_MAX)
+		fail_msg("%d requests, more than %d", t.requests,
+			 SEED_RUN_REQUESTS_MAX);
+	fixture_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dynamodb__engine_runs_the_seed_dag),
+		cmocka_unit_test(test_dynamodb__seed_run_request_count),
 		cmocka_unit_test(test_dynamodb__ids_that_look_like_expressions),
 		cmocka_unit_test(
 			test_dynamodb__item_limit_checked_before_sending),
