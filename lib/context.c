@@ -44,10 +44,94 @@ ORC_API orc_status orc_context_create(orc_context **out, orc_backend *backend,
 
 static void cache_free(orc__wf_cache *c)
 {
+	size_t i, n = orc_dag_task_count(c->dag);
+
+	if (c->outputs)
+		for (i = 0; i < n; i++)
+			orc_free(c->outputs[i]);
+	orc_free(c->outputs);
+	orc_free(c->reads_left);
+	orc_free(c->done);
+	orc_free(c->hints);
 	orc_dag_free(c->dag);
 	orc_free(c->input);
 	orc_free(c->sinks);
 	orc_free(c);
+}
+
+#define HINTS_MAX 4096
+
+void orc__hint_push(orc__wf_cache *wf, uint32_t task, int64_t version)
+{
+	if (wf->hints_head == wf->nhints)
+		wf->hints_head = wf->nhints = 0;
+	if (wf->nhints == wf->hints_cap && wf->hints_head > 0) {
+		/* Reuse the consumed front before growing. */
+		memmove(wf->hints, wf->hints + wf->hints_head,
+			(wf->nhints - wf->hints_head) * sizeof(*wf->hints));
+		wf->nhints -= wf->hints_head;
+		wf->hints_head = 0;
+	}
+	if (wf->nhints == wf->hints_cap) {
+		size_t cap = wf->hints_cap ? wf->hints_cap * 2 : 16;
+		struct orc__hint *p;
+
+		if (cap > HINTS_MAX)
+			return;
+		p = orc__realloc(wf->hints, cap * sizeof(*p));
+		if (!p)
+			return;
+		wf->hints = p;
+		wf->hints_cap = cap;
+	}
+	wf->hints[wf->nhints].task = task;
+	wf->hints[wf->nhints].version = version;
+	wf->nhints++;
+}
+
+void orc__remember_output(orc__wf_cache *wf, size_t task, const char *json)
+{
+	size_t n = orc_dag_task_count(wf->dag);
+	const uint32_t *succ;
+	size_t ns = orc_dag_dependents(&succ, wf->dag, task);
+
+	if (!wf->done && !(wf->done = orc__calloc((n + 3) / 4, 1)))
+		return;
+	wf->done[task / 4] |= (unsigned char)(1u << (task % 4 * 2));
+	if (!json) {
+		/* Final, so kept for good at the cost of a bit. */
+		wf->done[task / 4] |= (unsigned char)(2u << (task % 4 * 2));
+		return;
+	}
+	if (ns == 0)
+		return;
+	if (!wf->outputs) {
+		wf->outputs = orc__calloc(n, sizeof(*wf->outputs));
+		wf->reads_left = orc__calloc(n, sizeof(*wf->reads_left));
+		if (!wf->outputs || !wf->reads_left) {
+			orc_free(wf->outputs);
+			orc_free(wf->reads_left);
+			wf->outputs = NULL;
+			wf->reads_left = NULL;
+			return;
+		}
+	}
+	if (!wf->outputs[task] && (wf->outputs[task] = orc_strdup(json)))
+		wf->reads_left[task] = (uint32_t)ns;
+}
+
+int orc__known_done(const orc__wf_cache *wf, size_t task)
+{
+	return wf->done && (wf->done[task / 4] >> (task % 4 * 2) & 1u);
+}
+
+const char *orc__known_output(const orc__wf_cache *wf, size_t task)
+{
+	if (!wf->done)
+		return NULL;
+	if (wf->done[task / 4] >> (task % 4 * 2) & 2u)
+		return "null";
+	return wf->outputs ? wf->outputs[task] : NULL;
 }
 
 ORC_API void orc_context_free(orc_context *ctx)

@@ -19,7 +19,40 @@ typedef struct orc__wf_cache {
 	uint32_t *sinks;       /* tasks without dependents */
 	size_t nsinks;
 	size_t sinks_done;     /* sinks[0..sinks_done) seen SUCCEEDED */
+
+	/* What this context's own writes taught it, so a single process
+	 * running a workflow skips reads it would otherwise repeat. Each
+	 * fact is checked by the next conditional write or is final. */
+	struct orc__hint {
+		uint32_t task;
+		int64_t version;
+	} *hints;              /* tasks we saw become READY, at version:
+				  a queue, claimed in the order seen */
+	size_t hints_head, nhints, hints_cap;
+	char **outputs;        /* per task: output of a task we completed,
+				  kept until each dependent has read it
+				  (allocated at the first output) */
+	uint32_t *reads_left;  /* per task: dependents yet to read it */
+	unsigned char *done;   /* per task 2 bits: we completed it; its
+				  output is null */
+	int ended;             /* we wrote the final workflow state */
+	orc_workflow_state end_state;
 } orc__wf_cache;
+
+/* Remember that @p task became READY at @p version (bounded; dropping a
+ * hint only costs a listing later). */
+void orc__hint_push(orc__wf_cache *wf, uint32_t task, int64_t version);
+
+/* Remember a completion of ours: its output (copied) for the
+ * dependents' payloads, and that the task SUCCEEDED. Best effort: out of
+ * memory just means reading it back later. */
+void orc__remember_output(orc__wf_cache *wf, size_t task, const char *json);
+
+/* Whether we completed @p task (so it SUCCEEDED). */
+int orc__known_done(const orc__wf_cache *wf, size_t task);
+
+/* The output of a task we completed, if still kept; NULL = read it. */
+const char *orc__known_output(const orc__wf_cache *wf, size_t task);
 
 #define ORC__CACHE_MAX 16
 

@@ -169,7 +169,7 @@ ORC_API orc_status orc_workflow_start(orc_context *ctx, const char *wf_id,
 	orc__wf_cache *c;
 	char *definition = NULL;
 	orc_status st;
-	int tries;
+	int tries, created = 0;
 
 	ORC_CHECK_ARG(ctx != NULL && dag != NULL, err);
 	if ((st = check_id("workflow", wf_id, err)) != ORC_OK)
@@ -181,9 +181,18 @@ ORC_API orc_status orc_workflow_start(orc_context *ctx, const char *wf_id,
 		return st;
 	if ((st = orc_dag_save(&definition, dag, err)) != ORC_OK)
 		return st;
-	/* Two rounds: a concurrent starter may create it between our read
-	 * and our write, and then its definition decides. */
+	/* Seed first: the backend refuses an existing record without
+	 * writing, and only then is the stored definition worth reading.
+	 * Two rounds: the record may vanish (deleted, expired) between our
+	 * write and our read. */
 	for (tries = 0; tries < 2; tries++) {
+		st = seed_workflow(ctx, wf_id, dag, definition, input_json, err);
+		if (st == ORC_OK) {
+			created = 1;
+			break;
+		}
+		if (st != ORC_EEXISTS)
+			goto out;
 		memset(&rec, 0, sizeof(rec));
 		st = ctx->backend->get_workflow(&rec, ctx->backend, wf_id, err);
 		if (st == ORC_OK) {
@@ -200,13 +209,17 @@ ORC_API orc_status orc_workflow_start(orc_context *ctx, const char *wf_id,
 		}
 		if (st != ORC_ENOTFOUND)
 			goto out;
-		st = seed_workflow(ctx, wf_id, dag, definition, input_json, err);
-		if (st == ORC_OK)
-			break;
-		if (st != ORC_EEXISTS)
-			goto out;
 	}
 	st = orc__context_put(&c, ctx, wf_id, dag, input_json, err);
+	if (st == ORC_OK && created) {
+		/* We seeded it: the roots are READY at version 1. */
+		size_t i, n = orc_dag_task_count(dag);
+		const uint32_t *deps;
+
+		for (i = 0; i < n; i++)
+			if (orc_dag_deps(&deps, dag, i) == 0)
+				orc__hint_push(c, (uint32_t)i, 1);
+	}
 out:
 	orc_free(definition);
 	return st;
@@ -329,6 +342,23 @@ ORC_API orc_status orc_workflow_claim(orc_claim *out, orc_context *ctx,
 		return st;
 	if ((st = orc__context_workflow(&wf, ctx, wf_id, err)) != ORC_OK)
 		return st;
+	if (wf->ended)
+		return orc_error_set(err, ORC_ECANCELED, "workflow %s is %s",
+				     wf_id, orc_workflow_state_name(wf->end_state));
+	/* Tasks our own writes made READY: claim them by id, without
+	 * listing. The version makes the claim exact: if anything touched
+	 * the task since, the write is refused and we list as usual. */
+	while (wf->hints_head < wf->nhints) {
+		struct orc__hint h = wf->hints[wf->hints_head++];
+
+		st = claim_one(out, ctx, wf, orc__task_id_at(wf->dag, h.task),
+			       h.version, 0, owner, lease_ms,
+			       orc_context_now(ctx), err);
+		if (st == ORC_OK)
+			return ORC_OK;
+		if (st != ORC_ECONFLICT && st != ORC_ENOTFOUND)
+			return st;
+	}
 	/* A lost race only means another worker took that task: look
 	 * again, a bounded number of times. */
 	for (round = 0; round < 8; round++) {
@@ -470,18 +500,28 @@ ORC_API orc_status orc_workflow_payload(char **json_out, orc_context *ctx,
 	for (i = 0; i < nd && !bad; i++) {
 		orc_task_rec rec;
 		const char *dep = orc__task_id_at(wf->dag, deps[i]);
+		/* Completed here: the stored output is this text. */
+		const char *text = orc__known_output(wf, deps[i]);
 
 		memset(&rec, 0, sizeof(rec));
-		st = ctx->backend->get_task(&rec, ctx->backend, wf_id, dep,
-					    ORC_LIST_PAYLOADS, err);
-		if (st != ORC_OK)
-			break;
+		if (!text) {
+			st = ctx->backend->get_task(&rec, ctx->backend, wf_id,
+						    dep, ORC_LIST_PAYLOADS,
+						    err);
+			if (st != ORC_OK)
+				break;
+			text = rec.output ? rec.output : "null";
+		}
 		if (i)
 			bad |= buf_str(&buf, &len, &cap, ",");
 		bad |= buf_json_str(&buf, &len, &cap, dep);
 		bad |= buf_str(&buf, &len, &cap, ":");
-		bad |= buf_str(&buf, &len, &cap,
-			       rec.output ? rec.output : "null");
+		bad |= buf_str(&buf, &len, &cap, text);
+		if (wf->outputs && wf->outputs[deps[i]] &&
+		    --wf->reads_left[deps[i]] == 0) {
+			orc_free(wf->outputs[deps[i]]);
+			wf->outputs[deps[i]] = NULL;
+		}
 		orc_task_rec_clear(&rec);
 	}
 	bad |= buf_str(&buf, &len, &cap, "}}");
@@ -574,15 +614,19 @@ orc_status orc__mark_done(orc_context *ctx, orc__wf_cache *wf,
 	u.set = ORC_SET_DONE_DEP | ORC_SET_PROMOTE;
 	u.done_dep = orc__task_id_at(wf->dag, dep);
 	u.done_dep_index = (uint32_t)k;
+	memset(&rec, 0, sizeof(rec));
 	st = ctx->backend->update_task(ctx->backend, wf->id,
 				       orc__task_id_at(wf->dag, task), &u,
-				       promoted ? &rec : NULL, err);
+				       &rec, err);
 	/* Not PENDING any more: already ready, running, done or canceled,
 	 * so marking has nothing left to do. */
 	if (st == ORC_ECONFLICT)
 		return ORC_OK;
-	if (st == ORC_OK && promoted && rec.state == ORC_TASK_READY)
-		*promoted = 1;
+	if (st == ORC_OK && rec.state == ORC_TASK_READY) {
+		if (promoted)
+			*promoted = 1;
+		orc__hint_push(wf, (uint32_t)task, rec.version);
+	}
 	return st;
 }
 
@@ -630,9 +674,13 @@ static orc_status check_sinks(orc_context *ctx, orc__wf_cache *wf,
 	orc_status st;
 
 	while (wf->sinks_done < wf->nsinks) {
-		const char *id = orc__task_id_at(wf->dag,
-					    wf->sinks[wf->sinks_done]);
+		uint32_t sink = wf->sinks[wf->sinks_done];
+		const char *id = orc__task_id_at(wf->dag, sink);
 
+		if (orc__known_done(wf, sink)) {
+			wf->sinks_done++;  /* we completed it ourselves */
+			continue;
+		}
 		st = ctx->backend->get_task(&rec, ctx->backend, wf->id, id, 0,
 					    err);
 		if (st != ORC_OK)
@@ -641,7 +689,14 @@ static orc_status check_sinks(orc_context *ctx, orc__wf_cache *wf,
 			return ORC_OK;
 		wf->sinks_done++;
 	}
-	return orc__finish_workflow(ctx, wf->id, ORC_WORKFLOW_SUCCEEDED, NULL, err);
+	st = orc__finish_workflow(ctx, wf->id, ORC_WORKFLOW_SUCCEEDED, NULL,
+				  err);
+	if (st == ORC_OK) {
+		/* Every sink succeeded, so no other end is possible. */
+		wf->ended = 1;
+		wf->end_state = ORC_WORKFLOW_SUCCEEDED;
+	}
+	return st;
 }
 
 ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
@@ -676,6 +731,7 @@ ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
 		return stale_token(ctx, wf_id, task_id, token, err);
 	if (st != ORC_OK)
 		return st;
+	orc__remember_output(wf, idx, output_json);
 	if ((st = fan_out(ctx, wf, idx, u.now_ms, NULL, err)) != ORC_OK)
 		return st;
 	if (orc_dag_dependents(&succ, wf->dag, idx) == 0)

@@ -112,18 +112,25 @@ static void test_engine__start_is_idempotent(void **state)
 	orc_dag *other;
 	orc_error err;
 
+	orc_claim cl;
+	orc_task_rec rec;
+
 	ASSERT_ST(ORC_OK, orc_workflow_start(f->ctx, "wf", f->dag, "{\"n\":1}",
 					     &err));
+	claim_expect(f, "A", &cl);
+	/* Starting again changes nothing: A keeps running, same version. */
 	ASSERT_ST(ORC_OK, orc_workflow_start(f->ctx, "wf", f->dag, "{\"n\":1}",
 					     &err));
-	assert_int_equal(checked_backend_calls(f->cb, CK_CREATE_WORKFLOW), 1);
+	ASSERT_ST(ORC_OK, f->mem->get_task(&rec, f->mem, "wf", "A", 0, &err));
+	assert_int_equal(rec.state, ORC_TASK_RUNNING);
+	assert_int_equal(rec.version, cl.token);
 	/* Same id, different definition: refused, nothing changed. */
 	other = test_seed_dag(NULL);
 	assert_int_equal(orc_workflow_start(f->ctx, "wf", other, NULL, &err),
 			 ORC_EEXISTS);
 	assert_non_null(strstr(err.message, "different definition"));
 	orc_dag_free(other);
-	assert_int_equal(get_rec(f, "A").state, ORC_TASK_READY);
+	assert_int_equal(get_rec(f, "A").state, ORC_TASK_RUNNING);
 	assert_int_equal(get_rec(f, "C").state, ORC_TASK_PENDING);
 	assert_int_equal(get_rec(f, "C").ndeps, 3);
 }
@@ -703,6 +710,78 @@ static void test_engine__null_arguments_return_einval(void **state)
 			 ORC_EINVAL);
 }
 
+/*
+ * One context running a workflow alone learns from its own writes: the
+ * tasks it made READY are claimed by id (no listing), the outputs it
+ * wrote feed the payloads (no reads), and the end it wrote stops the
+ * claims. A second context, knowing none of it, sees the same payload.
+ */
+static void test_engine__own_writes_spare_reads(void **state)
+{
+	fixture *f = *state;
+	orc_context *other = NULL;
+	orc_claim cl;
+	orc_error err;
+	char *mine = NULL, *theirs = NULL;
+	size_t lists, gets;
+
+	ASSERT_ST(ORC_OK, orc_workflow_start(f->ctx, "wf", f->dag, "{\"k\":1}",
+					     &err));
+	lists = checked_backend_calls(f->cb, CK_LIST_TASKS);
+	gets = checked_backend_calls(f->cb, CK_GET_TASK);
+	run_task(f, "A", "{\"a\":1}");
+	run_task(f, "B1", "[1]");
+	run_task(f, "B2", NULL);
+	run_task(f, "B3", "\"three\"");
+	assert_int_equal(checked_backend_calls(f->cb, CK_LIST_TASKS), lists);
+	ASSERT_ST(ORC_OK, orc_context_create(&other,
+					     checked_backend_vtable(f->cb),
+					     NULL, &err));
+	ASSERT_ST(ORC_OK, orc_workflow_claim(&cl, other, "wf", "w2", 1000,
+					     &err));
+	assert_string_equal(cl.task_id, "C");
+	ASSERT_ST(ORC_OK, orc_workflow_payload(&mine, f->ctx, "wf", &cl, &err));
+	assert_int_equal(checked_backend_calls(f->cb, CK_GET_TASK), gets);
+	ASSERT_ST(ORC_OK, orc_workflow_payload(&theirs, other, "wf", &cl,
+					       &err));
+	assert_int_equal(checked_backend_calls(f->cb, CK_GET_TASK), gets + 3);
+	assert_string_equal(mine, theirs);
+	assert_non_null(strstr(mine, "{\"B1\":[1],\"B2\":null,"
+				     "\"B3\":\"three\"}"));
+	orc_free(mine);
+	orc_free(theirs);
+	ASSERT_ST(ORC_OK, orc_workflow_complete(other, "wf", "C", cl.token,
+						NULL, &err));
+	assert_int_equal(wf_state(f), ORC_WORKFLOW_SUCCEEDED);
+	orc_context_free(other);
+}
+
+/* A READY task remembered by one context but claimed by another: the
+ * remembered version is stale, the claim by id is refused, and the
+ * context falls back to listing. */
+static void test_engine__stale_hint_falls_back(void **state)
+{
+	fixture *f = *state;
+	orc_context *other = NULL;
+	orc_claim cl;
+	orc_error err;
+
+	ASSERT_ST(ORC_OK, orc_workflow_start(f->ctx, "wf", f->dag, NULL, &err));
+	ASSERT_ST(ORC_OK, orc_context_create(&other,
+					     checked_backend_vtable(f->cb),
+					     NULL, &err));
+	ASSERT_ST(ORC_OK, orc_workflow_claim(&cl, other, "wf", "w2", 1000,
+					     &err));
+	assert_string_equal(cl.task_id, "A");
+	assert_int_equal(orc_workflow_claim(&cl, f->ctx, "wf", "w1", 1000,
+					    &err), ORC_ENOTFOUND);
+	ASSERT_ST(ORC_OK, orc_workflow_complete(other, "wf", "A", cl.token,
+						NULL, &err));
+	claim_expect(f, "B1", &cl);
+	assert_int_equal(checked_backend_successes(f->cb, "wf", "A"), 1);
+	orc_context_free(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -712,6 +791,8 @@ int main(void)
 		T(test_engine__start_rejects_bad_input),
 		T(test_engine__no_task_runs_before_its_dependencies),
 		T(test_engine__dependency_outputs_reach_payload),
+		T(test_engine__own_writes_spare_reads),
+		T(test_engine__stale_hint_falls_back),
 		T(test_engine__output_must_be_json),
 		T(test_engine__stale_token_refused_after_reclaim),
 		T(test_engine__heartbeat_keeps_the_lease),
