@@ -76,10 +76,9 @@ typedef struct orc_lambda_runtime_options {
  * environment.
  * @since 0.1
  */
-ORC_API orc_status orc_lambda_runtime_run(orc_lambda_handler_fn fn,
-					  void *userdata,
-					  const orc_lambda_runtime_options *opts,
-					  orc_error *err);
+ORC_API orc_status orc_lambda_runtime_run(
+	orc_lambda_handler_fn fn, void *userdata,
+	const orc_lambda_runtime_options *opts, orc_error *err);
 
 /**
  * @brief Report an init error (POST /runtime/init/error), for a main
@@ -143,9 +142,9 @@ typedef struct orc_lambda_client_options {
  * (orc_lambda_client_free()); NULL on failure. @p opts NULL = defaults.
  * @since 0.1
  */
-ORC_API orc_status orc_lambda_client_create(orc_lambda_client **out,
-					    const orc_lambda_client_options *opts,
-					    orc_error *err);
+ORC_API orc_status orc_lambda_client_create(
+	orc_lambda_client **out, const orc_lambda_client_options *opts,
+	orc_error *err);
 
 /** @brief Free a client. Accepts NULL. @since 0.1 */
 ORC_API void orc_lambda_client_free(orc_lambda_client *c);

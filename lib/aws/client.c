@@ -336,6 +336,8 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 	orc__buf_free(&rep->body);
 	memset(rep, 0, sizeof(*rep));
 	memset(&r, 0, sizeof(r));
+	r.on_header = c->on_header;
+	r.on_header_ud = c->on_header_ud;
 	/* The endpoint's own path, or @p path under its origin. */
 	p = path ? path : c->path;
 	orc__buf_add(&url, c->url, (size_t)(strstr(c->url, "://") + 3 -

@@ -67,11 +67,33 @@ static void copy_value(char *dst, size_t cap, const char *v, size_t n)
 	dst[n] = '\0';
 }
 
+int orc__http_header_is(const char *line, size_t len, const char *name,
+			const char **value, size_t *vlen)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
+		return 0;
+	line += n + 1;
+	len -= n + 1;
+	while (len && isspace((unsigned char)*line)) {
+		line++;
+		len--;
+	}
+	while (len && isspace((unsigned char)line[len - 1]))
+		len--;
+	*value = line;
+	*vlen = len;
+	return 1;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	orc__http_resp *r = ud;
 	size_t len = size * n;
 
+	if (r->on_header)
+		r->on_header(p, len, r->on_header_ud);
 	/* A new status line (after 100-continue) starts a new answer. */
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		r->date[0] = '\0';

@@ -14,6 +14,10 @@ typedef struct orc__http_resp {
 	orc__buf body;
 	char date[64];            /* the Date header, "" when absent */
 	char error_type[128];     /* x-amzn-ErrorType, "" when absent */
+	/* Optional, kept across requests: sees every header line as it
+	 * arrives (status lines too, CRLF included). */
+	void (*on_header)(const char *line, size_t len, void *ud);
+	void *on_header_ud;
 } orc__http_resp;
 
 void orc__http_resp_clear(orc__http_resp *r);
@@ -38,6 +42,14 @@ orc_status orc__http_do(orc__http *h, orc__http_resp *resp,
 			const char *method, const char *url,
 			const char *const *headers, const char *body,
 			size_t body_len, orc_error *err);
+
+/*
+ * When header @p line (as on_header sees it) is @p name (any case), point
+ * @p value at its value without surrounding blanks and CRLF, set @p vlen
+ * and return 1; else 0.
+ */
+int orc__http_header_is(const char *line, size_t len, const char *name,
+			const char **value, size_t *vlen);
 
 /* RFC 7231 IMF-fixdate to ms since the epoch; -1 when unparsable. */
 int64_t orc__http_parse_date(const char *s);

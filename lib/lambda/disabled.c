@@ -10,10 +10,9 @@
 #define NO_LAMBDA "liborchestra was built without Lambda support " \
 		  "(needs the dynamodb part: libcurl and libcrypto)"
 
-ORC_API orc_status orc_lambda_runtime_run(orc_lambda_handler_fn fn,
-					  void *userdata,
-					  const orc_lambda_runtime_options *opts,
-					  orc_error *err)
+ORC_API orc_status orc_lambda_runtime_run(
+	orc_lambda_handler_fn fn, void *userdata,
+	const orc_lambda_runtime_options *opts, orc_error *err)
 {
 	ORC_UNUSED(fn);
 	ORC_UNUSED(userdata);
@@ -30,9 +29,9 @@ ORC_API orc_status orc_lambda_runtime_init_error(const char *api,
 	return orc_error_set(err, ORC_ENOTSUPPORTED, NO_LAMBDA);
 }
 
-ORC_API orc_status orc_lambda_client_create(orc_lambda_client **out,
-					    const orc_lambda_client_options *opts,
-					    orc_error *err)
+ORC_API orc_status orc_lambda_client_create(
+	orc_lambda_client **out, const orc_lambda_client_options *opts,
+	orc_error *err)
 {
 	ORC_UNUSED(opts);
 	if (out)
