@@ -13,11 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <sqlite3.h>
-
+#include "bench_sqlite_raw.h"
 #include "orchestra/backend.h"
 #include "orchestra/backends.h"
 #include "orchestra/orchestra.h"
@@ -27,127 +24,12 @@
 
 #define ROUNDS 3
 
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_s(void)
-{
-	return clock_s(CLOCK_MONOTONIC);
-}
-
-/* Operations per second of one run, by wall and by CPU time. */
-struct rate {
-	double wall, cpu;
-};
-
-static struct rate rate_of(double n, double wall0, double cpu0)
-{
-	struct rate r;
-
-	r.wall = n / (now_s() - wall0);
-	r.cpu = n / (clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
-	return r;
-}
-
 static void keep_best(struct rate *best, struct rate r)
 {
 	if (r.wall > best->wall)
 		best->wall = r.wall;
 	if (r.cpu > best->cpu)
 		best->cpu = r.cpu;
-}
-
-static void remove_db(const char *path)
-{
-	char p[256];
-
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-	unlink(path);
-}
-
-static void die(const char *what, const char *msg)
-{
-	fprintf(stderr, "bench_sqlite_raw: %s: %s\n", what, msg);
-	exit(1);
-}
-
-static int step_done(sqlite3 *db, sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		die("step", sqlite3_errmsg(db));
-	return sqlite3_changes(db);
-}
-
-/* Transactions per second of the raw baseline. */
-static struct rate bench_raw(const char *path)
-{
-	sqlite3_stmt *begin, *commit, *upd;
-	long long *ver, n = 0;
-	struct rate r;
-	sqlite3 *db;
-	double t0, c0;
-	int rows = 1000, i;
-
-	remove_db(path);
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		die("open", sqlite3_errmsg(db));
-	sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = "
-		     "NORMAL; CREATE TABLE t (id INTEGER PRIMARY KEY, version "
-		     "INTEGER NOT NULL, state INTEGER NOT NULL)", NULL, NULL,
-		     NULL);
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	for (i = 0; i < rows; i++) {
-		char sql[96];
-
-		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, 1, 1)",
-			 i);
-		sqlite3_exec(db, sql, NULL, NULL, NULL);
-	}
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL);
-	sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL);
-	if (sqlite3_prepare_v2(db, "UPDATE t SET version = version + 1, "
-			       "state = ?3 WHERE id = ?1 AND version = ?2",
-			       -1, &upd, NULL) != SQLITE_OK)
-		die("prepare", sqlite3_errmsg(db));
-	ver = calloc((size_t)rows, sizeof(*ver));
-	for (i = 0; i < rows; i++)
-		ver[i] = 1;
-	t0 = now_s();
-	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-	do {
-		for (i = 0; i < 256; i++, n++) {
-			int id = (int)(n % rows);
-
-			step_done(db, begin);
-			sqlite3_bind_int(upd, 1, id);
-			sqlite3_bind_int64(upd, 2, ver[id]);
-			sqlite3_bind_int(upd, 3, (int)(n & 3));
-			if (step_done(db, upd) != 1)
-				die("raw", "conditional update missed");
-			ver[id]++;
-			step_done(db, commit);
-		}
-	} while (now_s() - t0 < SECONDS);
-	r = rate_of((double)n, t0, c0);
-	free(ver);
-	sqlite3_finalize(begin);
-	sqlite3_finalize(commit);
-	sqlite3_finalize(upd);
-	sqlite3_close(db);
-	remove_db(path);
-	return r;
 }
 
 static int take_first(const orc_task_rec *rec, void *payload)
@@ -256,7 +138,8 @@ int main(void)
 	int i;
 
 	for (i = 0; i < ROUNDS; i++) {
-		keep_best(&raw, bench_raw("bench_sqlite_raw.db"));
+		keep_best(&raw, bench_raw("bench_sqlite_raw.db", "NORMAL",
+					 SECONDS));
 		keep_best(&upd, bench_backend("bench_sqlite_backend.db", 0));
 		keep_best(&lst, bench_backend("bench_sqlite_backend.db", 1));
 	}
