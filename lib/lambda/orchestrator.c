@@ -341,7 +341,11 @@ ORC_API orc_status orc_lambda_orchestrator_handler(
 	ORC_CHECK_ARG(event != NULL, err);
 	if ((st = orc__lh_env_open(&env, H, userdata, ctx, err)) != ORC_OK)
 		return st;
-	if ((st = orc__lh_parse_object(&root, event, len, "event", err)) ==
+	if (!env.cfg->worker_function)
+		st = orc_error_set(err, ORC_EINVAL, H ": config has no "
+				   "worker_function to dispatch to");
+	if (st == ORC_OK &&
+	    (st = orc__lh_parse_object(&root, event, len, "event", err)) ==
 		    ORC_OK &&
 	    (st = orc__lh_classify(&kind, root, err)) == ORC_OK) {
 		if (kind == ORC__LH_START)

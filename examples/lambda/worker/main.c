@@ -1,0 +1,33 @@
+/*
+ * The worker function (provided.al2023 bootstrap): runs one task per
+ * TaskExecutionRequest. Environment: ORC_TABLE; ORC_DISPATCH_NEXT=1 to
+ * dispatch the tasks each completion makes runnable (no stream needed),
+ * to this same function (AWS_LAMBDA_FUNCTION_NAME).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <orchestra/backends.h>
+#include <orchestra/lambda_handlers.h>
+
+int main(void)
+{
+	orc_dynamodb_options db = ORC_DYNAMODB_OPTIONS_INIT;
+	orc_lambda_handler_config cfg = ORC_LAMBDA_HANDLER_CONFIG_INIT;
+	const char *next = getenv("ORC_DISPATCH_NEXT");
+	orc_error err;
+
+	db.table = getenv("ORC_TABLE");
+	cfg.worker_function = getenv("AWS_LAMBDA_FUNCTION_NAME");
+	if (next && strcmp(next, "1") == 0)
+		cfg.flags |= ORC_LAMBDA_DISPATCH_NEXT;
+	if (orc_dynamodb_backend_open(&cfg.backend, &db, &err) != ORC_OK ||
+	    orc_lambda_client_create(&cfg.client, NULL, &err) != ORC_OK) {
+		orc_lambda_runtime_init_error(NULL, &err, NULL);
+		return 1;
+	}
+	orc_lambda_runtime_run(orc_lambda_worker_handler, &cfg, NULL, &err);
+	orc_lambda_client_free(cfg.client);
+	orc_backend_free(cfg.backend);
+	return 1; /* the loop returns only when the Runtime API is gone */
+}

@@ -1,0 +1,246 @@
+/*
+ * End to end: the example binaries (examples/lambda: orchestrator,
+ * worker, task) run as functions of fake_lambda.py against dynalite.
+ * The test invokes the orchestrator through the real Invoke client;
+ * from there the functions invoke one another through the fake's
+ * Invoke API, the worker dispatching what each task made runnable.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "orchestra/backends.h"
+#include "orchestra/lambda.h"
+#include "orchestra/orchestra.h"
+#include "dynamodb/dynalite.h"
+#include "lambda/fake.h"
+
+#define ARN "arn:aws:lambda:us-east-1:123456789012:function:task-"
+
+static fake_lambda fake;
+static char table[64];
+static orc_backend *backend;
+
+static int setup(void **state)
+{
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+	const char *orch = getenv("ORC_LAMBDA_ORCHESTRATOR");
+	const char *worker = getenv("ORC_LAMBDA_WORKER");
+	const char *task = getenv("ORC_LAMBDA_TASK");
+	static char fns[7][1024], env_table[128];
+	static const char *const tasks[] = { "a", "b1", "b2", "b3", "c" };
+	const char *args[32];
+	orc_error err;
+	int i, n = 0;
+
+	(void)state;
+	if (!orch || !worker || !task) {
+		fprintf(stderr, "ORC_LAMBDA_{ORCHESTRATOR,WORKER,TASK} "
+			"unset\n");
+		return -1;
+	}
+	if (dl_start() != 0)
+		return -1;
+	snprintf(table, sizeof(table), "e2e-%ld", (long)getpid());
+	o.table = table;
+	if (orc_dynamodb_create_table(&o, &err) != ORC_OK ||
+	    orc_dynamodb_backend_open(&backend, &o, &err) != ORC_OK) {
+		fprintf(stderr, "table: %s\n", err.message);
+		return -1;
+	}
+	snprintf(fns[0], sizeof(fns[0]), "orchestrator=%s", orch);
+	snprintf(fns[1], sizeof(fns[1]), "worker=%s", worker);
+	for (i = 0; i < 5; i++)
+		snprintf(fns[2 + i], sizeof(fns[2 + i]), "task-%s=%s",
+			 tasks[i], task);
+	for (i = 0; i < 7; i++) {
+		args[n++] = "--function";
+		args[n++] = fns[i];
+	}
+	snprintf(env_table, sizeof(env_table), "ORC_TABLE=%s", table);
+	args[n++] = "--env";
+	args[n++] = env_table;
+	args[n++] = "--env";
+	args[n++] = "ORC_DISPATCH_NEXT=1";
+	args[n++] = "--env";
+	args[n++] = "ORC_WORKER_FUNCTION=worker";
+	args[n] = NULL;
+	if (fake_start(&fake, args) != 0)
+		return -1;
+	setenv("AWS_ENDPOINT_URL_LAMBDA", fake.invoke, 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fake_stop(&fake);
+	orc_backend_free(backend);
+	dl_stop();
+	return 0;
+}
+
+static char *start_event(const char *wf_id, const char *input,
+			 int max_attempts)
+{
+	static const char *const t[] = { "A", "B1", "B2", "B3", "C" };
+	static const char *const deps[] = {
+		"[]", "[\"A\"]", "[\"A\"]", "[\"A\"]", "[\"B1\",\"B2\",\"B3\"]"
+	};
+	char *ev = malloc(4096);
+	size_t n;
+	int i;
+
+	assert_non_null(ev);
+	n = (size_t)snprintf(ev, 4096, "{\"mode\":\"start\",\"workflowId\":"
+			     "\"%s\",\"input\":%s,\"defaults\":{\"retry\":"
+			     "{\"maxAttempts\":%d,\"intervalMs\":0}},"
+			     "\"graph\":[", wf_id, input, max_attempts);
+	for (i = 0; i < 5; i++) {
+		char lower[4];
+
+		snprintf(lower, sizeof(lower), "%c%s", t[i][0] + 32,
+			 t[i] + 1);
+		n += (size_t)snprintf(ev + n, 4096 - n, "%s{\"taskId\":\"%s\","
+				      "\"targetLambdaArn\":\"" ARN "%s\","
+				      "\"dependsOn\":%s}", i ? "," : "",
+				      t[i], lower, deps[i]);
+	}
+	snprintf(ev + n, 4096 - n, "]}");
+	return ev;
+}
+
+/* Invoke the orchestrator as a client would, with SigV4. */
+static void invoke_orchestrator(const char *event)
+{
+	orc_lambda_client *c = NULL;
+	char *resp = NULL;
+	orc_error err;
+
+	if (orc_lambda_client_create(&c, NULL, &err) != ORC_OK ||
+	    orc_lambda_invoke(c, "orchestrator", ORC_LAMBDA_REQUEST_RESPONSE,
+			      event, &resp, &err) != ORC_OK)
+		fail_msg("invoke orchestrator: %s (%s)", err.message,
+			 resp ? resp : "");
+	assert_non_null(strstr(resp, "\"dispatched\":[\"A\"]"));
+	free(resp);
+	orc_lambda_client_free(c);
+}
+
+/* The workflow's final snapshot, waiting up to 30 s for it. */
+static orc_snapshot wait_terminal(const char *wf_id)
+{
+	orc_context *ctx = NULL;
+	orc_snapshot s;
+	orc_error err;
+	int i;
+
+	assert_int_equal(orc_context_create(&ctx, backend, NULL, &err),
+			 ORC_OK);
+	for (i = 0; i < 600; i++) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		assert_int_equal(orc_workflow_snapshot(&s, ctx, wf_id,
+						       ORC_SNAPSHOT_PAYLOADS,
+						       &err), ORC_OK);
+		if (orc_workflow_state_is_terminal(s.workflow.state))
+			break;
+		orc_snapshot_clear(&s);
+		nanosleep(&ts, NULL);
+	}
+	orc_context_free(ctx);
+	if (i == 600)
+		fail_msg("workflow %s did not finish in 30 s", wf_id);
+	return s;
+}
+
+/* Start a workflow through the orchestrator and wait for its end. */
+static orc_snapshot run_workflow(const char *wf_id, const char *input,
+				 int max_attempts)
+{
+	char *ev = start_event(wf_id, input, max_attempts);
+
+	invoke_orchestrator(ev);
+	free(ev);
+	return wait_terminal(wf_id);
+}
+
+/* Invoke requests so far, not counting the test's own. */
+static int count_invokes(const char *function, const char *type)
+{
+	char *body = fake_get(&fake, "/_fake/invokes");
+	json_t *a = json_loads(body, 0, NULL), *v;
+	size_t i;
+	int n = 0;
+
+	assert_non_null(a);
+	json_array_foreach(a, i, v) {
+		const char *f = json_string_value(json_object_get(v,
+							"function"));
+		const char *t = json_string_value(json_object_get(v, "type"));
+
+		if (f && strstr(f, function) && t && strcmp(t, type) == 0)
+			n++;
+	}
+	json_decref(a);
+	free(body);
+	return n;
+}
+
+static void test_handlers_e2e__seed_runs_with_ten_invocations(void **state)
+{
+	orc_snapshot s = run_workflow("e2e-ok", "{\"k\":1}", 3);
+	size_t i;
+
+	(void)state;
+	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
+	for (i = 0; i < s.ntasks; i++)
+		assert_int_equal(s.tasks[i].attempt, 1);
+	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	orc_snapshot_clear(&s);
+	/* The seed's count: one worker and one target per task. */
+	assert_int_equal(count_invokes("worker", "Event"), 5);
+	assert_int_equal(count_invokes("task-", "RequestResponse"), 5);
+}
+
+static void test_handlers_e2e__function_error_fails_the_workflow(
+	void **state)
+{
+	orc_snapshot s = run_workflow("e2e-fail", "{\"fail\":\"B2\"}", 1);
+
+	(void)state;
+	assert_int_equal(s.workflow.state, ORC_WORKFLOW_FAILED);
+	assert_non_null(strstr(s.workflow.error, "failed on purpose"));
+	assert_int_equal(s.tasks[2].state, ORC_TASK_FAILED);
+	/* The function's own error document, kept. */
+	assert_non_null(strstr(s.tasks[2].error,
+			       "\"errorMessage\":\"task B2 failed on "
+			       "purpose\""));
+	assert_non_null(strstr(s.tasks[2].error,
+			       "\"errorType\":\"TaskFailed\""));
+	assert_int_equal(s.tasks[4].state, ORC_TASK_CANCELED);
+	orc_snapshot_clear(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_handlers_e2e__seed_runs_with_ten_invocations),
+		cmocka_unit_test(
+			test_handlers_e2e__function_error_fails_the_workflow),
+	};
+
+	return cmocka_run_group_tests_name("lambda_handlers_e2e", tests,
+					   setup, teardown);
+}
