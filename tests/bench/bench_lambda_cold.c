@@ -30,6 +30,7 @@
 extern char **environ;
 
 #define EVENT "{\"bench\": 1}"
+#define API "/2018-06-01/runtime/"
 
 static double now_ms(void)
 {
@@ -50,9 +51,11 @@ typedef struct run {
 static void runtime_api(const lb_req *req, lb_resp *resp, void *ud)
 {
 	run *r = ud;
+	int get = strcmp(req->method, "GET") == 0;
+	int post = strcmp(req->method, "POST") == 0;
+	const char *path = req->path;
 
-	if (strcmp(req->method, "GET") == 0 &&
-	    strstr(req->path, "/runtime/invocation/next")) {
+	if (get && strcmp(path, API "invocation/next") == 0) {
 		if (r->nexts++ > 0) {
 			resp->status = 0;
 			return;
@@ -67,8 +70,7 @@ static void runtime_api(const lb_req *req, lb_resp *resp, void *ud)
 		lb_body(resp, 200, EVENT);
 		return;
 	}
-	if (strcmp(req->method, "POST") == 0 &&
-	    strstr(req->path, "/invocation/bench-1/response")) {
+	if (post && strcmp(path, API "invocation/bench-1/response") == 0) {
 		r->t_response = now_ms();
 		r->ok = req->body && strcmp(req->body, EVENT) == 0;
 		atomic_store(&r->done, 1);
