@@ -959,25 +959,29 @@ static int dep_test_and_set(mem_task *t, uint32_t i)
 	return 1;
 }
 
-static orc_status mem_update_task(orc_backend *b, const char *wf_id,
-				  const char *tid, const orc_task_update *u,
-				  orc_task_rec *out, orc_error *err)
-{
-	mem_backend *mb = MB(b);
-	const uint32_t set = u ? u->set : 0;
-	char *output = NULL, *error = NULL, *old_output = NULL;
-	char *old_error = NULL;
-	struct mem_pay *pay = NULL;
-	orc_status st = ORC_OK;
-	uint32_t idx, owner = 0;
-	mem_task *t;
-	mem_wf *w;
-	int write;
+/* One task write in three steps: copies made before the lock (so it is
+ * held short), conditions checked under it, then the effect, which
+ * cannot fail. Strings it replaces are freed after the lock. */
+struct mem_write {
+	const char *tid;
+	const orc_task_update *u;
+	char *output, *error;   /* copies to store */
+	struct mem_pay *pay;    /* holder, if the task has none yet */
+	char *old_output, *old_error;
+	uint32_t idx, owner;
+	int ok;                 /* conditions hold (groups) */
+};
 
-	ORC_CHECK_ARG(b != NULL, err);
-	ORC_CHECK_ARG(wf_id != NULL, err);
-	ORC_CHECK_ARG(tid != NULL, err);
-	ORC_CHECK_ARG(u != NULL, err);
+static orc_status write_prepare(struct mem_write *m, mem_backend *mb,
+				const char *wf_id, const char *tid,
+				const orc_task_update *u, orc_error *err)
+{
+	const uint32_t set = u->set;
+	orc_status st = ORC_OK;
+
+	memset(m, 0, sizeof(*m));
+	m->tid = tid;
+	m->u = u;
 	if ((set & ORC_SET_STATE) &&
 	    (unsigned)u->state >= ORC_TASK_STATE_COUNT)
 		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
@@ -988,73 +992,88 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
 				     "lease owner longer than %d bytes", tid,
 				     wf_id, ORC_OWNER_MAX);
-	/* Copies are made before taking the lock, so it is held short. */
-	if (set & (ORC_SET_OUTPUT | ORC_SET_ERROR)) {
-		if (set & ORC_SET_OUTPUT)
-			st = dup_payload(&output, mb, u->output, "task", tid,
-					 wf_id, "output", err);
-		if (st == ORC_OK && (set & ORC_SET_ERROR))
-			st = dup_payload(&error, mb, u->error, "task", tid,
-					 wf_id, "error", err);
-		/* A payload holder is needed only to store a string. */
-		if (st == ORC_OK && (output || error) &&
-		    !(pay = orc__calloc(1, sizeof(*pay))))
-			st = orc_error_set(err, ORC_ENOMEM, "task %s in "
-					   "workflow %s: out of memory", tid,
-					   wf_id);
-		if (st != ORC_OK)
-			goto done;
-	}
-	w = wf_lookup(mb, wf_id);
-	if (!w) {
-		st = task_not_found(err, wf_id, tid);
-		goto done;
-	}
-	pthread_mutex_lock(&w->mu);
-	idx = task_find(w, tid, orc__hash_str(tid));
-	if (idx == NIL) {
-		st = task_not_found(err, wf_id, tid);
-		goto unlock;
-	}
-	t = &w->tasks[idx];
-	if ((set & ORC_SET_DONE_DEP) && u->done_dep_index >= t->ndeps) {
-		st = orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
-				   "dependency index %u out of range (%u "
-				   "dependencies)", tid, wf_id,
-				   u->done_dep_index, t->ndeps);
-		goto unlock;
-	}
-	if (u->if_states && !(u->if_states & ORC_TASK_BIT(t->state))) {
-		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
-				   "%s: state %s not in the expected states",
-				   tid, wf_id, orc_task_state_name(
-					   (orc_task_state)t->state));
-		goto found;
-	}
-	if (u->if_version >= 0 && u->if_version != t->version) {
-		st = orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
-				   "%s: expected version %lld, found %lld", tid,
-				   wf_id, (long long)u->if_version,
-				   (long long)t->version);
-		goto found;
-	}
-	if (set & ORC_SET_LEASE) {
-		st = owner_intern(&owner, w, u->owner, err);
-		if (st != ORC_OK)
-			goto unlock;
-	}
-	/* From here nothing fails: the write is all or nothing. */
-	write = (set & FIELD_FLAGS) != 0;
+	if (set & ORC_SET_OUTPUT)
+		st = dup_payload(&m->output, mb, u->output, "task", tid, wf_id,
+				 "output", err);
+	if (st == ORC_OK && (set & ORC_SET_ERROR))
+		st = dup_payload(&m->error, mb, u->error, "task", tid, wf_id,
+				 "error", err);
+	/* A payload holder is needed only to store a string. */
+	if (st == ORC_OK && (m->output || m->error) &&
+	    !(m->pay = orc__calloc(1, sizeof(*m->pay))))
+		st = orc_error_set(err, ORC_ENOMEM, "task %s in workflow %s: "
+				   "out of memory", tid, wf_id);
+	return st;
+}
+
+static void write_release(struct mem_write *m)
+{
+	free(m->output);
+	free(m->error);
+	free(m->old_output);
+	free(m->old_error);
+	free(m->pay);
+}
+
+/* Conditions, under w->mu. ORC_ECONFLICT leaves m->idx set, so the
+ * caller can report the task as found. */
+static orc_status write_check(struct mem_write *m, mem_wf *w,
+			      const char *wf_id, orc_error *err)
+{
+	const orc_task_update *u = m->u;
+	const char *tid = m->tid;
+	mem_task *t;
+
+	m->idx = task_find(w, tid, orc__hash_str(tid));
+	if (m->idx == NIL)
+		return task_not_found(err, wf_id, tid);
+	t = &w->tasks[m->idx];
+	if ((u->set & ORC_SET_DONE_DEP) && u->done_dep_index >= t->ndeps)
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "dependency index %u out of range (%u "
+				     "dependencies)", tid, wf_id,
+				     u->done_dep_index, t->ndeps);
+	if (u->if_states && !(u->if_states & ORC_TASK_BIT(t->state)))
+		return orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				     "%s: state %s not in the expected states",
+				     tid, wf_id, orc_task_state_name(
+					     (orc_task_state)t->state));
+	if (u->if_version >= 0 && u->if_version != t->version)
+		return orc_error_set(err, ORC_ECONFLICT, "task %s in workflow "
+				     "%s: expected version %lld, found %lld",
+				     tid, wf_id, (long long)u->if_version,
+				     (long long)t->version);
+	return ORC_OK;
+}
+
+/* The only step that allocates under the lock; before any effect. */
+static orc_status write_intern(struct mem_write *m, mem_wf *w,
+			       orc_error *err)
+{
+	if (!(m->u->set & ORC_SET_LEASE))
+		return ORC_OK;
+	return owner_intern(&m->owner, w, m->u->owner, err);
+}
+
+/* The effect, under w->mu, after write_check() and write_intern(). */
+static void write_apply(struct mem_write *m, mem_wf *w)
+{
+	const orc_task_update *u = m->u;
+	const uint32_t set = u->set;
+	uint32_t idx = m->idx;
+	mem_task *t = &w->tasks[idx];
+	int write = (set & FIELD_FLAGS) != 0;
+
 	if (set & ORC_SET_STATE)
 		task_set_state(w, idx, (uint8_t)u->state);
 	if (set & ORC_SET_ATTEMPT)
 		t->attempt = u->attempt;
 	if (set & ORC_SET_LEASE) {
-		if (owner)
-			w->owner_refs[owner]++;
+		if (m->owner)
+			w->owner_refs[m->owner]++;
 		if (t->owner)
 			w->owner_refs[t->owner]--;
-		t->owner = owner;
+		t->owner = m->owner;
 		t->lease_expiry_ms = u->lease_expiry_ms;
 	}
 	if (set & ORC_SET_NOT_BEFORE)
@@ -1063,20 +1082,20 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 		t->started_ms = u->started_ms;
 	if (set & ORC_SET_ENDED)
 		t->ended_ms = u->ended_ms;
-	if ((set & (ORC_SET_OUTPUT | ORC_SET_ERROR)) && (t->pay || pay)) {
+	if ((set & (ORC_SET_OUTPUT | ORC_SET_ERROR)) && (t->pay || m->pay)) {
 		if (!t->pay) {
-			t->pay = pay;
-			pay = NULL;
+			t->pay = m->pay;
+			m->pay = NULL;
 		}
 		if (set & ORC_SET_OUTPUT) {
-			old_output = t->pay->output;
-			t->pay->output = output;
-			output = NULL;
+			m->old_output = t->pay->output;
+			t->pay->output = m->output;
+			m->output = NULL;
 		}
 		if (set & ORC_SET_ERROR) {
-			old_error = t->pay->error;
-			t->pay->error = error;
-			error = NULL;
+			m->old_error = t->pay->error;
+			t->pay->error = m->error;
+			m->error = NULL;
 		}
 	}
 	if ((set & ORC_SET_DONE_DEP) &&
@@ -1093,17 +1112,108 @@ static orc_status mem_update_task(orc_backend *b, const char *wf_id,
 		t->version++;
 		t->updated_ms = u->now_ms;
 	}
-found:
-	if (out)
-		task_copy(out, w, t);
-unlock:
+}
+
+static orc_status mem_update_task(orc_backend *b, const char *wf_id,
+				  const char *tid, const orc_task_update *u,
+				  orc_task_rec *out, orc_error *err)
+{
+	struct mem_write m;
+	orc_status st;
+	mem_wf *w;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(wf_id != NULL, err);
+	ORC_CHECK_ARG(tid != NULL, err);
+	ORC_CHECK_ARG(u != NULL, err);
+	st = write_prepare(&m, MB(b), wf_id, tid, u, err);
+	if (st != ORC_OK)
+		goto done;
+	w = wf_lookup(MB(b), wf_id);
+	if (!w) {
+		st = task_not_found(err, wf_id, tid);
+		goto done;
+	}
+	pthread_mutex_lock(&w->mu);
+	st = write_check(&m, w, wf_id, err);
+	if (st == ORC_OK)
+		st = write_intern(&m, w, err);
+	if (st == ORC_OK)
+		write_apply(&m, w);
+	if (out && (st == ORC_OK || st == ORC_ECONFLICT))
+		task_copy(out, w, &w->tasks[m.idx]);
 	pthread_mutex_unlock(&w->mu);
 done:
-	free(output);
-	free(error);
-	free(old_output);
-	free(old_error);
-	free(pay);
+	write_release(&m);
+	return st;
+}
+
+static orc_status mem_update_tasks(orc_backend *b, const char *wf_id,
+				   const orc_task_write *writes, size_t n,
+				   orc_task_rec *outs, unsigned char *applied,
+				   orc_error *err)
+{
+	struct mem_write one, *ms;
+	orc_status st = ORC_OK;
+	size_t i, k = 0;
+	mem_wf *w = NULL;
+
+	ORC_CHECK_ARG(b != NULL && wf_id != NULL, err);
+	ORC_CHECK_ARG(writes != NULL || n == 0, err);
+	for (i = 0; i < n; i++)
+		ORC_CHECK_ARG(writes[i].task_id != NULL &&
+			      writes[i].update != NULL, err);
+	/* The engine's group is a completion and its fan-out: usually
+	 * small, and only the completion carries strings. */
+	ms = n <= 1 ? &one : orc__calloc(n, sizeof(*ms));
+	if (!ms)
+		return orc_error_set(err, ORC_ENOMEM, "workflow %s: out of "
+				     "memory", wf_id);
+	for (k = 0; k < n && st == ORC_OK; k++)
+		st = write_prepare(&ms[k], MB(b), wf_id, writes[k].task_id,
+				   writes[k].update, err);
+	if (st == ORC_OK && n > 0 && !(w = wf_lookup(MB(b), wf_id)))
+		st = task_not_found(err, wf_id, writes[0].task_id);
+	if (st != ORC_OK || !w)
+		goto done;
+	pthread_mutex_lock(&w->mu);
+	/* Every condition and allocation first: then the effects cannot
+	 * fail, and the group is all or nothing. */
+	for (i = 0; i < n; i++) {
+		orc_status c = write_check(&ms[i], w, wf_id,
+					   writes[i].optional ? NULL : err);
+
+		ms[i].ok = c == ORC_OK;
+		if (c == ORC_OK)
+			c = write_intern(&ms[i], w, err);
+		else if (writes[i].optional && c == ORC_ECONFLICT)
+			c = ORC_OK;
+		if (c != ORC_OK) {
+			st = c;
+			if (outs && c == ORC_ECONFLICT)
+				task_copy(&outs[i], w, &w->tasks[ms[i].idx]);
+			break;
+		}
+	}
+	if (st == ORC_OK) {
+		/* Ids differ, so no write changes another's conditions. */
+		for (i = 0; i < n; i++) {
+			if (ms[i].ok)
+				write_apply(&ms[i], w);
+			if (applied)
+				applied[i] = (unsigned char)ms[i].ok;
+			if (outs)
+				task_copy(&outs[i], w, &w->tasks[ms[i].idx]);
+		}
+	} else if (applied) {
+		memset(applied, 0, n);
+	}
+	pthread_mutex_unlock(&w->mu);
+done:
+	for (i = 0; i < k; i++)
+		write_release(&ms[i]);
+	if (ms != &one)
+		free(ms);
 	return st;
 }
 
@@ -1328,6 +1438,7 @@ ORC_API orc_status orc_memory_backend_create(orc_backend **out,
 	mb->parent.update_workflow = mem_update_workflow;
 	mb->parent.get_task = mem_get_task;
 	mb->parent.update_task = mem_update_task;
+	mb->parent.update_tasks = mem_update_tasks;
 	mb->parent.list_tasks = mem_list_tasks;
 	mb->parent.get_lock = mem_get_lock;
 	mb->parent.put_lock = mem_put_lock;

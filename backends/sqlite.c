@@ -790,48 +790,24 @@ static orc_status task_write_fast(sq_backend *sb, const char *wf_id,
 	return st;
 }
 
-static orc_status sq_update_task(orc_backend *b, const char *wf_id,
+/*
+ * One task write inside the caller's transaction, which it neither
+ * commits nor rolls back. On ORC_OK @p out (may be NULL) is the row as
+ * written; on ORC_ECONFLICT, as found.
+ */
+static orc_status task_write_txn(sq_backend *sb, const char *wf_id,
 				 const char *tid, const orc_task_update *u,
 				 orc_task_rec *out, orc_error *err)
 {
-	sq_backend *sb = SB(b);
-	const uint32_t set = u ? u->set : 0;
+	const uint32_t set = u->set;
 	unsigned char dbuf[64], *done = dbuf;
 	int done_len = 0, done_changed = 0, write, rc;
 	orc_task_rec cur;
-	orc_status st;
+	orc_status st = ORC_OK;
 	sqlite3_stmt *s;
 
-	ORC_CHECK_ARG(b != NULL, err);
-	ORC_CHECK_ARG(wf_id != NULL, err);
-	ORC_CHECK_ARG(tid != NULL, err);
-	ORC_CHECK_ARG(u != NULL, err);
-	if ((set & ORC_SET_STATE) &&
-	    (unsigned)u->state >= ORC_TASK_STATE_COUNT)
-		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
-				     "invalid state %d", tid, wf_id,
-				     (int)u->state);
-	if ((set & ORC_SET_LEASE) && u->owner &&
-	    strlen(u->owner) > ORC_OWNER_MAX)
-		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
-				     "lease owner longer than %d bytes", tid,
-				     wf_id, ORC_OWNER_MAX);
-	pthread_mutex_lock(&sb->mu);
-	st = txn_begin(sb, err);
-	if (st != ORC_OK)
-		goto unlock;
-	if (set && !(set & (ORC_SET_DONE_DEP | ORC_SET_PROMOTE))) {
-		st = task_write_fast(sb, wf_id, tid, u, out ? &cur : NULL,
-				     err);
-		if (st == ORC_ECONFLICT)
-			goto found;
-		if (st != ORC_OK)
-			goto rollback;
-		st = txn_commit(sb, err);
-		if (st == ORC_OK && out)
-			*out = cur;
-		goto unlock;
-	}
+	if (set && !(set & (ORC_SET_DONE_DEP | ORC_SET_PROMOTE)))
+		return task_write_fast(sb, wf_id, tid, u, out, err);
 	s = stmt(sb, S_TASK_GET_DONE);
 	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
@@ -859,13 +835,13 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 	}
 	done_with(s);
 	if (st != ORC_OK)
-		goto rollback;
+		goto out;
 	if ((set & ORC_SET_DONE_DEP) && u->done_dep_index >= cur.ndeps) {
 		st = orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
 				   "dependency index %u out of range (%u "
 				   "dependencies)", tid, wf_id,
 				   u->done_dep_index, cur.ndeps);
-		goto rollback;
+		goto out;
 	}
 	st = task_check(u, &cur, wf_id, tid, err);
 	if (st != ORC_OK)
@@ -901,7 +877,7 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 				st = orc_error_set(err, ORC_ENOMEM, "task %s "
 						   "in workflow %s: out of "
 						   "memory", tid, wf_id);
-				goto rollback;
+				goto out;
 			}
 			if (done_len)
 				memcpy(nd, done, (size_t)done_len);
@@ -951,21 +927,100 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 	if (rc != SQLITE_OK) {
 		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
 			     tid, wf_id);
-		goto rollback;
+		goto out;
 	}
-	st = txn_commit(sb, err);
-	if (st == ORC_OK && out)
-		*out = cur;
-	goto unlock;
 found:
 	if (out)
 		*out = cur;
-rollback:
-	txn_rollback(sb);
-unlock:
-	pthread_mutex_unlock(&sb->mu);
+out:
 	if (done != dbuf)
 		free(done);
+	return st;
+}
+
+static orc_status check_update(const orc_task_update *u, const char *wf_id,
+			       const char *tid, orc_error *err)
+{
+	if ((u->set & ORC_SET_STATE) &&
+	    (unsigned)u->state >= ORC_TASK_STATE_COUNT)
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "invalid state %d", tid, wf_id,
+				     (int)u->state);
+	if ((u->set & ORC_SET_LEASE) && u->owner &&
+	    strlen(u->owner) > ORC_OWNER_MAX)
+		return orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
+				     "lease owner longer than %d bytes", tid,
+				     wf_id, ORC_OWNER_MAX);
+	return ORC_OK;
+}
+
+static orc_status sq_update_task(orc_backend *b, const char *wf_id,
+				 const char *tid, const orc_task_update *u,
+				 orc_task_rec *out, orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	orc_status st;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(wf_id != NULL, err);
+	ORC_CHECK_ARG(tid != NULL, err);
+	ORC_CHECK_ARG(u != NULL, err);
+	if ((st = check_update(u, wf_id, tid, err)) != ORC_OK)
+		return st;
+	pthread_mutex_lock(&sb->mu);
+	st = txn_begin(sb, err);
+	if (st == ORC_OK) {
+		st = task_write_txn(sb, wf_id, tid, u, out, err);
+		if (st == ORC_OK)
+			st = txn_commit(sb, err);
+		else
+			txn_rollback(sb);
+	}
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+/* A completion and its fan-out in one BEGIN IMMEDIATE transaction. */
+static orc_status sq_update_tasks(orc_backend *b, const char *wf_id,
+				  const orc_task_write *w, size_t n,
+				  orc_task_rec *outs, unsigned char *applied,
+				  orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	orc_status st;
+	size_t i;
+
+	ORC_CHECK_ARG(b != NULL && wf_id != NULL, err);
+	ORC_CHECK_ARG(w != NULL || n == 0, err);
+	for (i = 0; i < n; i++) {
+		ORC_CHECK_ARG(w[i].task_id != NULL && w[i].update != NULL,
+			      err);
+		st = check_update(w[i].update, wf_id, w[i].task_id, err);
+		if (st != ORC_OK)
+			return st;
+	}
+	pthread_mutex_lock(&sb->mu);
+	st = txn_begin(sb, err);
+	for (i = 0; st == ORC_OK && i < n; i++) {
+		orc_error own;
+
+		st = task_write_txn(sb, wf_id, w[i].task_id, w[i].update,
+				    outs ? &outs[i] : NULL, &own);
+		if (applied)
+			applied[i] = st == ORC_OK;
+		if (st == ORC_ECONFLICT && w[i].optional)
+			st = ORC_OK;  /* skipped, as the contract says */
+		else if (st != ORC_OK && err)
+			*err = own;
+	}
+	if (st == ORC_OK) {
+		st = txn_commit(sb, err);
+	} else if (i > 0) {
+		txn_rollback(sb);
+	}
+	if (st != ORC_OK && applied)
+		memset(applied, 0, n);
+	pthread_mutex_unlock(&sb->mu);
 	return st;
 }
 
@@ -1182,6 +1237,12 @@ static orc_status migrate(sq_backend *sb, const char *path, orc_error *err)
 	char pragma[40];
 	int rc, v = 0;
 
+	/* The usual case, a current file, is only read: opening writes
+	 * nothing (no transaction, no new WAL and its header sync). The
+	 * version is set in the transaction that creates the schema. */
+	rc = query_one(sb->db, "PRAGMA user_version", &v, NULL, 0);
+	if (rc == SQLITE_OK && v == SQ_SCHEMA_VERSION)
+		return ORC_OK;
 	rc = sqlite3_exec(sb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "open: begin migration");
@@ -1265,6 +1326,15 @@ static orc_status set_pragmas(sq_backend *sb, const orc_sqlite_options *o,
 	rc = sqlite3_exec(sb->db, sync, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "open: synchronous");
+	/* The last connection to close would checkpoint the whole WAL
+	 * into the file and remove it: two syncs, most of a short
+	 * command's time. The WAL stays instead; the next writer carries
+	 * on with it and SQLite checkpoints as it grows (wal_autocheckpoint).
+	 * Every commit is in the WAL either way. */
+	rc = sqlite3_db_config(sb->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+			       (int *)NULL);
+	if (rc != SQLITE_OK)
+		return sb_fail(err, sb, rc, "open: no checkpoint on close");
 	return ORC_OK;
 }
 
@@ -1339,6 +1409,7 @@ ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 	sb->parent.update_workflow = sq_update_workflow;
 	sb->parent.get_task = sq_get_task;
 	sb->parent.update_task = sq_update_task;
+	sb->parent.update_tasks = sq_update_tasks;
 	sb->parent.list_tasks = sq_list_tasks;
 	sb->parent.get_lock = sq_get_lock;
 	sb->parent.put_lock = sq_put_lock;

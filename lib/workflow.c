@@ -699,6 +699,63 @@ static orc_status check_sinks(orc_context *ctx, orc__wf_cache *wf,
 	return st;
 }
 
+/* Completion and fan-out as one atomic group, for backends that can:
+ * no crash can fall between them. */
+static orc_status complete_with_fan_out(orc_context *ctx, orc__wf_cache *wf,
+					size_t idx, const orc_task_update *done,
+					orc_error *err)
+{
+	const uint32_t *succ;
+	size_t ns = orc_dag_dependents(&succ, wf->dag, idx), i;
+	orc_task_write small_w[9], *w = small_w;
+	orc_task_update small_u[8], *u = small_u;
+	orc_task_rec small_r[9], *r = small_r;
+	unsigned char small_a[9], *a = small_a;
+	orc_status st;
+
+	if (ns + 1 > sizeof(small_w) / sizeof(small_w[0])) {
+		w = orc__malloc((ns + 1) * sizeof(*w));
+		u = orc__malloc(ns * sizeof(*u));
+		r = orc__malloc((ns + 1) * sizeof(*r));
+		a = orc__malloc(ns + 1);
+		if (!w || !u || !r || !a) {
+			st = orc_error_set(err, ORC_ENOMEM, NULL);
+			goto out;
+		}
+	}
+	w[0].task_id = orc__task_id_at(wf->dag, idx);
+	w[0].update = done;
+	w[0].optional = 0;
+	for (i = 0; i < ns; i++) {
+		const uint32_t *deps;
+		size_t nd = orc_dag_deps(&deps, wf->dag, succ[i]), k;
+
+		for (k = 0; k < nd && deps[k] != idx; k++)
+			;
+		orc__task_update_init(&u[i], done->now_ms);
+		u[i].if_states = T_BIT(PENDING);
+		u[i].set = ORC_SET_DONE_DEP | ORC_SET_PROMOTE;
+		u[i].done_dep = w[0].task_id;
+		u[i].done_dep_index = (uint32_t)k;
+		w[i + 1].task_id = orc__task_id_at(wf->dag, succ[i]);
+		w[i + 1].update = &u[i];
+		w[i + 1].optional = 1;
+	}
+	st = ctx->backend->update_tasks(ctx->backend, wf->id, w, ns + 1, r, a,
+					err);
+	for (i = 1; st == ORC_OK && i <= ns; i++)
+		if (a[i] && r[i].state == ORC_TASK_READY)
+			orc__hint_push(wf, succ[i - 1], r[i].version);
+out:
+	if (w != small_w) {
+		orc_free(w);
+		orc_free(u);
+		orc_free(r);
+		orc_free(a);
+	}
+	return st;
+}
+
 ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
 					 const char *task_id, int64_t token,
 					 const char *output_json, orc_error *err)
@@ -725,14 +782,18 @@ ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
 	u.ended_ms = u.now_ms;
 	u.owner = "";
 	u.output = output_json;
-	st = ctx->backend->update_task(ctx->backend, wf_id, task_id, &u, NULL,
-				       err);
+	if (ORC_BACKEND_HAS(ctx->backend, update_tasks, 2))
+		st = complete_with_fan_out(ctx, wf, idx, &u, err);
+	else
+		st = ctx->backend->update_task(ctx->backend, wf_id, task_id,
+					       &u, NULL, err);
 	if (st == ORC_ECONFLICT)
 		return stale_token(ctx, wf_id, task_id, token, err);
 	if (st != ORC_OK)
 		return st;
 	orc__remember_output(wf, idx, output_json);
-	if ((st = fan_out(ctx, wf, idx, u.now_ms, NULL, err)) != ORC_OK)
+	if (!ORC_BACKEND_HAS(ctx->backend, update_tasks, 2) &&
+	    (st = fan_out(ctx, wf, idx, u.now_ms, NULL, err)) != ORC_OK)
 		return st;
 	if (orc_dag_dependents(&succ, wf->dag, idx) == 0)
 		return check_sinks(ctx, wf, err);

@@ -30,7 +30,7 @@
 
 ORC_BEGIN_DECLS
 
-#define ORC_BACKEND_VERSION 1
+#define ORC_BACKEND_VERSION 2
 
 /** Methods are safe to call from many threads at once. */
 #define ORC_BACKEND_CAP_THREADSAFE 0x1u
@@ -116,6 +116,16 @@ typedef struct orc_lock_rec {
 	int64_t version;
 	int64_t expiry_ms;
 } orc_lock_rec;
+
+/** One write of a group given to update_tasks() (version 2). */
+typedef struct orc_task_write {
+	const char *task_id;
+	const orc_task_update *update;
+	/** Non-zero: a failed condition skips this write alone instead of
+	 * failing the group (a fan-out mark to a task that is no longer
+	 * PENDING). */
+	int optional;
+} orc_task_write;
 
 /** Flags for list_tasks(). */
 #define ORC_LIST_PAYLOADS 0x1u  /**< fill output and error */
@@ -243,7 +253,33 @@ struct orc_backend {
 	 */
 	orc_status (*ctl)(orc_backend *b, int op, void *arg, orc_error *err);
 
-	/* version 1 ends here; append only, bump ORC_BACKEND_VERSION */
+	/* version 1 ends here */
+
+	/* ---- optional, version 2: NULL = unsupported ---- */
+
+	/**
+	 * May provide; if NULL the engine writes one task at a time (and
+	 * reconcile repairs a fan-out cut short by a crash). Apply @p n
+	 * writes to tasks of @p wf_id as one atomic unit, each with the
+	 * conditions and effects of update_task(). Every write names a
+	 * different task. If a required write's condition fails, or its
+	 * task is missing, nothing at all is written and the call returns
+	 * ORC_ECONFLICT or ORC_ENOTFOUND for the first such write; an
+	 * optional write whose condition fails is skipped. The engine
+	 * completes a task and marks it done in its dependents with one
+	 * call, the completion required, the marks optional.
+	 * @param outs NULL, or @p n records: each as written, or as found
+	 * when skipped (payloads not filled).
+	 * @param applied NULL, or @p n flags: 1 written, 0 skipped.
+	 * Returns ORC_OK, ORC_ECONFLICT, ORC_ENOTFOUND, ORC_ETOOBIG,
+	 * ORC_EINVAL, ORC_EBACKEND, ORC_ENOMEM.
+	 */
+	orc_status (*update_tasks)(orc_backend *b, const char *wf_id,
+				   const orc_task_write *writes, size_t n,
+				   orc_task_rec *outs, unsigned char *applied,
+				   orc_error *err);
+
+	/* version 2 ends here; append only, bump ORC_BACKEND_VERSION */
 };
 
 /** True when backend @p b provides optional method @p m of version @p v. */

@@ -30,6 +30,12 @@ orc_status conf_backend_preseed_tasks(orc_backend *b, const char *wf_id,
 				      const orc_task_seed *tasks, size_t n,
 				      int64_t now_ms, orc_error *err);
 
+/* update_tasks: TransactWriteItems has no optional writes, and dynalite has no TransactWriteItems. */
+int conf_backend_has_groups(void)
+{
+	return 0;
+}
+
 const char *conf_backend_name(void)
 {
 	return "dynamodb";

@@ -14,6 +14,12 @@ orc_status orc__memory_seed_tasks(orc_backend *b, const char *wf_id,
 				  const orc_task_seed *tasks, size_t n,
 				  int64_t now_ms, orc_error *err);
 
+/* update_tasks: one lock around the group. */
+int conf_backend_has_groups(void)
+{
+	return 1;
+}
+
 const char *conf_backend_name(void)
 {
 	return "memory";
@@ -112,6 +118,15 @@ static orc_status h_ctl(orc_backend *b, int op, void *arg, orc_error *err)
 	return STORE(b)->ctl(STORE(b), op, arg, err);
 }
 
+static orc_status h_update_tasks(orc_backend *b, const char *wf_id,
+				 const orc_task_write *w, size_t n,
+				 orc_task_rec *outs, unsigned char *applied,
+				 orc_error *err)
+{
+	return STORE(b)->update_tasks(STORE(b), wf_id, w, n, outs, applied,
+				      err);
+}
+
 static void handle_free(orc_backend *b)
 {
 	free(b);
@@ -142,6 +157,8 @@ orc_status conf_backend_reopen(orc_backend **out, orc_backend *b,
 	h->parent.free = handle_free;
 	h->parent.list_workflows = h_list_workflows;
 	h->parent.ctl = h_ctl;
+	if (ORC_BACKEND_HAS(b, update_tasks, 2))
+		h->parent.update_tasks = h_update_tasks;
 	h->store = b;
 	*out = &h->parent;
 	return ORC_OK;

@@ -33,6 +33,12 @@ static struct store stores[MAX_HANDLES];
 static int nstores;
 static struct handle handles[MAX_HANDLES];
 
+/* update_tasks: one BEGIN IMMEDIATE transaction. */
+int conf_backend_has_groups(void)
+{
+	return 1;
+}
+
 const char *conf_backend_name(void)
 {
 	return "sqlite";

@@ -779,6 +779,128 @@ static void test_conformance__done_dep_is_idempotent(void **state)
 	assert_int_equal(out.version, r.version + 1);
 }
 
+/* ---- update_tasks (version 2, optional) ---- */
+
+/* Checks the vtable against what the backend declares; without groups
+ * the engine writes one task at a time, which the other tests cover. */
+static int has_groups(orc_backend *b)
+{
+	assert_int_equal(ORC_BACKEND_HAS(b, update_tasks, 2) ? 1 : 0,
+			 conf_backend_has_groups());
+	if (conf_backend_has_groups())
+		return 1;
+	fprintf(stderr, "# %s backend: no update_tasks, as declared\n",
+		b->name);
+	return 0;
+}
+
+/* A RUNNING at the version returned; the completion's update. */
+static orc_task_update running_a(orc_backend *b, const char *wf)
+{
+	orc_task_update u = upd();
+	orc_task_rec r;
+
+	u.set = ORC_SET_STATE | ORC_SET_LEASE;
+	u.state = ORC_TASK_RUNNING;
+	u.owner = "w1";
+	u.lease_expiry_ms = NOW + 5000;
+	EXPECT(ORC_OK, b->update_task(b, wf, "A", &u, &r, E));
+	u = upd();
+	u.if_states = ORC_TASK_BIT(ORC_TASK_RUNNING);
+	u.if_version = r.version;
+	u.set = ORC_SET_STATE | ORC_SET_OUTPUT | ORC_SET_LEASE;
+	u.state = ORC_TASK_SUCCEEDED;
+	u.owner = "";
+	u.output = "{\"a\":1}";
+	return u;
+}
+
+static void test_conformance__group_applies_required_and_optional(
+	void **state)
+{
+	orc_backend *b = B(state);
+	orc_task_update done, m1, m2;
+	orc_task_write w[3];
+	orc_task_rec outs[3], r;
+	unsigned char applied[3] = { 9, 9, 9 };
+
+	if (!has_groups(b))
+		return;
+	create_seed(b, "wf-1");
+	done = running_a(b, "wf-1");
+	m1 = dep_upd("A", 0, 1);
+	m2 = dep_upd("A", 0, 1);
+	m2.if_states = ORC_TASK_BIT(ORC_TASK_READY);  /* fails: PENDING */
+	w[0] = (orc_task_write){ "A", &done, 0 };
+	w[1] = (orc_task_write){ "B1", &m1, 1 };
+	w[2] = (orc_task_write){ "B2", &m2, 1 };
+	memset(outs, 0, sizeof(outs));
+	EXPECT(ORC_OK, b->update_tasks(b, "wf-1", w, 3, outs, applied, E));
+	assert_int_equal(applied[0], 1);
+	assert_int_equal(applied[1], 1);
+	assert_int_equal(applied[2], 0);
+	assert_int_equal(outs[0].state, ORC_TASK_SUCCEEDED);
+	assert_int_equal(outs[1].state, ORC_TASK_READY);
+	assert_int_equal(outs[1].ndone, 1);
+	assert_int_equal(outs[2].state, ORC_TASK_PENDING);
+	assert_int_equal(outs[2].version, 1);
+	r = get(b, "wf-1", "A", ORC_LIST_PAYLOADS);
+	assert_int_equal(r.state, ORC_TASK_SUCCEEDED);
+	assert_string_equal(r.output, "{\"a\":1}");
+	assert_int_equal(r.version, outs[0].version);
+	orc_task_rec_clear(&r);
+	r = get(b, "wf-1", "B1", 0);
+	assert_int_equal(r.state, ORC_TASK_READY);
+	assert_int_equal(r.version, outs[1].version);
+	r = get(b, "wf-1", "B2", 0);
+	assert_int_equal(r.state, ORC_TASK_PENDING);
+	assert_int_equal(r.ndone, 0);
+}
+
+/* A required write whose condition fails writes nothing at all, the
+ * optional writes that would have held included. */
+static void test_conformance__group_is_all_or_nothing(void **state)
+{
+	orc_backend *b = B(state);
+	orc_task_update done, m1, miss;
+	orc_task_write w[2];
+	orc_task_rec outs[2], r;
+	int64_t a_version;
+
+	if (!has_groups(b))
+		return;
+	create_seed(b, "wf-1");
+	done = running_a(b, "wf-1");
+	a_version = done.if_version;
+	done.if_version = a_version + 1;  /* a stale token */
+	m1 = dep_upd("A", 0, 1);
+	w[0] = (orc_task_write){ "B1", &m1, 1 };
+	w[1] = (orc_task_write){ "A", &done, 0 };
+	memset(outs, 0, sizeof(outs));
+	EXPECT(ORC_ECONFLICT, b->update_tasks(b, "wf-1", w, 2, outs, NULL, E));
+	r = get(b, "wf-1", "B1", 0);
+	assert_int_equal(r.state, ORC_TASK_PENDING);
+	assert_int_equal(r.ndone, 0);
+	assert_int_equal(r.version, 1);
+	r = get(b, "wf-1", "A", 0);
+	assert_int_equal(r.state, ORC_TASK_RUNNING);
+	assert_int_equal(r.version, a_version);
+	/* A missing required task: ENOTFOUND, nothing written. */
+	done.if_version = a_version;
+	miss = dep_upd("A", 0, 1);
+	w[0] = (orc_task_write){ "A", &done, 0 };
+	w[1] = (orc_task_write){ "nope", &miss, 0 };
+	EXPECT(ORC_ENOTFOUND, b->update_tasks(b, "wf-1", w, 2, NULL, NULL,
+					      E));
+	r = get(b, "wf-1", "A", 0);
+	assert_int_equal(r.state, ORC_TASK_RUNNING);
+	assert_int_equal(r.version, a_version);
+	/* And the same group with the right token goes through. */
+	w[1] = (orc_task_write){ "B1", &m1, 1 };
+	EXPECT(ORC_OK, b->update_tasks(b, "wf-1", w, 2, NULL, NULL, E));
+	assert_int_equal(get(b, "wf-1", "B1", 0).state, ORC_TASK_READY);
+}
+
 static void test_conformance__done_dep_out_of_order(void **state)
 {
 	static const uint32_t order[] = { 2, 0, 2, 1 };
@@ -1864,6 +1986,8 @@ int main(void)
 		T(conflict_writes_nothing),
 		T(done_dep_is_idempotent),
 		T(done_dep_out_of_order),
+		T(group_applies_required_and_optional),
+		T(group_is_all_or_nothing),
 		T(promote_needs_pending_and_all_done),
 		T(done_dep_index_out_of_range),
 		T(done_dep_many),

@@ -11,6 +11,10 @@
 /* Backend name as printed in the TAP group ("memory", "sqlite", ...). */
 const char *conf_backend_name(void);
 
+/* Whether the backend provides update_tasks (version 2): the suite
+ * checks the vtable says the same, and tests the groups when it does. */
+int conf_backend_has_groups(void);
+
 /* Process-wide setup/teardown (start a server, make a temp dir); 0 = ok. */
 int conf_suite_setup(void);
 void conf_suite_teardown(void);

@@ -166,6 +166,54 @@ static orc_status ck_update_task(orc_backend *b, const char *wf,
 	return st;
 }
 
+static orc_status ck_update_tasks(orc_backend *b, const char *wf,
+				  const orc_task_write *w, size_t n,
+				  orc_task_rec *outs, unsigned char *applied,
+				  orc_error *err)
+{
+	checked_backend *cb = CB(b);
+	orc_task_rec *after = calloc(n ? n : 1, sizeof(*after));
+	unsigned char *ok = calloc(n ? n : 1, 1);
+	orc_status st;
+	size_t i;
+
+	atomic_fetch_add(&cb->calls[CK_UPDATE_TASKS], 1);
+	if (!after || !ok) {
+		free(after);
+		free(ok);
+		return orc_error_set(err, ORC_ENOMEM, NULL);
+	}
+	for (i = 0; i < n; i++)
+		check_transition(cb, w[i].task_id, w[i].update);
+	st = cb->inner->update_tasks(cb->inner, wf, w, n, after, ok, err);
+	for (i = 0; st == ORC_OK && i < n; i++) {
+		const orc_task_update *u = w[i].update;
+
+		if (ok[i] && (u->set & (ORC_SET_STATE | ORC_SET_PROMOTE)) &&
+		    ((u->set & ORC_SET_STATE) ? after[i].state == u->state
+					      : 1))
+			check_write(cb, wf, w[i].task_id, &after[i]);
+	}
+	for (i = 0; st == ORC_ECONFLICT && i < n; i++) {
+		const orc_task_update *u = w[i].update;
+
+		/* A fenced completion or failure, as in ck_update_task. */
+		if (!w[i].optional &&
+		    u->if_states == ORC_TASK_BIT(ORC_TASK_RUNNING) &&
+		    u->if_version >= 0 && (u->set & ORC_SET_STATE)) {
+			atomic_fetch_add(&cb->stale, 1);
+			break;
+		}
+	}
+	if (outs)
+		memcpy(outs, after, n * sizeof(*after));
+	if (applied)
+		memcpy(applied, ok, n);
+	free(after);
+	free(ok);
+	return st;
+}
+
 static orc_status ck_list_tasks(orc_backend *b, const char *wf,
 				uint32_t states, uint32_t flags,
 				orc_task_rec_cb fn, void *payload,
@@ -225,6 +273,8 @@ checked_backend *checked_backend_create(orc_backend *inner)
 	cb->parent.get_lock = ck_get_lock;
 	cb->parent.put_lock = ck_put_lock;
 	cb->parent.list_workflows = ck_list_workflows;
+	if (ORC_BACKEND_HAS(inner, update_tasks, 2))
+		cb->parent.update_tasks = ck_update_tasks;
 	cb->parent.free = ck_free;
 	cb->inner = inner;
 	for (i = 0; i < CK_METHODS; i++)
