@@ -30,7 +30,8 @@ orc_status conf_backend_preseed_tasks(orc_backend *b, const char *wf_id,
 				      const orc_task_seed *tasks, size_t n,
 				      int64_t now_ms, orc_error *err);
 
-/* update_tasks: TransactWriteItems has no optional writes, and dynalite has no TransactWriteItems. */
+/* update_tasks: TransactWriteItems has no optional writes, and dynalite
+ * has no TransactWriteItems. */
 int conf_backend_has_groups(void)
 {
 	return 0;
