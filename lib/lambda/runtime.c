@@ -334,7 +334,7 @@ ORC_API orc_status orc_lambda_runtime_init_error(const char *api,
 	const char *url;
 	orc_status st;
 
-	if (cause)
+	if (cause && cause->code != ORC_OK)
 		e = *cause;
 	else
 		orc_error_set(&e, ORC_ERROR, "initialisation failed");

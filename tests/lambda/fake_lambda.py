@@ -253,15 +253,27 @@ class FakeLambda:
                     return
                 slot.init_error = False
                 fn.starts += 1
-            proc = subprocess.Popen([fn.binary], env=self._child_env(slot),
-                                    stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE)
-            slot.proc = proc
-            reader = threading.Thread(target=self._read_logs,
-                                      args=(fn, proc), daemon=True)
-            reader.start()
-            code = proc.wait()
-            reader.join(timeout=5)
+            try:
+                proc = subprocess.Popen([fn.binary],
+                                        env=self._child_env(slot),
+                                        stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE)
+            except OSError as e:
+                proc, code = None, 127
+                with self.lock:
+                    slot.init_error = True
+                    fn.init_errors.append({
+                        'errorType': 'Runtime.InvalidEntrypoint',
+                        'error': json.dumps({
+                            'errorMessage': str(e),
+                            'errorType': 'Runtime.InvalidEntrypoint'})})
+            if proc:
+                slot.proc = proc
+                reader = threading.Thread(target=self._read_logs,
+                                          args=(fn, proc), daemon=True)
+                reader.start()
+                code = proc.wait()
+                reader.join(timeout=5)
             with self.lock:
                 inv = slot.current
                 slot.current = None

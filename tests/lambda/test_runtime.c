@@ -28,7 +28,7 @@ static int setup(void **state)
 {
 	const char *bin = getenv("ECHO_HANDLER");
 	char echo[1100], initfail[1100];
-	const char *args[8];
+	const char *args[10];
 
 	(void)state;
 	if (!bin) {
@@ -52,7 +52,9 @@ static int setup(void **state)
 	args[3] = echo;
 	args[4] = "--function";
 	args[5] = initfail;
-	args[6] = NULL;
+	args[6] = "--function";
+	args[7] = "missing=/nonexistent/handler";
+	args[8] = NULL;
 	return fake_start(&fake, args);
 }
 
@@ -208,6 +210,16 @@ static orc_status failing_handler(const char *event, size_t len,
 	}
 	if (strstr(event, "bare"))
 		return ORC_ETIMEOUT;
+	if (strstr(event, "big")) {
+		/* Over the Runtime API's 6 MB: it answers 413. */
+		size_t n = 7u << 20;
+
+		*response_out = malloc(n + 1);
+		memset(*response_out, ' ', n);
+		(*response_out)[0] = '0';
+		(*response_out)[n] = '\0';
+		return ORC_OK;
+	}
 	/* "none": ORC_OK without a response; a leftover is freed. */
 	*response_out = NULL;
 	return ORC_OK;
@@ -233,7 +245,7 @@ static void t_handler_errors(void **state)
 {
 	orc_lambda_runtime_options o = ORC_LAMBDA_RUNTIME_OPTIONS_INIT;
 	orc_error err;
-	char *ids[4];
+	char *ids[5];
 	int i;
 
 	(void)state;
@@ -241,8 +253,9 @@ static void t_handler_errors(void **state)
 	ids[1] = enqueue(TRACE, NULL, "{\"case\": \"custom\"}");
 	ids[2] = enqueue(TRACE, NULL, "{\"case\": \"bare\"}");
 	ids[3] = enqueue(TRACE, NULL, "{\"case\": \"none\"}");
+	ids[4] = enqueue(TRACE, NULL, "{\"case\": \"big\"}");
 	o.api = fake_runtime(&fake, "ext", 0);
-	o.max_invocations = 4;
+	o.max_invocations = 5;
 	assert_int_equal(orc_lambda_runtime_run(failing_handler, NULL, &o,
 						&err), ORC_OK);
 	check_error(ids[0], "ORC_EPARSE", "bad \"event\" at 3");
@@ -250,7 +263,9 @@ static void t_handler_errors(void **state)
 	check_error(ids[2], "ORC_ETIMEOUT", orc_strerror(ORC_ETIMEOUT));
 	check_error(ids[3], "ORC_EINVAL",
 		    "the handler returned ORC_OK without a response");
-	for (i = 0; i < 4; i++)
+	check_error(ids[4], "ORC_ETOOBIG",
+		    "response of 7340032 bytes refused as too large");
+	for (i = 0; i < 5; i++)
 		free(ids[i]);
 }
 
@@ -290,13 +305,42 @@ static json_t *fn_state(const char *fn)
 	return j;
 }
 
+static orc_lambda_client *client(void)
+{
+	orc_lambda_client_options co = ORC_LAMBDA_CLIENT_OPTIONS_INIT;
+	orc_lambda_client *c = NULL;
+	orc_error err;
+
+	co.endpoint = fake.invoke;
+	if (orc_lambda_client_create(&c, &co, &err) != ORC_OK)
+		fail_msg("client: %s", err.message);
+	return c;
+}
+
+/* Invoking @p fn fails at init; the fake recorded @p type. */
+static void init_fails(const char *fn, const char *type)
+{
+	orc_lambda_client *c = client();
+	orc_error err;
+	char *out = NULL;
+	json_t *j;
+
+	assert_int_equal(orc_lambda_invoke(c, fn, ORC_LAMBDA_REQUEST_RESPONSE,
+					   "{}", &out, &err), ORC_EUSER);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "Runtime.InitError"));
+	free(out);
+	orc_lambda_client_free(c);
+	j = fn_state(fn);
+	assert_string_equal(str(json_array_get(json_object_get(j,
+		"initErrors"), 0), "errorType"), type);
+	json_decref(j);
+}
+
 static void t_init_error(void **state)
 {
-	orc_lambda_client *c = NULL;
-	orc_lambda_client_options co = ORC_LAMBDA_CLIENT_OPTIONS_INIT;
 	orc_error cause, err;
 	json_t *j, *ie, *doc;
-	char *out = NULL;
 	size_t n;
 
 	(void)state;
@@ -315,21 +359,10 @@ static void t_init_error(void **state)
 	json_decref(doc);
 	json_decref(j);
 
-	/* A handler process whose init fails: the invocation fails. */
-	co.endpoint = fake.invoke;
-	assert_int_equal(orc_lambda_client_create(&c, &co, &err), ORC_OK);
-	assert_int_equal(orc_lambda_invoke(c, "initfail",
-					   ORC_LAMBDA_REQUEST_RESPONSE, "{}",
-					   &out, &err), ORC_EUSER);
-	assert_non_null(out);
-	assert_non_null(strstr(out, "Runtime.InitError"));
-	free(out);
-	orc_lambda_client_free(c);
-	j = fn_state("initfail");
-	ie = json_array_get(json_object_get(j, "initErrors"), 0);
-	assert_string_equal(str(ie, "errorType"), "Echo.InitError");
-	assert_non_null(strstr(str(ie, "error"), "fails its init"));
-	json_decref(j);
+	/* A handler process whose init fails, a binary that cannot run:
+	 * the invocation fails with the init error recorded. */
+	init_fails("initfail", "Echo.InitError");
+	init_fails("missing", "Runtime.InvalidEntrypoint");
 }
 
 static void t_bad_api(void **state)
@@ -357,18 +390,6 @@ static void t_bad_api(void **state)
 							&o, &err),
 				 ORC_EINVAL);
 	}
-}
-
-static orc_lambda_client *client(void)
-{
-	orc_lambda_client_options co = ORC_LAMBDA_CLIENT_OPTIONS_INIT;
-	orc_lambda_client *c = NULL;
-	orc_error err;
-
-	co.endpoint = fake.invoke;
-	if (orc_lambda_client_create(&c, &co, &err) != ORC_OK)
-		fail_msg("client: %s", err.message);
-	return c;
 }
 
 static void t_invoke_request_response(void **state)
