@@ -24,8 +24,11 @@
  * existing tasks are left alone.
  *
  * PROMOTE is a second conditional UpdateItem (version and PENDING), as
- * backend.h allows. list_tasks is a paginated Query of the workflow's
- * partition with a state filter; list_workflows a paginated Scan.
+ * backend.h allows, unless a hint of what this backend last saw of the
+ * task says the dependency completes the set: then adding it and READY
+ * go in one UpdateItem whose condition checks the guess. list_tasks is
+ * a paginated Query of the workflow's partition with a state filter;
+ * list_workflows a paginated Scan.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +51,21 @@
 #define SK_WORKFLOW "META#WORKFLOW"
 #define SK_LOCK "META#LOCK"
 
+/* What this backend last saw of a task's dependencies: a hint only,
+ * never trusted for correctness (see dep_last_write). */
+struct dep_hint {
+	uint64_t key;           /* 0 = empty */
+	uint32_t ndeps, ndone;
+};
+
+#define HINTS 256
+
 typedef struct ddb_backend {
 	orc_backend parent;     /* first: the core sees only this */
 	orc__aws_client client;
 	char table[256];
 	uint64_t rng;
+	struct dep_hint hints[HINTS];
 } ddb_backend;
 
 #define DB(b) ((ddb_backend *)(void *)(b))
@@ -146,6 +159,52 @@ static int wid_is(const json_t *item, const char *wid)
 	const char *w = item ? item_s(item, "wid") : NULL;
 
 	return w && strcmp(w, wid) == 0;
+}
+
+/* ---- dependency hints ---- */
+
+static uint64_t hint_key(const char *wf_id, const char *task_id)
+{
+	uint64_t h = 1469598103934665603ull;
+	const char *p;
+
+	for (p = wf_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ 0xffu) * 1099511628211ull;
+	for (p = task_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+static void hint_put(ddb_backend *db, const char *wf_id, const char *task_id,
+		     uint32_t ndeps, uint32_t ndone)
+{
+	uint64_t k = hint_key(wf_id, task_id);
+	struct dep_hint *h = &db->hints[k % HINTS];
+
+	h->key = k;
+	h->ndeps = ndeps;
+	h->ndone = ndone;
+}
+
+static void hint_from_item(ddb_backend *db, const char *wf_id,
+			   const char *task_id, const json_t *item)
+{
+	if (item)
+		hint_put(db, wf_id, task_id, (uint32_t)item_n(item, "ndeps"),
+			 (uint32_t)item_ss_count(item, "doneDeps"));
+}
+
+/* Is one more done dependency likely to complete the set? *ndeps_out is
+ * the count the hint believes in. */
+static int hint_last(ddb_backend *db, const char *wf_id, const char *task_id,
+		     uint32_t *ndeps_out)
+{
+	uint64_t k = hint_key(wf_id, task_id);
+	const struct dep_hint *h = &db->hints[k % HINTS];
+
+	*ndeps_out = h->ndeps;
+	return h->key == k && h->ndeps > 0 && h->ndone + 1 == h->ndeps;
 }
 
 /* ---- keys ---- */
@@ -614,6 +673,7 @@ static orc_status put_tasks(ddb_backend *db, const char *wf_id,
 			continue;
 		if (st != ORC_OK)
 			return st;
+		hint_put(db, wf_id, tasks[i].id, tasks[i].ndeps, 0);
 	}
 	return ORC_OK;
 }
@@ -876,6 +936,7 @@ static orc_status ddb_get_task(orc_task_rec *out, orc_backend *b,
 		return st;
 	if (!item)
 		return task_not_found(err, wf_id, task_id);
+	hint_from_item(DB(b), wf_id, task_id, item);
 	if (!task_from_item(out, item, (flags & ORC_LIST_PAYLOADS) != 0))
 		st = oom(err);
 	json_decref(item);
@@ -922,6 +983,61 @@ static size_t slen(const char *s)
 	return s ? strlen(s) : 0;
 }
 
+/* The caller's conditions of a task write: the item exists, its state
+ * and version are as asked, a done dependency's index is in range. */
+static void ex_task_conds(struct ex *x, const orc_task_update *u)
+{
+	ex_exists(x, 1);
+	if (u->if_states)
+		ex_states(x, u->if_states, ORC_TASK_STATE_COUNT,
+			  task_state_name);
+	if (u->if_version >= 0)
+		ex_cond(x, "version", "=", N(u->if_version));
+	if (u->set & ORC_SET_DONE_DEP)
+		ex_cond(x, "ndeps", ">", N(u->done_dep_index));
+}
+
+/* AND NOT contains(doneDeps, :dep) */
+static void ex_not_done(struct ex *x, const char *dep)
+{
+	ex_and(x);
+	orc__buf_puts(&x->cond, "NOT contains(");
+	ex_name(x, &x->cond, "doneDeps");
+	orc__buf_puts(&x->cond, ", ");
+	ex_val(x, &x->cond, S(dep));
+	orc__buf_putc(&x->cond, ')');
+}
+
+/* ADD doneDeps {dep}: a set, so adding twice is adding once. */
+static void ex_add_dep(struct ex *x, const char *dep)
+{
+	ex_name(x, &x->add, "doneDeps");
+	orc__buf_putc(&x->add, ' ');
+	ex_val(x, &x->add, json_pack("{s:[s]}", "SS", dep));
+}
+
+/* UpdateItem of a task with the expressions of @p x (freed), answering
+ * the item as written in *item_out. */
+static orc_status update_item(json_t **item_out, ddb_backend *db,
+			      const char *wf_id, const char *task_id,
+			      struct ex *x, orc_error *err)
+{
+	json_t *req, *resp = NULL;
+	orc_status st;
+
+	*item_out = NULL;
+	req = json_pack("{s:o?,s:s}", "Key", task_key(wf_id, task_id),
+			"ReturnValues", "ALL_NEW");
+	req = ex_finish(x, req);
+	if (!req)
+		return oom(err);
+	st = call(&resp, db, "UpdateItem", req, err);
+	if (st == ORC_OK)
+		*item_out = json_incref(json_object_get(resp, "Attributes"));
+	json_decref(resp);
+	return st;
+}
+
 /* The one conditional UpdateItem of update_task (without PROMOTE). */
 static orc_status task_write(json_t **item_out, ddb_backend *db,
 			     const char *wf_id, const char *task_id,
@@ -929,7 +1045,7 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 {
 	const uint32_t set = u->set;
 	int dep_only = !(set & ~(ORC_SET_DONE_DEP | ORC_SET_PROMOTE));
-	json_t *req, *resp = NULL, *item = NULL;
+	json_t *item = NULL;
 	char wid[17];
 	struct ex x;
 	orc_status st;
@@ -937,26 +1053,12 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 	*item_out = NULL;
 	new_wid(db, wid);
 	ex_init(&x);
-	ex_exists(&x, 1);
-	if (u->if_states)
-		ex_states(&x, u->if_states, ORC_TASK_STATE_COUNT,
-			  task_state_name);
-	if (u->if_version >= 0)
-		ex_cond(&x, "version", "=", N(u->if_version));
+	ex_task_conds(&x, u);
 	if (set & ORC_SET_DONE_DEP) {
-		ex_cond(&x, "ndeps", ">", N(u->done_dep_index));
-		if (dep_only) {
-			/* A dependency already done changes nothing. */
-			ex_and(&x);
-			orc__buf_puts(&x.cond, "NOT contains(");
-			ex_name(&x, &x.cond, "doneDeps");
-			orc__buf_puts(&x.cond, ", ");
-			ex_val(&x, &x.cond, S(u->done_dep));
-			orc__buf_putc(&x.cond, ')');
-		}
-		ex_name(&x, &x.add, "doneDeps");
-		orc__buf_putc(&x.add, ' ');
-		ex_val(&x, &x.add, json_pack("{s:[s]}", "SS", u->done_dep));
+		/* A dependency already done changes nothing. */
+		if (dep_only)
+			ex_not_done(&x, u->done_dep);
+		ex_add_dep(&x, u->done_dep);
 	}
 	if (set & ORC_SET_STATE)
 		ex_set(&x, "state", S(task_state_name(u->state)));
@@ -984,17 +1086,9 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 	else if (set & ORC_SET_ERROR)
 		ex_remove(&x, "error");
 	ex_bump(&x, u->now_ms, wid);
-	req = json_pack("{s:o?,s:s}", "Key", task_key(wf_id, task_id),
-			"ReturnValues", "ALL_NEW");
-	req = ex_finish(&x, req);
-	if (!req)
-		return oom(err);
-	st = call(&resp, db, "UpdateItem", req, err);
-	if (st == ORC_OK) {
-		*item_out = json_incref(json_object_get(resp, "Attributes"));
-		json_decref(resp);
+	st = update_item(item_out, db, wf_id, task_id, &x, err);
+	if (st == ORC_OK)
 		return ORC_OK;
-	}
 	if (st == ORC_ETOOBIG)
 		return orc_error_set(err, ORC_ETOOBIG, "task %s in workflow "
 				     "%s: record over DynamoDB's 400 KB item "
@@ -1026,7 +1120,7 @@ static orc_status task_promote(json_t **item_io, ddb_backend *db,
 			       const char *wf_id, const char *task_id,
 			       int64_t now_ms, orc_error *err)
 {
-	json_t *req, *resp = NULL, *item = NULL;
+	json_t *item = NULL;
 	char wid[17];
 	struct ex x;
 	orc_status st;
@@ -1037,16 +1131,8 @@ static orc_status task_promote(json_t **item_io, ddb_backend *db,
 	ex_cond(&x, "state", "=", S(task_state_name(ORC_TASK_PENDING)));
 	ex_set(&x, "state", S(task_state_name(ORC_TASK_READY)));
 	ex_bump(&x, now_ms, wid);
-	req = json_pack("{s:o?,s:s}", "Key", task_key(wf_id, task_id),
-			"ReturnValues", "ALL_NEW");
-	req = ex_finish(&x, req);
-	if (!req)
-		return oom(err);
-	st = call(&resp, db, "UpdateItem", req, err);
-	if (st == ORC_OK) {
-		item = json_incref(json_object_get(resp, "Attributes"));
-		json_decref(resp);
-	} else if (st == ORC_ECONFLICT) {
+	st = update_item(&item, db, wf_id, task_id, &x, err);
+	if (st == ORC_ECONFLICT) {
 		/* Someone else wrote first (maybe promoted it): promotion is
 		 * idempotent and reconcile repeats it, so report what is. */
 		st = get_item(&item, db, task_key(wf_id, task_id), err);
@@ -1062,6 +1148,56 @@ static orc_status task_promote(json_t **item_io, ddb_backend *db,
 	return ORC_OK;
 }
 
+/*
+ * DONE_DEP + PROMOTE in one UpdateItem when the hint says this dependency
+ * is the last one: add it and make the task READY, on condition that the
+ * task is PENDING with exactly ndeps - 1 others done. DynamoDB cannot
+ * make a write's effect depend on the item, so the hint picks the effect
+ * and the condition checks it. ORC_ECONFLICT (with the item as found)
+ * means the hint was wrong, the dependency was already done, or the
+ * caller's conditions fail.
+ */
+static orc_status dep_last_write(json_t **item_out, ddb_backend *db,
+				 const char *wf_id, const char *task_id,
+				 const orc_task_update *u, uint32_t ndeps,
+				 orc_error *err)
+{
+	json_t *item = NULL;
+	char wid[17];
+	struct ex x;
+	orc_status st;
+
+	new_wid(db, wid);
+	ex_init(&x);
+	ex_task_conds(&x, u);
+	ex_cond(&x, "ndeps", "=", N(ndeps));
+	ex_cond(&x, "state", "=", S(task_state_name(ORC_TASK_PENDING)));
+	if (ndeps == 1) {
+		ex_and(&x);
+		orc__buf_puts(&x.cond, "attribute_not_exists(");
+		ex_name(&x, &x.cond, "doneDeps");
+		orc__buf_putc(&x.cond, ')');
+	} else {
+		ex_not_done(&x, u->done_dep);
+		orc__buf_puts(&x.cond, " AND size(");
+		ex_name(&x, &x.cond, "doneDeps");
+		orc__buf_puts(&x.cond, ") = ");
+		ex_val(&x, &x.cond, N(ndeps - 1));
+	}
+	ex_add_dep(&x, u->done_dep);
+	ex_set(&x, "state", S(task_state_name(ORC_TASK_READY)));
+	ex_bump(&x, u->now_ms, wid);
+	st = update_item(item_out, db, wf_id, task_id, &x, err);
+	if (st != ORC_ECONFLICT)
+		return st;
+	/* Applied by an attempt whose answer was lost? */
+	st = get_item(&item, db, task_key(wf_id, task_id), err);
+	if (st != ORC_OK)
+		return st;
+	*item_out = item;   /* as found, for the caller to judge */
+	return wid_is(item, wid) ? ORC_OK : ORC_ECONFLICT;
+}
+
 static orc_status ddb_update_task(orc_backend *b, const char *wf_id,
 				  const char *task_id, const orc_task_update *u,
 				  orc_task_rec *out, orc_error *err)
@@ -1069,7 +1205,7 @@ static orc_status ddb_update_task(orc_backend *b, const char *wf_id,
 	ddb_backend *db = DB(b);
 	json_t *item = NULL;
 	orc_status st;
-	uint32_t set;
+	uint32_t set, ndeps = 0;
 
 	ORC_CHECK_ARG(b != NULL && wf_id != NULL && task_id != NULL, err);
 	ORC_CHECK_ARG(u != NULL, err);
@@ -1096,7 +1232,27 @@ static orc_status ddb_update_task(orc_backend *b, const char *wf_id,
 		return orc_error_set(err, ORC_ETOOBIG, "task %s in workflow "
 				     "%s: output and error over DynamoDB's "
 				     "400 KB item limit", task_id, wf_id);
-	if (set & ~ORC_SET_PROMOTE) {
+	st = ORC_ECONFLICT;
+	if (set == (ORC_SET_DONE_DEP | ORC_SET_PROMOTE) &&
+	    hint_last(db, wf_id, task_id, &ndeps)) {
+		st = dep_last_write(&item, db, wf_id, task_id, u, ndeps, err);
+		if (st != ORC_OK && st != ORC_ECONFLICT)
+			return st;
+		/* Done already (a redelivery) and the caller's conditions
+		 * hold: nothing to write, as task_write would find. */
+		if (st == ORC_ECONFLICT && item &&
+		    item_ss_has(item, "doneDeps", u->done_dep) &&
+		    task_diagnose(item, wf_id, task_id, u, NULL) == ORC_OK)
+			st = ORC_OK;
+		if (st == ORC_ECONFLICT) {
+			/* The hint was wrong: the general path decides. */
+			json_decref(item);
+			item = NULL;
+		}
+	}
+	if (st == ORC_OK) {
+		/* Added and promoted in one write. */
+	} else if (set & ~ORC_SET_PROMOTE) {
 		st = task_write(&item, db, wf_id, task_id, u, err);
 	} else {
 		/* Only PROMOTE: check the conditions on a read. */
@@ -1104,7 +1260,7 @@ static orc_status ddb_update_task(orc_backend *b, const char *wf_id,
 		if (st == ORC_OK)
 			st = task_diagnose(item, wf_id, task_id, u, err);
 	}
-	if (st == ORC_OK && (set & ORC_SET_PROMOTE)) {
+	if (st == ORC_OK && (set & ORC_SET_PROMOTE) && item) {
 		orc_task_state s = ORC_TASK_PENDING;
 
 		orc_task_state_parse(&s, item_s(item, "state"), NULL);
@@ -1114,6 +1270,8 @@ static orc_status ddb_update_task(orc_backend *b, const char *wf_id,
 			st = task_promote(&item, db, wf_id, task_id, u->now_ms,
 					  err);
 	}
+	if (item && (st == ORC_OK || st == ORC_ECONFLICT))
+		hint_from_item(db, wf_id, task_id, item);
 	if (out && item && (st == ORC_OK || st == ORC_ECONFLICT) &&
 	    !task_from_item(out, item, 0))
 		st = oom(err);
