@@ -19,6 +19,8 @@ static orc_status on_start(const orc__lh_env *env, const char *event,
 			   size_t len, char **response_out, orc_error *err)
 {
 	const char *rid = env->lctx ? env->lctx->request_id : NULL;
+	orc_backend *b = env->cfg->backend;
+	orc_workflow_rec rec;
 	orc__lh_start s;
 	json_t *ids;
 	orc_status st;
@@ -37,14 +39,20 @@ static orc_status on_start(const orc__lh_env *env, const char *event,
 			st = orc__lh_dispatch_ready(env, s.wf_id,
 						    s.correlation_id, ids,
 						    err);
+		memset(&rec, 0, sizeof(rec));
+		if (st == ORC_OK)
+			st = b->get_workflow(&rec, b, s.wf_id, err);
 		if (st == ORC_OK)
 			st = orc__lh_answer(response_out,
 					    json_pack("{s:s, s:s, s:o}",
 						      "workflowId", s.wf_id,
-						      "state", "RUNNING",
+						      "state",
+						      orc_workflow_state_name(
+							      rec.state),
 						      "dispatched", ids), err);
 		else
 			json_decref(ids);
+		orc_workflow_rec_clear(&rec);
 	}
 	orc__lh_start_clear(&s);
 	return st;

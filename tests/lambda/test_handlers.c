@@ -421,19 +421,20 @@ static void run_one(world *w)
 }
 
 /* Run the queue; with @p stream, the table's changes after each call
- * go to the orchestrator as a Streams batch. */
+ * go to the orchestrator as a Streams batch, until nothing changes. */
 static void run(world *w, int stream)
 {
-	if (stream) {
-		observe(w);
-		deliver(w);
-	}
-	while (w->qhead < w->qtail) {
-		run_one(w);
+	for (;;) {
 		if (stream) {
 			observe(w);
-			deliver(w);
+			if (json_array_size(w->pending)) {
+				deliver(w);
+				continue;
+			}
 		}
+		if (w->qhead == w->qtail)
+			break;
+		run_one(w);
 	}
 }
 
@@ -500,6 +501,7 @@ static void test_handlers__seed_runs_through_the_stream(void **state)
 static void test_handlers__seed_runs_without_a_stream(void **state)
 {
 	world *w = world_new();
+	char ev[2048], *resp;
 
 	(void)state;
 	w->work.flags = ORC_LAMBDA_DISPATCH_NEXT;
@@ -509,6 +511,13 @@ static void test_handlers__seed_runs_without_a_stream(void **state)
 	assert_int_equal(w->worker_invokes + w->target_invokes, 10);
 	assert_int_equal(w->skipped, 0);
 	assert_int_equal(w->emf_workflow, 1);
+	/* Starting it again (Lambda retrying the event) changes nothing. */
+	snprintf(ev, sizeof(ev), seed_event, "wf-direct", "");
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
+	assert_string_equal(resp, "{\"workflowId\":\"wf-direct\","
+			    "\"state\":\"SUCCEEDED\",\"dispatched\":[]}");
+	free(resp);
+	assert_int_equal(w->worker_invokes + w->target_invokes, 10);
 	world_free(w);
 }
 
@@ -785,6 +794,100 @@ static void test_handlers__target_error_fails_the_workflow(void **state)
 	world_free(w);
 }
 
+/* A worker that died between completing A and fanning out: the stream
+ * record of A's success does the fan-out, and the promotions it writes
+ * are dispatched in turn. */
+static void test_handlers__stream_repairs_a_fan_out_cut_short(void **state)
+{
+	world *w = world_new();
+	orc_context *ctx = NULL;
+	orc_task_update u;
+	orc_claim c;
+	orc_snapshot s;
+
+	(void)state;
+	start(w, "wf-cut", NULL);
+	free(w->queue[w->qhead++]);   /* the dispatch of A is lost */
+	observe(w);
+	json_array_clear(w->pending);
+	/* What complete writes first, alone: A SUCCEEDED, no fan-out. */
+	CHECK(ORC_OK, orc_context_create(&ctx, w->b, NULL, E));
+	CHECK(ORC_OK, orc_workflow_claim_task(&c, ctx, "wf-cut", "A", "gone",
+					      60000, E));
+	memset(&u, 0, sizeof(u));
+	u.if_states = ORC_TASK_BIT(ORC_TASK_RUNNING);
+	u.if_version = c.token;
+	u.set = ORC_SET_STATE | ORC_SET_OUTPUT;
+	u.state = ORC_TASK_SUCCEEDED;
+	u.output = "{\"task\":\"A\",\"n\":1}";
+	u.now_ms = w->now;
+	CHECK(ORC_OK, w->b->update_task(w->b, "wf-cut", "A", &u, NULL, E));
+	orc_context_free(ctx);
+	s = snapshot(w, "wf-cut");
+	assert_int_equal(s.tasks[1].state, ORC_TASK_PENDING);
+	orc_snapshot_clear(&s);
+
+	run(w, 1);
+	s = snapshot(w, "wf-cut");
+	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
+	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	orc_snapshot_clear(&s);
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->target_invokes, 4);
+	world_free(w);
+}
+
+/* Bad requests and configurations: a status, a message, no answer. */
+#define WORK(ev) orc_lambda_worker_handler(ev, strlen(ev), &c, &w->work, \
+					   &resp, &err)
+#define ORCH(ev) orc_lambda_orchestrator_handler(ev, strlen(ev), &c, \
+						 &w->orch, &resp, &err)
+static void test_handlers__bad_input_is_a_clear_error(void **state)
+{
+	world *w = world_new();
+	orc_lambda_handler_config none = w->orch;
+	char rid[32], *resp = NULL;
+	orc_lambda_context c = lctx(w, rid, sizeof(rid));
+	orc_error err;
+
+	(void)state;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(WORK("{\"workflowId\":"), ORC_EPARSE);
+	assert_int_equal(err.line, 1);
+	assert_null(resp);
+	assert_int_equal(WORK("{\"taskId\":\"A\"}"), ORC_EINVAL);
+	assert_non_null(strstr(err.message, "workflowId"));
+	assert_int_equal(WORK("{\"workflowId\":\"w#1\",\"taskId\":\"A\"}"),
+			 ORC_EINVAL);
+	assert_non_null(strstr(err.message, "'#'"));
+	assert_int_equal(WORK("{\"workflowId\":\"nope\",\"taskId\":\"A\"}"),
+			 ORC_ENOTFOUND);
+	assert_int_equal(ORCH("{\"mode\":\"x\"}"), ORC_EINVAL);
+	assert_non_null(strstr(err.message, "mode"));
+	assert_int_equal(ORCH("{}"), ORC_EINVAL);
+	assert_non_null(strstr(err.message, "unknown event"));
+	assert_int_equal(ORCH("{\"mode\":\"start\",\"tasks\":[{\"id\":\"a\","
+			      "\"dependsOn\":[\"a\"]}]}"), ORC_EINVAL);
+	assert_non_null(strstr(err.message, "depends on itself"));
+	none.worker_function = NULL;
+	assert_int_equal(orc_lambda_orchestrator_handler("{}", 2, &c, &none,
+							 &resp, &err),
+			 ORC_EINVAL);
+	assert_non_null(strstr(err.message, "worker_function"));
+	none.version = 0;
+	assert_int_equal(orc_lambda_worker_handler("{}", 2, &c, &none, &resp,
+						   &err), ORC_EINVAL);
+	assert_int_equal(orc_lambda_worker_handler("{}", 2, &c, NULL, &resp,
+						   &err), ORC_EINVAL);
+	assert_int_equal(orc_lambda_worker_handler(NULL, 0, &c, &w->work,
+						   &resp, &err), ORC_EINVAL);
+	assert_int_equal(orc_lambda_orchestrator_handler("{}", 2, &c,
+							 &w->orch, NULL, NULL),
+			 ORC_EINVAL);
+	assert_null(resp);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -802,6 +905,9 @@ int main(void)
 			test_handlers__killed_worker_is_recovered_by_reconcile),
 		cmocka_unit_test(
 			test_handlers__target_error_fails_the_workflow),
+		cmocka_unit_test(
+			test_handlers__stream_repairs_a_fan_out_cut_short),
+		cmocka_unit_test(test_handlers__bad_input_is_a_clear_error),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers", tests, setup,
