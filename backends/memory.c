@@ -1153,7 +1153,7 @@ static orc_status mem_update_tasks(orc_backend *b, const char *wf_id,
 				   orc_task_rec *outs, unsigned char *applied,
 				   orc_error *err)
 {
-	struct mem_write one, *ms;
+	struct mem_write small[9], *ms;
 	orc_status st = ORC_OK;
 	size_t i, k = 0;
 	mem_wf *w = NULL;
@@ -1165,7 +1165,7 @@ static orc_status mem_update_tasks(orc_backend *b, const char *wf_id,
 			      writes[i].update != NULL, err);
 	/* The engine's group is a completion and its fan-out: usually
 	 * small, and only the completion carries strings. */
-	ms = n <= 1 ? &one : orc__calloc(n, sizeof(*ms));
+	ms = n <= 9 ? small : orc__calloc(n, sizeof(*ms));
 	if (!ms)
 		return orc_error_set(err, ORC_ENOMEM, "workflow %s: out of "
 				     "memory", wf_id);
@@ -1212,7 +1212,7 @@ static orc_status mem_update_tasks(orc_backend *b, const char *wf_id,
 done:
 	for (i = 0; i < k; i++)
 		write_release(&ms[i]);
-	if (ms != &one)
+	if (ms != small)
 		free(ms);
 	return st;
 }
