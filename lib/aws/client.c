@@ -204,6 +204,10 @@ void orc__aws_client_clear(orc__aws_client *c)
 		return;
 	orc__http_clear(&c->http);
 	orc__aws_creds_provider_clear(&c->creds);
+	if (c->lines.data)
+		memset(c->lines.data, 0, c->lines.cap);
+	orc__buf_free(&c->lines);
+	orc__buf_free(&c->urlbuf);
 	memset(&c->signer, 0, sizeof(c->signer));
 }
 
@@ -320,7 +324,7 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 			    const char *label, orc_error *err)
 {
 	orc__http_resp r;
-	orc__buf lines = ORC__BUF_INIT, url = ORC__BUF_INIT;
+	orc__buf *lines = &c->lines, *url = &c->urlbuf;
 	const char *hdrs[ORC__AWS_MAX_HEADERS + 5];
 	char msg[200];
 	int attempt, cost_paid = 0, refreshed = 0;
@@ -340,13 +344,14 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 	r.on_header_ud = c->on_header_ud;
 	/* The endpoint's own path, or @p path under its origin. */
 	p = path ? path : c->path;
-	orc__buf_add(&url, c->url, (size_t)(strstr(c->url, "://") + 3 -
-					    c->url) + strlen(c->host));
-	orc__buf_puts(&url, p);
+	orc__buf_reset(url);
+	orc__buf_add(url, c->url, (size_t)(strstr(c->url, "://") + 3 -
+					   c->url) + strlen(c->host));
+	orc__buf_puts(url, p);
 	if (query && *query)
-		orc__buf_printf(&url, "?%s", query);
-	if (url.oom) {
-		orc__buf_free(&url);
+		orc__buf_printf(url, "?%s", query);
+	if (url->oom) {
+		orc__buf_free(url);
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	}
 	c->calls++;
@@ -357,18 +362,18 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 
 		st = orc__aws_creds_get(&cr, &c->creds, orc__now_ms(), err);
 		if (st == ORC_OK)
-			st = sign_lines(&lines, hdrs, c, cr, method, p, query,
+			st = sign_lines(lines, hdrs, c, cr, method, p, query,
 					extra, nextra, body, len, err);
 		if (st != ORC_OK)
 			break;
 		c->attempts++;
 		rep->attempts = attempt;
 		memset(&terr, 0, sizeof(terr));
-		st = orc__http_do(&c->http, &r, method, url.data, hdrs, body,
+		st = orc__http_do(&c->http, &r, method, url->data, hdrs, body,
 				  len, &terr);
 		/* The lines hold the session token: wipe them now. */
-		if (lines.data)
-			memset(lines.data, 0, lines.len);
+		if (lines->data)
+			memset(lines->data, 0, lines->len);
 		if (st == ORC_ENOMEM) {
 			orc_error_set(err, st, "out of memory");
 			break;
@@ -452,8 +457,6 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 				? c->throttle_delay_ms : c->base_delay_ms,
 			attempt, orc__rand_unit(&c->rng)));
 	}
-	orc__buf_free(&lines);
-	orc__buf_free(&url);
 	orc__http_resp_clear(&r);
 	return st;
 }

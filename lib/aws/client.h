@@ -52,6 +52,9 @@ typedef struct orc__aws_client {
 	uint64_t calls;             /* operations called */
 	uint64_t attempts;          /* HTTP requests sent (every attempt) */
 	uint64_t retries;
+	/* Reused by every call: the signed header lines (wiped after
+	 * each attempt: they hold the session token) and the URL. */
+	orc__buf lines, urlbuf;
 	/* Optional: given to every response (orc__http_resp.on_header). */
 	void (*on_header)(const char *line, size_t len, void *ud);
 	void *on_header_ud;

@@ -27,9 +27,16 @@ orc_status orc__http_init(orc__http *h, int64_t connect_timeout_ms,
 {
 	ORC_CHECK_ARG(h != NULL, err);
 	memset(h, 0, sizeof(*h));
+	h->nodes = orc__calloc(ORC__HTTP_MAX_HEADERS + 1,
+			       sizeof(struct curl_slist));
+	if (!h->nodes)
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	h->curl = curl_easy_init();
-	if (!h->curl)
+	if (!h->curl) {
+		free(h->nodes);
+		h->nodes = NULL;
 		return orc_error_set(err, ORC_ENOMEM, "curl_easy_init failed");
+	}
 	h->connect_timeout_ms = connect_timeout_ms > 0 ? connect_timeout_ms
 						       : 3000;
 	h->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
@@ -43,6 +50,9 @@ void orc__http_clear(orc__http *h)
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	h->curl = NULL;
+	free(h->nodes);
+	h->nodes = NULL;
+	orc__buf_free(&h->url);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -107,70 +117,96 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
-orc_status orc__http_do(orc__http *h, orc__http_resp *resp,
-			const char *method, const char *url,
-			const char *const *headers, const char *body,
-			size_t body_len, orc_error *err)
+/* Options that never change, set once per handle. */
+static void configure(CURL *c)
 {
-	struct curl_slist *list = NULL, *t;
-	CURL *c;
-	CURLcode rc;
-	orc_status st = ORC_OK;
-	size_t i;
-
-	ORC_CHECK_ARG(h != NULL && h->curl != NULL, err);
-	ORC_CHECK_ARG(resp != NULL && method != NULL && url != NULL, err);
-	orc__buf_reset(&resp->body);
-	resp->status = 0;
-	resp->date[0] = resp->error_type[0] = '\0';
-	c = h->curl;
-	/* Options are reset per request, the connection cache is kept. */
-	curl_easy_reset(c);
-	for (i = 0; headers && headers[i]; i++) {
-		t = curl_slist_append(list, headers[i]);
-		if (!t) {
-			curl_slist_free_all(list);
-			return orc_error_set(err, ORC_ENOMEM, "out of memory");
-		}
-		list = t;
-	}
-	/* No "Expect: 100-continue" round trip for small JSON bodies. */
-	t = curl_slist_append(list, "Expect:");
-	if (!t) {
-		curl_slist_free_all(list);
-		return orc_error_set(err, ORC_ENOMEM, "out of memory");
-	}
-	list = t;
-	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	/* Loopback never goes through a proxy named in the environment. */
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
+}
+
+/* The method and body: options are set only when they change, since
+ * libcurl copies strings it is given (an allocation each time). */
+static void set_method(orc__http *h, const char *method, const char *body,
+		       size_t body_len)
+{
+	CURL *c = h->curl;
+	int m = strcmp(method, "GET") == 0 ? 1 :
+		strcmp(method, "POST") == 0 ? 2 : 3;
+
+	if (h->method == 3 || m == 3)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST,
+				 m == 3 ? method : NULL);
+	h->method = m;
+	if (m == 1) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		return;
+	}
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)(body ? body_len : 0));
+}
+
+orc_status orc__http_do(orc__http *h, orc__http_resp *resp,
+			const char *method, const char *url,
+			const char *const *headers, const char *body,
+			size_t body_len, orc_error *err)
+{
+	struct curl_slist *nodes;
+	CURL *c;
+	CURLcode rc;
+	orc_status st = ORC_OK;
+	size_t i, n = 0;
+
+	ORC_CHECK_ARG(h != NULL && h->curl != NULL && h->nodes != NULL, err);
+	ORC_CHECK_ARG(resp != NULL && method != NULL && url != NULL, err);
+	while (headers && headers[n])
+		n++;
+	ORC_CHECK_ARG(n <= ORC__HTTP_MAX_HEADERS, err);
+	orc__buf_reset(&resp->body);
+	resp->status = 0;
+	resp->date[0] = resp->error_type[0] = '\0';
+	c = h->curl;
+	/* The handle keeps its options and its connection between
+	 * requests; only what differs is set again. */
+	if (!h->configured) {
+		configure(c);
+		h->configured = 1;
+	}
+	if (!h->url.data || strcmp(h->url.data, url) != 0) {
+		orc__buf_reset(&h->url);
+		orc__buf_puts(&h->url, url);
+		if (h->url.oom)
+			return orc_error_set(err, ORC_ENOMEM, "out of memory");
+		curl_easy_setopt(c, CURLOPT_URL, url);
+	}
+	/* The header list is built in place from nodes of our own (curl
+	 * only reads it during the request), "Expect:" last: no
+	 * "100-continue" round trip for small JSON bodies. */
+	nodes = h->nodes;
+	for (i = 0; i < n; i++) {
+		nodes[i].data = (char *)headers[i];
+		nodes[i].next = &nodes[i + 1];
+	}
+	nodes[n].data = (char *)"Expect:";
+	nodes[n].next = NULL;
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, nodes);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)h->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
-	/* Loopback never goes through a proxy named in the environment. */
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
-	if (strcmp(method, "GET") == 0) {
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	} else {
-		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)(body ? body_len : 0));
-	}
+	set_method(h, method, body, body_len);
 	h->requests++;
 	rc = curl_easy_perform(c);
-	curl_slist_free_all(list);
 	if (resp->body.oom)
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	if (rc != CURLE_OK) {

@@ -22,10 +22,19 @@ typedef struct orc__http_resp {
 
 void orc__http_resp_clear(orc__http_resp *r);
 
+/* Header lines orc__http_do() takes at most. */
+#define ORC__HTTP_MAX_HEADERS 24
+
 typedef struct orc__http {
 	void *curl;               /* CURL *, kept between requests */
 	int64_t connect_timeout_ms, timeout_ms;
 	uint64_t requests;        /* requests attempted on this handle */
+	/* Kept between requests so that one allocates nothing: the
+	 * header list's nodes, the URL and method last set. */
+	void *nodes;              /* struct curl_slist[MAX_HEADERS + 1] */
+	orc__buf url;
+	int method;               /* 0 none, 1 GET, 2 POST, 3 other */
+	int configured;           /* the fixed options are set */
 } orc__http;
 
 orc_status orc__http_init(orc__http *h, int64_t connect_timeout_ms,
@@ -33,7 +42,8 @@ orc_status orc__http_init(orc__http *h, int64_t connect_timeout_ms,
 void orc__http_clear(orc__http *h);
 
 /*
- * One request. @p headers is NULL-terminated "Name: value" lines. ORC_OK
+ * One request. @p headers is NULL-terminated "Name: value" lines (at
+ * most ORC__HTTP_MAX_HEADERS), read during the call only. ORC_OK
  * when any HTTP answer arrived (check resp->status); ORC_ETIMEOUT or
  * ORC_EBACKEND (detail = CURLcode) when none did. Only http and https
  * are allowed, https always verifies the peer, redirects are not taken.
