@@ -273,7 +273,8 @@ int main(void)
 	orc__aws_client *c;
 	struct raw raw;
 	orc_error err;
-	double tb = 0, tr = 0, cb = 0, cr = 0, rate_b, rate_r, t0, t, cpu;
+	double tb = 0, tr = 0, cb = 0, cr = 0, cc = -1, rate_b, rate_r, t0;
+	double t, cpu;
 	long long version = 1, nb = 0, nr = 0, new_conns;
 	long before;
 	long a0, alloc_b = -1, alloc_r = -1, alloc_c = -1;
@@ -335,6 +336,7 @@ int main(void)
 	alloc_r = (atomic_load(&nallocs) - a0) / ALLOC_SAMPLE;
 	/* The client alone (sign, send, receive) on the raw loop's body. */
 	a0 = atomic_load(&nallocs);
+	cpu = cpu_s();
 	for (i = 0; i < ALLOC_SAMPLE; i++) {
 		orc__aws_reply rep;
 		int n = raw_body(raw.body, sizeof(raw.body), "bench", "raw",
@@ -347,6 +349,7 @@ int main(void)
 		orc__aws_reply_clear(&rep);
 	}
 	alloc_c = (atomic_load(&nallocs) - a0) / ALLOC_SAMPLE;
+	cc = (cpu_s() - cpu) / ALLOC_SAMPLE;
 #else
 	(void)a0;
 #endif
@@ -359,6 +362,9 @@ int main(void)
 	       100.0 * rate_b / rate_r);
 	printf("  CPU of this process per request: backend %.0f us, raw "
 	       "%.0f us\n", 1e6 * cb / (double)nb, 1e6 * cr / (double)nr);
+	if (cc >= 0)
+		printf("    (the AWS client alone, signing and sending the raw "
+		       "body: %.0f us)\n", 1e6 * cc);
 	printf("  new connections while timing the backend: %lld\n",
 	       new_conns);
 	if (alloc_b >= 0)
