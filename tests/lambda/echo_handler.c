@@ -3,12 +3,14 @@
  * answers its event as it came, unless the event asks otherwise:
  *   {"fail": "msg"}      fails with ORC_EUSER and errorMessage "msg";
  *   {"context": true}    answers the context and _X_AMZN_TRACE_ID;
- *   {"exit": true}       exits at once (a crash, as Lambda sees it).
+ *   {"exit": true}       exits at once (a crash, as Lambda sees it);
+ *   {"sleep": true}      sleeps 10 s first (past a test's timeout).
  * A function named "initfail..." reports an init error and exits 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "orchestra/lambda.h"
 
@@ -43,6 +45,11 @@ static orc_status echo(const char *event, size_t len,
 	}
 	if (strstr(event, "\"exit\": true"))
 		exit(3);
+	if (strstr(event, "\"sleep\": true")) {
+		struct timespec ts = { 10, 0 };
+
+		nanosleep(&ts, NULL);
+	}
 	if (strstr(event, "\"context\": true"))
 		*response_out = context_json(ctx);
 	else if ((*response_out = malloc(len + 1)) != NULL)

@@ -27,8 +27,10 @@ Invoke API (one port for all functions), POST
     blocks until the function's process posts its response (200, the
     response as body) or its error (200, X-Amz-Function-Error: Unhandled,
     the error document as body); a process that exits or passes the
-    function's timeout fails the invocation the same way, with errorType
-    Runtime.ExitError or Sandbox.Timedout (the process is then killed);
+    function's timeout (--timeout-s, counted from when a process takes
+    the event) fails the invocation the same way, with errorType
+    Runtime.ExitError or Sandbox.Timedout (the process is then killed),
+    for Event invocations too;
   - Event queues the event and answers 202 at once; DryRun answers 204;
   - an unknown function: 404 ResourceNotFoundException; a payload over
     6 MB: 413 RequestTooLargeException;
@@ -46,7 +48,8 @@ Test-only endpoints on the Invoke port (not AWS):
        X-Fake-Client-Context. Answers {"requestId": ...}.
   GET  /_fake/functions/{fn}?wait=N&timeout_ms=T  waits (at most T ms)
        until N invocations of fn have finished, then answers
-       {"starts": processes started, "invocations": [{"requestId",
+       {"starts": processes started, "pids": live handler processes
+       (a test may kill one), "invocations": [{"requestId",
        "state": queued|running|response|error, "event", "traceId",
        "deadlineMs", "arn", "type", "response", "errorType" (the
        Lambda-Runtime-Function-Error-Type header), "error" (the error
@@ -189,6 +192,9 @@ class FakeLambda:
         for fn in self.functions.values():
             for slot in fn.slots:
                 slot.server = _serve(RuntimeHandler, self, slot)
+        t = threading.Thread(target=self._watchdog, daemon=True)
+        t.start()
+        self.threads.append(t)
         for fn in self.functions.values():
             if fn.binary:
                 for slot in fn.slots:
@@ -311,9 +317,8 @@ class FakeLambda:
     def enqueue(self, fn, event, kind='RequestResponse', trace_id=None,
                 deadline_ms=None, arn=None, client_context=None):
         with self.lock:
-            inv = Invocation(fn.name, event, kind,
-                             trace_id, deadline_ms or
-                             now_ms() + self.timeout_s * 1000,
+            # The deadline starts when a process takes the event.
+            inv = Invocation(fn.name, event, kind, trace_id, deadline_ms,
                              arn or fn.arn(), client_context)
             fn.invocations.append(inv)
             fn.by_id[inv.request_id] = inv
@@ -322,20 +327,32 @@ class FakeLambda:
             return inv
 
     def wait_result(self, fn, inv):
-        """Wait for a RequestResponse invocation; the timeout kills."""
-        limit = inv.deadline_ms / 1000.0 - time.time()
-        if not inv.done.wait(timeout=max(limit, 0) + 0.2):
+        """Wait until inv is done (the watchdog enforces timeouts)."""
+        while not inv.done.wait(timeout=0.1):
             with self.lock:
-                if not inv.done.is_set():
+                if self.stopping and not inv.done.is_set():
+                    self._fail(inv, 'ServiceException', 'shutting down')
+
+    def _watchdog(self):
+        """Fail and kill what runs past its deadline, as Lambda does."""
+        while True:
+            with self.lock:
+                if self.stopping:
+                    return
+                for fn in self.functions.values():
                     for slot in fn.slots:
-                        if slot.current is inv and slot.proc:
+                        inv = slot.current
+                        if not inv or inv.done.is_set() or \
+                                now_ms() <= inv.deadline_ms + 100:
+                            continue
+                        slot.current = None
+                        if slot.proc and slot.proc.poll() is None:
                             slot.proc.kill()
-                    if inv in fn.queue:
-                        fn.queue.remove(inv)
-                    self._fail(inv, 'Sandbox.Timedout',
-                               'RequestId: %s Error: Task timed out after '
-                               '%d seconds' % (inv.request_id,
-                                               self.timeout_s))
+                        self._fail(inv, 'Sandbox.Timedout',
+                                   'RequestId: %s Error: Task timed out '
+                                   'after %.2f seconds' % (inv.request_id,
+                                                           self.timeout_s))
+                self.lock.wait(timeout=0.05)
 
     def invoke(self, name, payload, kind='RequestResponse'):
         """Invoke directly (no HTTP, no signature): (status, hdrs, body)."""
@@ -359,6 +376,8 @@ class FakeLambda:
                     break
                 self.lock.wait(timeout=left)
             return {'starts': fn.starts,
+                    'pids': [s.proc.pid for s in fn.slots
+                             if s.proc and s.proc.poll() is None],
                     'invocations': [i.as_json() for i in fn.invocations],
                     'initErrors': list(fn.init_errors),
                     'logs': list(fn.logs)}
@@ -438,6 +457,8 @@ class RuntimeHandler(Handler):
             else:
                 inv = fn.queue.popleft()
                 inv.state = 'running'
+                if inv.deadline_ms is None:
+                    inv.deadline_ms = now_ms() + int(lam.timeout_s * 1000)
                 slot.current = inv
         if inv is None:
             return self.answer(500, {'errorMessage': 'shutting down',
@@ -590,7 +611,9 @@ def main():
                     help='NAME[=BINARY][,concurrency=N]')
     ap.add_argument('--env', action='append', default=[],
                     help='KEY=VALUE for the handler processes')
-    ap.add_argument('--timeout-s', type=int, default=30)
+    ap.add_argument('--timeout-s', type=float, default=30,
+                    help='function timeout, from when a process takes '
+                    'the event')
     ap.add_argument('--region', default='us-east-1')
     args = ap.parse_args()
     functions = {}

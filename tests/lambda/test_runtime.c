@@ -463,6 +463,22 @@ static void t_invoke_event(void **state)
 	assert_true(found);
 }
 
+/* Invoke "echo" through @p c with @p payload: @p want, and an answer
+ * that contains @p needle. */
+static void echo_expect(orc_lambda_client *c, const char *payload,
+			orc_status want, const char *needle)
+{
+	orc_error err;
+	char *out = NULL;
+
+	assert_int_equal(orc_lambda_invoke(c, "echo",
+					   ORC_LAMBDA_REQUEST_RESPONSE,
+					   payload, &out, &err), want);
+	assert_non_null(out);
+	assert_non_null(strstr(out, needle));
+	free(out);
+}
+
 static void t_function_error(void **state)
 {
 	orc_lambda_client *c = client();
@@ -495,17 +511,8 @@ static void t_function_error(void **state)
 	j = fn_state("echo");
 	starts = (int)json_integer_value(json_object_get(j, "starts"));
 	json_decref(j);
-	assert_int_equal(orc_lambda_invoke(c, "echo",
-					   ORC_LAMBDA_REQUEST_RESPONSE,
-					   "{\"exit\": true}", &out, &err),
-			 ORC_EUSER);
-	assert_non_null(strstr(out, "Runtime.ExitError"));
-	free(out);
-	assert_int_equal(orc_lambda_invoke(c, "echo",
-					   ORC_LAMBDA_REQUEST_RESPONSE,
-					   "[1]", &out, &err), ORC_OK);
-	assert_string_equal(out, "[1]");
-	free(out);
+	echo_expect(c, "{\"exit\": true}", ORC_EUSER, "Runtime.ExitError");
+	echo_expect(c, "[1]", ORC_OK, "[1]");
 	j = fn_state("echo");
 	assert_int_equal(json_integer_value(json_object_get(j, "starts")),
 			 starts + 1);
@@ -521,6 +528,33 @@ static void t_function_error(void **state)
 	assert_int_equal(orc_lambda_invoke(NULL, "echo", ORC_LAMBDA_EVENT,
 					   "{}", &out, &err), ORC_EINVAL);
 	orc_lambda_client_free(c);
+}
+
+/* A second fake with a 0.3 s timeout: the handler is killed, the
+ * invocation fails with Sandbox.Timedout, a new process takes the next. */
+static void t_timeout(void **state)
+{
+	orc_lambda_client_options co = ORC_LAMBDA_CLIENT_OPTIONS_INIT;
+	orc_lambda_client *c = NULL;
+	fake_lambda f2;
+	char echo[1100];
+	const char *args[6];
+	orc_error err;
+
+	(void)state;
+	snprintf(echo, sizeof(echo), "echo=%s", getenv("ECHO_HANDLER"));
+	args[0] = "--function";
+	args[1] = echo;
+	args[2] = "--timeout-s";
+	args[3] = "0.3";
+	args[4] = NULL;
+	assert_int_equal(fake_start(&f2, args), 0);
+	co.endpoint = f2.invoke;
+	assert_int_equal(orc_lambda_client_create(&c, &co, &err), ORC_OK);
+	echo_expect(c, "{\"sleep\": true}", ORC_EUSER, "Sandbox.Timedout");
+	echo_expect(c, "{\"after\": 1}", ORC_OK, "{\"after\": 1}");
+	orc_lambda_client_free(c);
+	fake_stop(&f2);
 }
 
 static void t_sigv4(void **state)
@@ -570,6 +604,7 @@ int main(void)
 		cmocka_unit_test(t_invoke_request_response),
 		cmocka_unit_test(t_invoke_event),
 		cmocka_unit_test(t_function_error),
+		cmocka_unit_test(t_timeout),
 		cmocka_unit_test(t_sigv4),
 	};
 
