@@ -162,7 +162,8 @@ typedef enum orc_lambda_invocation {
  * ":qualifier") with @p payload (JSON text; NULL = "{}").
  *
  * ORC_OK: *response_out = the function's payload, malloc'd, NUL-terminated
- * ("" for Event); free it with free(). A function error (the
+ * ("" for Event); free it with free() (orc_free() is the same
+ * allocator). A function error (the
  * X-Amz-Function-Error header) is never ORC_OK: it returns ORC_EUSER with
  * *response_out = the error payload, kept for the caller to free, and
  * err->message naming the function and the payload's errorMessage.
