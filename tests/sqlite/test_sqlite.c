@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -402,6 +403,52 @@ static void test_sqlite__pragmas_as_configured(void **state)
 	assert_string_equal(mode, "wal");
 	assert_int_equal(raw_int(db, "PRAGMA synchronous"), 2);  /* FULL */
 	assert_int_equal(raw_int(db, "PRAGMA busy_timeout"), 1234);
+	orc_backend_free(b);
+	sqlite_files_remove(path);
+
+	/* A new file is created without syncs, then gets the level asked
+	 * for. */
+	b = open_db(path, &o);
+	assert_int_equal(raw_int(orc__sqlite_db(b), "PRAGMA synchronous"), 2);
+	orc_backend_free(b);
+	sqlite_files_remove(path);
+}
+
+static off_t file_size(const char *path, const char *suffix)
+{
+	char p[600];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+/* Opening a current file only reads it, and the last close leaves the
+ * WAL as it is (no checkpoint): both cost syncs a short command would
+ * wait for (docs/backends-sqlite.md). */
+static void test_sqlite__open_writes_nothing_close_keeps_wal(void **state)
+{
+	char path[512];
+	orc_backend *b;
+	off_t db, wal;
+	int n = 0;
+
+	(void)state;
+	path_for(path, sizeof(path), "quiet.db");
+	b = open_db(path, NULL);
+	seed_flat(b, "wf", 3);
+	orc_backend_free(b);
+	db = file_size(path, "");
+	wal = file_size(path, "-wal");
+	assert_true(wal > 0);
+	b = open_db(path, NULL);
+	orc_backend_free(b);
+	assert_int_equal(file_size(path, ""), db);
+	assert_int_equal(file_size(path, "-wal"), wal);
+	/* What stayed in the WAL is read back. */
+	b = open_db(path, NULL);
+	EXPECT(ORC_OK, b->list_tasks(b, "wf", 0, 0, count_cb, &n, E));
+	assert_int_equal(n, 3);
 	orc_backend_free(b);
 	sqlite_files_remove(path);
 }
@@ -1069,6 +1116,7 @@ int main(void)
 		cmocka_unit_test(test_sqlite__reopen_keeps_data),
 		cmocka_unit_test(test_sqlite__injection_looking_ids_are_ids),
 		cmocka_unit_test(test_sqlite__pragmas_as_configured),
+		cmocka_unit_test(test_sqlite__open_writes_nothing_close_keeps_wal),
 		cmocka_unit_test(test_sqlite__memory_database),
 		cmocka_unit_test(test_sqlite__bad_options_and_paths),
 		cmocka_unit_test(test_sqlite__busy_is_throttled),
