@@ -52,9 +52,9 @@ orc__aws_client *orc__dynamodb_client(orc_backend *b);
 #define NO_COUNT 1
 #endif
 
+#ifndef NO_COUNT
 static atomic_long nallocs;
 
-#ifndef NO_COUNT
 void *__libc_malloc(size_t n);
 void *__libc_calloc(size_t n, size_t m);
 void *__libc_realloc(void *p, size_t n);
