@@ -20,9 +20,10 @@ set, fake credentials. Their stdout is captured line by line (see
 
 Invoke API (one port for all functions), POST
 /2015-03-31/functions/{name or ARN[:qualifier]}/invocations:
-  - an Authorization header of the form "AWS4-HMAC-SHA256
-    Credential=<key>/<date>/<region>/lambda/aws4_request, ..." is required
-    (403 otherwise; the signature itself is not checked);
+  - a valid SigV4 signature (service lambda) is required, by the access
+    key of this process's environment, of --env, or the fake's default
+    (403 MissingAuthenticationTokenException, UnrecognizedClientException
+    or InvalidSignatureException otherwise);
   - X-Amz-Invocation-Type: RequestResponse (default) queues the event and
     blocks until the function's process posts its response (200, the
     response as body) or its error (200, X-Amz-Function-Error: Unhandled,
@@ -78,6 +79,8 @@ As a module:
 import argparse
 import binascii
 import collections
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -203,6 +206,15 @@ class FakeLambda:
                     t.start()
                     self.threads.append(t)
         return self
+
+    def secrets(self):
+        """Access key -> secret: this process's, --env's, the fake's."""
+        out = {'AKIDFAKELAMBDA': 'fake-secret'}
+        for env in (os.environ, self.env):
+            if env.get('AWS_ACCESS_KEY_ID'):
+                out[env['AWS_ACCESS_KEY_ID']] = \
+                    env.get('AWS_SECRET_ACCESS_KEY', '')
+        return out
 
     def runtime_apis(self, name):
         return ['127.0.0.1:%d' % s.server.server_address[1]
@@ -522,6 +534,54 @@ class RuntimeHandler(Handler):
 
 
 class InvokeHandler(Handler):
+    def check_sigv4(self, body):
+        """None when the request carries a valid SigV4 signature for
+        service lambda by a known key; else (error type, message)."""
+        auth = self.headers.get('Authorization') or ''
+        date = self.headers.get('X-Amz-Date') or ''
+        fields = dict(f.strip().split('=', 1) for f in
+                      auth[len('AWS4-HMAC-SHA256 '):].split(',')
+                      if '=' in f)
+        scope = fields.get('Credential', '').split('/')
+        if not auth.startswith('AWS4-HMAC-SHA256 ') or len(scope) != 5 \
+                or scope[3] != 'lambda' or scope[4] != 'aws4_request' \
+                or 'SignedHeaders' not in fields \
+                or 'Signature' not in fields or not date.startswith(
+                    scope[1]):
+            return ('MissingAuthenticationTokenException',
+                    'Missing or malformed SigV4 Authorization')
+        secret = self.server.lam.secrets().get(scope[0])
+        if secret is None:
+            return ('UnrecognizedClientException',
+                    'The security token included in the request is '
+                    'invalid.')
+        url = urllib.parse.urlsplit(self.path)
+        names = fields['SignedHeaders'].split(';')
+        canon = ''.join('%s:%s\n' % (n, ' '.join(
+            (self.headers.get(n) or '').split())) for n in names)
+        query = '&'.join(sorted(
+            '%s=%s' % (urllib.parse.quote(k, safe='-_.~'),
+                       urllib.parse.quote(v, safe='-_.~'))
+            for k, v in urllib.parse.parse_qsl(url.query,
+                                               keep_blank_values=True)))
+        creq = '\n'.join([
+            self.command,
+            # Not S3: the path as sent is encoded once more.
+            urllib.parse.quote(url.path, safe='/-_.~'),
+            query, canon, fields['SignedHeaders'],
+            hashlib.sha256(body).hexdigest()])
+        sts = '\n'.join(['AWS4-HMAC-SHA256', date, '/'.join(scope[1:]),
+                         hashlib.sha256(creq.encode()).hexdigest()])
+        key = ('AWS4' + secret).encode()
+        for part in scope[1:]:
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        want = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, fields['Signature']):
+            return ('InvalidSignatureException',
+                    'The request signature we calculated does not match '
+                    'the signature you provided.')
+        return None
+
     def do_GET(self):
         lam = self.server.lam
         url = urllib.parse.urlsplit(self.path)
@@ -567,16 +627,9 @@ class InvokeHandler(Handler):
             lam.invokes.append({
                 'function': ident, 'type': kind,
                 'headers': {k.lower(): v for k, v in self.headers.items()}})
-        auth = self.headers.get('Authorization') or ''
-        scope = auth.split('Credential=', 1)[-1].split(',')[0].split('/')
-        if not auth.startswith('AWS4-HMAC-SHA256 Credential=') or \
-                len(scope) != 5 or scope[3] != 'lambda' or \
-                scope[4] != 'aws4_request' or \
-                'Signature=' not in auth or \
-                not self.headers.get('X-Amz-Date'):
-            return self.aws_error(403, 'MissingAuthenticationTokenException',
-                                  'Missing or malformed SigV4 '
-                                  'Authorization')
+        problem = self.check_sigv4(body)
+        if problem:
+            return self.aws_error(403, problem[0], problem[1])
         fn = lam.resolve(ident)
         if fn is None:
             return self.aws_error(404, 'ResourceNotFoundException',

@@ -560,6 +560,8 @@ static void t_timeout(void **state)
 static void t_sigv4(void **state)
 {
 	char *ans = fake_get(&fake, "/_fake/invokes");
+	orc_lambda_client *c;
+	orc_error err;
 	json_t *j, *inv, *h;
 	const char *auth;
 	size_t i;
@@ -585,7 +587,15 @@ static void t_sigv4(void **state)
 	}
 	json_decref(j);
 	assert_true(n >= 5);
-	/* The fake refuses what is not signed. */
+	/* The fake checks signatures: a wrong secret is refused. */
+	setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
+	c = client();
+	assert_int_equal(orc_lambda_invoke(c, "echo", ORC_LAMBDA_EVENT, "{}",
+					   NULL, &err), ORC_EAUTH);
+	assert_non_null(strstr(err.message, "InvalidSignatureException"));
+	orc_lambda_client_free(c);
+	setenv("AWS_SECRET_ACCESS_KEY", "lambda-test-secret", 1);
+	/* And what is not signed. */
 	ans = fake_post(&fake, "/2015-03-31/functions/echo/invocations",
 			NULL, "{}");
 	assert_non_null(ans);
