@@ -73,8 +73,8 @@ As a module:
                    "target": {"binary": "/path/t", "concurrency": 2},
                    "external": None}, env={...}, timeout_s=30)
   fl.start(); fl.invoke_endpoint; fl.runtime_apis("worker")
-  status, headers, body = fl.invoke("worker", b"{}")   # unsigned, direct
-  fl.state("worker", wait=1, timeout_ms=5000); fl.stop()
+  fl.state("worker", wait=1, timeout_ms=5000)  # as GET /_fake/functions
+  fl.stop()
 """
 import argparse
 import binascii
@@ -365,17 +365,6 @@ class FakeLambda:
                                    'after %.2f seconds' % (inv.request_id,
                                                            self.timeout_s))
                 self.lock.wait(timeout=0.05)
-
-    def invoke(self, name, payload, kind='RequestResponse'):
-        """Invoke directly (no HTTP, no signature): (status, hdrs, body)."""
-        fn = self.functions[name]
-        inv = self.enqueue(fn, payload, kind, trace_id=new_trace_id())
-        if kind == 'Event':
-            return 202, {}, b''
-        self.wait_result(fn, inv)
-        if inv.state == 'error':
-            return 200, {'X-Amz-Function-Error': 'Unhandled'}, inv.error
-        return 200, {}, inv.response
 
     def state(self, name, wait=0, timeout_ms=0):
         fn = self.functions[name]

@@ -17,6 +17,7 @@
 
 #include "orchestra/lambda.h"
 #include "fake.h"
+#include "dynamodb/loopback.h"
 
 #define ARN_PREFIX "arn:aws:lambda:us-east-1:123456789012:function:"
 #define TRACE "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;" \
@@ -303,6 +304,78 @@ static json_t *fn_state(const char *fn)
 	free(ans);
 	assert_non_null(j);
 	return j;
+}
+
+/* A Runtime API that answers as told: the status of /next (with or
+ * without a request id), then the status of the post. */
+typedef struct scripted {
+	int next_status, with_id, post_status;
+	int posts;
+} scripted;
+
+static void scripted_api(const lb_req *req, lb_resp *resp, void *ud)
+{
+	scripted *sc = ud;
+
+	if (strcmp(req->method, "GET") == 0) {
+		if (sc->with_id)
+			snprintf(resp->headers, sizeof(resp->headers),
+				 "Lambda-Runtime-Aws-Request-Id: r1\r\n");
+		lb_body(resp, sc->next_status, "{}");
+		return;
+	}
+	sc->posts++;
+	lb_body(resp, sc->post_status, "{}");
+}
+
+static orc_status echo_fn(const char *event, size_t len,
+			  const orc_lambda_context *ctx, void *ud,
+			  char **response_out, orc_error *err)
+{
+	(void)ctx;
+	(void)ud;
+	(void)err;
+	*response_out = strndup(event, len);
+	return ORC_OK;
+}
+
+/* Lambda asks a runtime to exit after 5xx; 4xx loses one invocation. */
+static void t_api_failures(void **state)
+{
+	static const struct {
+		scripted sc;
+		orc_status want;
+		int posts;
+	} cases[] = {
+		{ { 500, 1, 202, 0 }, ORC_EBACKEND, 0 },  /* next: 500 */
+		{ { 200, 0, 202, 0 }, ORC_EBACKEND, 0 },  /* no request id */
+		{ { 200, 1, 500, 0 }, ORC_EBACKEND, 1 },  /* response: 500 */
+		{ { 200, 1, 400, 0 }, ORC_OK, 2 },        /* response: 400 */
+	};
+	orc_lambda_runtime_options o = ORC_LAMBDA_RUNTIME_OPTIONS_INIT;
+	lb_server *s;
+	scripted sc;
+	char api[32];
+	orc_error err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sc = cases[i].sc;
+		assert_int_equal(lb_start(&s, scripted_api, &sc), 0);
+		snprintf(api, sizeof(api), "127.0.0.1:%d", lb_port(s));
+		o.api = api;
+		o.max_invocations = 2;
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(orc_lambda_runtime_run(echo_fn, NULL, &o,
+							&err), cases[i].want);
+		if (cases[i].want != ORC_OK && sc.with_id)
+			assert_int_equal(err.detail, 500);
+		if (!sc.with_id)
+			assert_non_null(strstr(err.message, "no request id"));
+		assert_int_equal(sc.posts, cases[i].posts);
+		lb_stop(s);
+	}
 }
 
 static orc_lambda_client *client(void)
@@ -608,6 +681,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_error_type),
 		cmocka_unit_test(t_bad_api),
+		cmocka_unit_test(t_api_failures),
 		cmocka_unit_test(t_context),
 		cmocka_unit_test(t_handler_errors),
 		cmocka_unit_test(t_init_error),
