@@ -5,7 +5,8 @@
  *   task      pk "WORKFLOW#<id>"  sk "TASK#<task id>"
  *   lease     pk "LOCK#<name>"    sk "META#LOCK"
  *
- * Every write is one conditional PutItem or UpdateItem: attribute names go
+ * Every write but the seeding batch (below) is one conditional PutItem or
+ * UpdateItem: attribute names go
  * through ExpressionAttributeNames and every value through a placeholder,
  * so no id or payload ever becomes part of an expression. States are
  * stored by name, numbers as N, the done-dependency set as a string set
@@ -16,12 +17,18 @@
  * The check does not depend on our retry count: libcurl itself silently
  * resends a request whose reused connection died without an answer.
  *
- * create_workflow writes each missing task with its own conditional
- * PutItem (attribute_not_exists), then the workflow record, also
- * conditional. BatchWriteItem is not used: it carries no conditions, so
- * it could overwrite a task that a concurrent start of the same workflow
- * has already seeded and the engine already advanced; the contract says
- * existing tasks are left alone.
+ * create_workflow writes the workflow record first, conditional on its
+ * absence, then the tasks in BatchWriteItem requests: two requests for
+ * up to 25 tasks. Batches carry no conditions, so only the start that
+ * wrote the record sends them, once each (never resent: a task it wrote
+ * may have moved on); what is unknown after an error is written with
+ * conditional PutItems instead. The record holds a deadline, seedUntil:
+ * a start or reconcile that finds tasks missing after it writes them,
+ * each only if absent (the first starter died in between). One window
+ * stays: libcurl's own resend (above) of a batch whose answer was lost
+ * could rewrite a task claimed in the milliseconds between; the tasks
+ * are readable only from the record's write on, and a claim needs a
+ * worker to have listed them by then.
  *
  * PROMOTE is a second conditional UpdateItem (version and PENDING), as
  * backend.h allows, unless a hint of what this backend last saw of the
@@ -64,6 +71,7 @@ typedef struct ddb_backend {
 	orc_backend parent;     /* first: the core sees only this */
 	orc__aws_client client;
 	char table[256];
+	int64_t seed_grace_ms;
 	uint64_t rng;
 	struct dep_hint hints[HINTS];
 } ddb_backend;
@@ -439,7 +447,9 @@ static orc_status call(json_t **resp_out, ddb_backend *db,
 		*resp_out = NULL;
 	if (!req)
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
-	json_object_set_new(req, "TableName", json_string(db->table));
+	/* BatchWriteItem names its table inside RequestItems. */
+	if (strcmp(op, "BatchWriteItem") != 0)
+		json_object_set_new(req, "TableName", json_string(db->table));
 	body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (!body)
@@ -678,6 +688,147 @@ static orc_status put_tasks(ddb_backend *db, const char *wf_id,
 	return ORC_OK;
 }
 
+/* BatchWriteItem takes at most this many puts. */
+#define BATCH_MAX 25
+/* Rounds of UnprocessedItems before the rest go one by one. */
+#define BATCH_ROUNDS 6
+
+/*
+ * One BatchWriteItem, sent once: the client's retries would resend puts
+ * that may have been applied, over tasks that may have moved on since.
+ * UnprocessedItems were not applied, so resending those is safe.
+ */
+static orc_status batch_once(json_t **resp, ddb_backend *db, json_t *puts,
+			     orc_error *err)
+{
+	int attempts = db->client.max_attempts;
+	orc_status st;
+
+	db->client.max_attempts = 1;
+	st = call(resp, db, "BatchWriteItem",
+		  json_pack("{s:{s:O}}", "RequestItems", db->table, puts),
+		  err);
+	db->client.max_attempts = attempts;
+	return st;
+}
+
+/*
+ * Write every task in BatchWriteItem requests, resending what DynamoDB
+ * leaves unprocessed (with backoff), and putting one by one what is left
+ * after a few rounds. Unconditional, so only the starter that created
+ * the workflow record calls this (see ddb_create_workflow).
+ */
+static orc_status batch_tasks(ddb_backend *db, const char *wf_id,
+			      const orc_task_seed *tasks, size_t ntasks,
+			      int64_t now_ms, const char *wid,
+			      orc_error *err)
+{
+	size_t i, j;
+	orc_status st = ORC_OK;
+
+	for (i = 0; i < ntasks && st == ORC_OK; i += BATCH_MAX) {
+		size_t n = ntasks - i < BATCH_MAX ? ntasks - i : BATCH_MAX;
+		json_t *puts = json_array(), *left;
+		int round;
+
+		if (!puts)
+			return oom(err);
+		for (j = 0; j < n; j++) {
+			json_t *item = task_item(wf_id, &tasks[i + j], now_ms,
+						 wid);
+
+			if (!item || json_array_append_new(puts, json_pack(
+				    "{s:{s:o}}", "PutRequest", "Item", item))) {
+				json_decref(puts);
+				return oom(err);
+			}
+		}
+		for (round = 0; st == ORC_OK && json_array_size(puts) > 0;
+		     round++) {
+			json_t *resp = NULL;
+
+			if (round == BATCH_ROUNDS) {
+				json_decref(puts);
+				puts = NULL;
+				/* Still unprocessed: one by one, each only
+				 * if absent (what went through stays). */
+				st = put_tasks(db, wf_id, tasks + i, n, now_ms,
+					       err);
+				break;
+			}
+			if (round > 0)
+				orc__sleep_ms(25LL << (round - 1));
+			st = batch_once(&resp, db, puts, err);
+			if (st == ORC_ETHROTTLED) {
+				st = ORC_OK;  /* refused whole: resend */
+				continue;
+			}
+			if (st != ORC_OK && st != ORC_EINVAL &&
+			    st != ORC_ETOOBIG && st != ORC_EAUTH) {
+				/* No answer, or an error that a retry might
+				 * not give: whether it was applied is
+				 * unknown, and a task it wrote may already
+				 * be claimed. Only conditional puts now. */
+				json_decref(puts);
+				puts = NULL;
+				st = put_tasks(db, wf_id, tasks + i, n, now_ms,
+					       err);
+				break;
+			}
+			if (st != ORC_OK)
+				break;
+			left = json_object_get(json_object_get(
+				resp, "UnprocessedItems"), db->table);
+			json_decref(puts);
+			puts = json_is_array(left) ? json_incref(left)
+						   : json_array();
+			json_decref(resp);
+			if (!puts)
+				st = oom(err);
+		}
+		json_decref(puts);
+		for (j = 0; st == ORC_OK && j < n; j++)
+			hint_put(db, wf_id, tasks[i + j].id,
+				 tasks[i + j].ndeps, 0);
+	}
+	return st;
+}
+
+/*
+ * The workflow record exists and is not ours. If its seeding deadline
+ * passed with the deadline still on it, its starter died between the
+ * record and the tasks: write the missing tasks (each only if absent),
+ * then take the deadline off. Either way the answer is ORC_EEXISTS.
+ */
+static orc_status finish_seeding(ddb_backend *db, const char *wf_id,
+				 const json_t *found,
+				 const orc_task_seed *tasks, size_t ntasks,
+				 int64_t now_ms, orc_error *err)
+{
+	const json_t *until = json_object_get(found, "seedUntil");
+	json_t *req;
+	struct ex x;
+	orc_status st;
+
+	if (until && item_n(found, "seedUntil") < orc__now_ms()) {
+		st = put_tasks(db, wf_id, tasks, ntasks, now_ms, err);
+		if (st != ORC_OK)
+			return st;
+		ex_init(&x);
+		ex_exists(&x, 1);
+		ex_remove(&x, "seedUntil");
+		req = ex_finish(&x, json_pack("{s:o?}", "Key",
+					      wf_key(wf_id)));
+		if (!req)
+			return oom(err);
+		st = call(NULL, db, "UpdateItem", req, err);
+		if (st != ORC_OK && st != ORC_ECONFLICT)
+			return st;
+	}
+	return orc_error_set(err, ORC_EEXISTS, "workflow %s already exists",
+			     wf_id);
+}
+
 /* For the conformance suite: tasks without their workflow record. */
 orc_status orc__dynamodb_put_tasks(orc_backend *b, const char *wf_id,
 				   const orc_task_seed *tasks, size_t ntasks,
@@ -761,36 +912,34 @@ static orc_status ddb_create_workflow(orc_backend *b,
 					     tasks[i].id, wf->id);
 		}
 	}
-	st = get_item(&found, db, wf_key(wf->id), err);
-	if (st == ORC_OK && found)
-		st = orc_error_set(err, ORC_EEXISTS, "workflow %s already "
-				   "exists", wf->id);
-	json_decref(found);
-	found = NULL;
-	if (st == ORC_OK)
-		st = put_tasks(db, wf->id, tasks, ntasks, wf->created_ms, err);
-	if (st != ORC_OK) {
-		json_decref(item);
-		return st;
-	}
-	/* The workflow record last, only if still absent. */
+	/* The record first, only if absent: the one start that writes it
+	 * seeds the tasks, so unconditional batches cannot undo a task a
+	 * concurrent start has already advanced. Its deadline says when a
+	 * start that died before its tasks may be finished by others. */
+	json_object_set_new(item, "seedUntil",
+			    N(orc__now_ms() + db->seed_grace_ms));
 	ex_init(&x);
 	ex_exists(&x, 0);
-	req = json_pack("{s:o}", "Item", item);
-	req = ex_finish(&x, req);
+	req = ex_finish(&x, json_pack("{s:o}", "Item", item));
 	if (!req)
 		return oom(err);
 	st = call(NULL, db, "PutItem", req, err);
 	if (st == ORC_ECONFLICT) {
 		st = get_item(&found, db, wf_key(wf->id), err);
-		if (st == ORC_OK && wid_is(found, wid))
-			st = ORC_OK; /* ours, applied; the answer was lost */
-		else if (st == ORC_OK)
-			st = orc_error_set(err, ORC_EEXISTS, "workflow %s "
-					   "already exists", wf->id);
+		if (st == ORC_OK && !found)
+			st = orc_error_set(err, ORC_ECONFLICT, "workflow %s: "
+					   "record vanished while starting",
+					   wf->id);
+		else if (st == ORC_OK && !wid_is(found, wid))
+			st = finish_seeding(db, wf->id, found, tasks, ntasks,
+					    wf->created_ms, err);
+		/* else ours, applied; the answer was lost: seed */
 		json_decref(found);
 	}
-	return st;
+	if (st != ORC_OK)
+		return st;
+	return batch_tasks(db, wf->id, tasks, ntasks, wf->created_ms, wid,
+			   err);
 }
 
 static orc_status ddb_get_workflow(orc_workflow_rec *out, orc_backend *b,
@@ -879,6 +1028,10 @@ static orc_status ddb_update_workflow(orc_backend *b, const char *wf_id,
 		ex_cond(&x, "version", "=", N(u->if_version));
 	if (u->set & ORC_WSET_STATE)
 		ex_set(&x, "state", S(wf_state_name(u->state)));
+	/* Ended, so every task was there: no start need check again. */
+	if ((u->set & ORC_WSET_STATE) &&
+	    orc_workflow_state_is_terminal(u->state))
+		ex_remove(&x, "seedUntil");
 	if ((u->set & ORC_WSET_ERROR) && u->error)
 		ex_set(&x, "error", S(u->error));
 	else if (u->set & ORC_WSET_ERROR)
@@ -1610,7 +1763,8 @@ static orc_status check_opts(const orc_dynamodb_options *opts,
 		return orc_error_set(err, ORC_EINVAL, "dynamodb options: table "
 				     "name required (1 to 255 bytes)");
 	if (opts->max_attempts < 0 || opts->connect_timeout_ms < 0 ||
-	    opts->request_timeout_ms < 0)
+	    opts->request_timeout_ms < 0 ||
+	    (opts->version >= 2 && opts->seed_grace_ms < 0))
 		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
 				     "negative attempts or timeout");
 	return ORC_OK;
@@ -1651,6 +1805,8 @@ ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
 	db->parent.list_workflows = ddb_list_workflows;
 	db->parent.ctl = ddb_ctl;
 	orc__strlcpy(db->table, opts->table, sizeof(db->table));
+	db->seed_grace_ms = opts->version >= 2 && opts->seed_grace_ms > 0 ?
+			    opts->seed_grace_ms : 60000;
 	db->rng = (uint64_t)orc__now_ms() ^ ((uint64_t)getpid() << 32) ^
 		  (uint64_t)(uintptr_t)db;
 	st = client_open(&db->client, opts, err);

@@ -35,6 +35,7 @@ typedef struct orc__wf_cache {
 	uint32_t *reads_left;  /* per task: dependents yet to read it */
 	unsigned char *done;   /* per task 2 bits: we completed it; its
 				  output is null */
+	int created;           /* this context's start seeded it */
 	int ended;             /* we wrote the final workflow state */
 	orc_workflow_state end_state;
 } orc__wf_cache;

@@ -37,4 +37,13 @@ orc_status orc__retry_or_fail(int *final_out, orc_context *ctx,
 orc_status orc__cancel_claimable(orc_context *ctx, const char *wf_id,
 				 uint32_t *count, orc_error *err);
 
+/* Have the backend write tasks of a started workflow that are missing. */
+orc_status orc__reseed(orc_context *ctx, orc__wf_cache *wf, orc_error *err);
+
+/* orc_workflow_snapshot() that counts missing task records in
+ * @p missing instead of failing (they show as PENDING). */
+orc_status orc__snapshot(orc_snapshot *out, orc_context *ctx,
+			 const char *wf_id, uint32_t flags, size_t *missing,
+			 orc_error *err);
+
 #endif

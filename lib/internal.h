@@ -45,6 +45,8 @@ struct orc_dag *orc__dag_ref(const struct orc_dag *dag);
 
 /* Monotonic-free wall clock in ms since the epoch. */
 int64_t orc__now_ms(void);
+/* Sleep at least @p ms milliseconds (signals do not cut it short). */
+void orc__sleep_ms(int64_t ms);
 
 /* splitmix64 step: small, seedable, no global state. */
 static inline uint64_t orc__rand_next(uint64_t *state)

@@ -89,7 +89,9 @@ static orc_status recompute(orc_context *ctx, orc__wf_cache *wf,
 				 failed->error ? failed->error : "failed");
 			st = orc__finish_workflow(ctx, wf->id,
 						  ORC_WORKFLOW_FAILED, msg, err);
-		} else if (succeeded == snap.ntasks) {
+		} else if (succeeded == orc_dag_task_count(wf->dag)) {
+			/* Every task of the definition, not just every one
+			 * stored: a start cut short stores fewer. */
 			st = orc__finish_workflow(ctx, wf->id,
 						  ORC_WORKFLOW_SUCCEEDED, NULL,
 						  err);
@@ -115,15 +117,26 @@ ORC_API orc_status orc_workflow_reconcile(orc_reconcile_report *report_out,
 	orc_snapshot snap;
 	orc_status st;
 	int64_t now;
-	size_t i;
+	size_t i, missing;
 
 	ORC_CHECK_ARG(ctx != NULL && wf_id != NULL, err);
 	memset(&rep, 0, sizeof(rep));
 	if ((st = orc__context_workflow(&wf, ctx, wf_id, err)) != ORC_OK)
 		return st;
-	st = orc_workflow_snapshot(&snap, ctx, wf_id, 0, err);
+	st = orc__snapshot(&snap, ctx, wf_id, 0, &missing, err);
 	if (st != ORC_OK)
 		return st;
+	if (missing) {
+		/* A start cut short after the workflow record: the backend
+		 * writes the missing tasks (once its grace for the starter
+		 * is over), and a later reconcile repairs the rest. */
+		rep.state = snap.workflow.state;
+		orc_snapshot_clear(&snap);
+		st = orc__reseed(ctx, wf, err);
+		if (st == ORC_OK && report_out)
+			*report_out = rep;
+		return st;
+	}
 	now = orc_context_now(ctx);
 	/* A canceled or failed workflow starts nothing new; a crash may
 	 * have cut its sweep short. */

@@ -735,8 +735,12 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 			goto out;
 	}
 	rs.input = c->input;
-	/* Resume: repair whatever a crashed run left behind first. */
-	if ((st = orc_workflow_reconcile(&rep, ctx, wf_id, err)) != ORC_OK)
+	/* Resume: repair whatever a crashed run left behind first. A
+	 * workflow this call just seeded has nothing to repair. */
+	memset(&rep, 0, sizeof(rep));
+	rep.state = ORC_WORKFLOW_RUNNING;
+	if (!c->created &&
+	    (st = orc_workflow_reconcile(&rep, ctx, wf_id, err)) != ORC_OK)
 		goto out;
 	if (!orc_workflow_state_is_terminal(rep.state)) {
 		if (r->opts.threads == 0)
@@ -750,6 +754,12 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 			goto out;
 		}
 	}
+	out->attempts = atomic_load(&rs.attempts);
+	if (c->ended && c->end_state == ORC_WORKFLOW_SUCCEEDED) {
+		/* This run wrote the end itself: nothing to read. */
+		out->state = c->end_state;
+		goto out;
+	}
 	memset(&rec, 0, sizeof(rec));
 	st = r->backend->get_workflow(&rec, r->backend, wf_id, err);
 	if (st != ORC_OK)
@@ -757,7 +767,6 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 	out->state = rec.state;
 	out->error = rec.error;
 	rec.error = NULL;
-	out->attempts = atomic_load(&rs.attempts);
 	orc_workflow_rec_clear(&rec);
 out:
 	orc_free(rs.resolved);

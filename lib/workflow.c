@@ -161,6 +161,22 @@ static orc_status seed_workflow(orc_context *ctx, const char *wf_id,
 	return st;
 }
 
+/* Tasks missing from a started workflow (a backend that writes the
+ * record first, whose starter died before the tasks): ask the backend
+ * to seed again; it writes only what is missing, or nothing while the
+ * starter may still be at it. */
+orc_status orc__reseed(orc_context *ctx, orc__wf_cache *wf, orc_error *err)
+{
+	char *definition = NULL;
+	orc_status st;
+
+	if ((st = orc_dag_save(&definition, wf->dag, err)) != ORC_OK)
+		return st;
+	st = seed_workflow(ctx, wf->id, wf->dag, definition, wf->input, err);
+	orc_free(definition);
+	return st == ORC_EEXISTS ? ORC_OK : st;
+}
+
 ORC_API orc_status orc_workflow_start(orc_context *ctx, const char *wf_id,
 				      const orc_dag *dag, const char *input_json,
 				      orc_error *err)
@@ -212,6 +228,7 @@ ORC_API orc_status orc_workflow_start(orc_context *ctx, const char *wf_id,
 	}
 	st = orc__context_put(&c, ctx, wf_id, dag, input_json, err);
 	if (st == ORC_OK && created) {
+		c->created = 1;
 		/* We seeded it: the roots are READY at version 1. */
 		size_t i, n = orc_dag_task_count(dag);
 		const uint32_t *deps;
@@ -1137,6 +1154,22 @@ ORC_API orc_status orc_workflow_snapshot(orc_snapshot *out, orc_context *ctx,
 					 const char *wf_id, uint32_t flags,
 					 orc_error *err)
 {
+	size_t missing = 0;
+	orc_status st = orc__snapshot(out, ctx, wf_id, flags, &missing, err);
+
+	if (st == ORC_OK && missing) {
+		st = orc_error_set(err, ORC_EBACKEND,
+				   "workflow %s: %zu of %zu task records missing",
+				   wf_id, missing, out->ntasks);
+		orc_snapshot_clear(out);
+	}
+	return st;
+}
+
+orc_status orc__snapshot(orc_snapshot *out, orc_context *ctx,
+			 const char *wf_id, uint32_t flags, size_t *missing,
+			 orc_error *err)
+{
 	struct snap_fill f;
 	orc__wf_cache *wf;
 	orc_status st;
@@ -1171,10 +1204,7 @@ ORC_API orc_status orc_workflow_snapshot(orc_snapshot *out, orc_context *ctx,
 				      fill_snapshot, &f, err);
 	if (st == ORC_OK && f.oom)
 		st = orc_error_set(err, ORC_ENOMEM, NULL);
-	if (st == ORC_OK && f.filled < n)
-		st = orc_error_set(err, ORC_EBACKEND,
-				   "workflow %s: %zu of %zu task records missing",
-				   wf_id, n - f.filled, n);
+	*missing = st == ORC_OK ? n - f.filled : 0;
 	if (st != ORC_OK)
 		orc_snapshot_clear(out);
 	return st;

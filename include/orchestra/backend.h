@@ -151,15 +151,27 @@ struct orc_backend {
 	/* ---- required, version 1 ---- */
 
 	/**
-	 * Must provide. Seed a workflow: write every task record (state
+	 * Must provide. Seed a workflow: every task record (state
 	 * PENDING, version 1, attempt 0, ndeps from the seed, ndone 0, or
-	 * READY when ndeps is 0), then the workflow record @p wf (state as
-	 * given, version 1), last. A task that already exists is left as
-	 * it is (a repeated start after a crash finishes the seeding). If
-	 * the workflow record already exists, write nothing and return
-	 * ORC_EEXISTS. Without ORC_BACKEND_CAP_TXN a crash may leave some
-	 * task records and no workflow record; the next call completes it.
-	 * Strings of @p wf (definition, input) are copied.
+	 * READY when ndeps is 0) and the workflow record @p wf (state as
+	 * given, version 1), in one of two orders:
+	 *  - tasks first, the workflow record last. A task that already
+	 *    exists is left as it is, so a start that crashed half-way is
+	 *    finished by the next call. If the workflow record exists,
+	 *    write nothing and return ORC_EEXISTS.
+	 *  - the workflow record first, only if absent, then the tasks (for
+	 *    stores that cannot condition many items at once: DynamoDB).
+	 *    Only the call that wrote the record writes tasks
+	 *    unconditionally; any other call returns ORC_EEXISTS, and once
+	 *    the backend's grace for the first caller is over it first
+	 *    writes the tasks still missing, each only if absent. The
+	 *    engine's reconcile calls create_workflow again when tasks are
+	 *    missing. Task records found without a workflow record are
+	 *    leftovers that no engine path can have advanced (every one
+	 *    reads the workflow record first), and may be overwritten.
+	 * With ORC_BACKEND_CAP_TXN everything is one transaction and
+	 * neither partial state is ever seen. Strings of @p wf (definition,
+	 * input) are copied.
 	 * Returns ORC_OK, ORC_EEXISTS, ORC_ETOOBIG, ORC_EBACKEND, ORC_ENOMEM.
 	 */
 	orc_status (*create_workflow)(orc_backend *b, const orc_workflow_rec *wf,

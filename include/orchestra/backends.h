@@ -116,11 +116,16 @@ typedef struct orc_dynamodb_options {
 	int max_attempts;          /**< 0 = 3 (SDK standard mode) */
 	int64_t connect_timeout_ms;/**< 0 = 3000 */
 	int64_t request_timeout_ms;/**< 0 = 10000 */
+	/** Version 2. A start writes the workflow record first, then the
+	 * tasks in BatchWriteItem requests. If the tasks are still missing
+	 * this long after (the starter died in between), the next start or
+	 * reconcile writes them. 0 = 60000. */
+	int64_t seed_grace_ms;
 } orc_dynamodb_options;
 
-#define ORC_DYNAMODB_OPTIONS_VERSION 1
+#define ORC_DYNAMODB_OPTIONS_VERSION 2
 #define ORC_DYNAMODB_OPTIONS_INIT { ORC_DYNAMODB_OPTIONS_VERSION, NULL, \
-	NULL, NULL, NULL, 0, 0, 0 }
+	NULL, NULL, NULL, 0, 0, 0, 0 }
 
 /**
  * @brief Open a DynamoDB table (the seed's single-table layout) as a

@@ -20,6 +20,12 @@ int conf_backend_has_groups(void)
 	return 1;
 }
 
+/* create_workflow writes the workflow record before the tasks. */
+int conf_backend_record_first(void)
+{
+	return 0;
+}
+
 const char *conf_backend_name(void)
 {
 	return "memory";

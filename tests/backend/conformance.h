@@ -15,6 +15,10 @@ const char *conf_backend_name(void);
  * checks the vtable says the same, and tests the groups when it does. */
 int conf_backend_has_groups(void);
 
+/* Whether create_workflow writes the workflow record first (then tasks
+ * found without one may be overwritten; see backend.h). */
+int conf_backend_record_first(void);
+
 /* Process-wide setup/teardown (start a server, make a temp dir); 0 = ok. */
 int conf_suite_setup(void);
 void conf_suite_teardown(void);
