@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!again ||
 		    orc__lh_parse_task_req(&r2, again, strlen(again),
 					   &err) != ORC_OK ||
-		    strcmp(r.wf_id, r2.wf_id) || strcmp(r.task_id, r2.task_id) ||
+		    strcmp(r.wf_id, r2.wf_id) ||
+		    strcmp(r.task_id, r2.task_id) ||
 		    r.expected_version != r2.expected_version)
 			abort();
 		orc__lh_task_req_clear(&r2);
