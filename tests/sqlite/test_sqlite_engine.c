@@ -171,11 +171,11 @@ static void start_workflows(const char *path, const orc_dag *dag, int n)
 /* One line, one write(2) on an O_APPEND descriptor: lines from
  * processes writing at once never interleave. */
 static int log_effect(int fd, const char *wf, const char *task,
-		      int32_t attempt, const char *what)
+		      int32_t attempt, const char *what, const char *who)
 {
-	char line[128];
-	int n = snprintf(line, sizeof(line), "%s %s %" PRId32 " %s\n", wf,
-			 task, attempt, what);
+	char line[160];
+	int n = snprintf(line, sizeof(line), "%s %s %" PRId32 " %s %s\n", wf,
+			 task, attempt, what, who);
 
 	return write(fd, line, (size_t)n) == n ? 0 : -1;
 }
@@ -212,7 +212,7 @@ static int run_attempt(worker *wk, const char *wf, int w,
 	if (t < 0)
 		return 20;
 	if (log_effect(wk->fd, wf, c->task_id, c->attempt,
-		       fails ? "fail" : "ok") != 0)
+		       fails ? "fail" : "ok", wk->owner) != 0)
 		return 21;
 	if (wk->pause_us > 0)
 		usleep((useconds_t)(splitmix(&wk->rng) %
@@ -232,7 +232,8 @@ static int run_attempt(worker *wk, const char *wf, int w,
 	}
 	/* Written only once the success is durable. */
 	if (st == ORC_OK && !fails &&
-	    log_effect(wk->fd, wf, c->task_id, c->attempt, "done") != 0)
+	    log_effect(wk->fd, wf, c->task_id, c->attempt, "done",
+		       wk->owner) != 0)
 		return 22;
 	if (st != ORC_OK) {
 		fprintf(stderr, "%s %s attempt %" PRId32 ": %s: %s\n", wf,
@@ -308,9 +309,11 @@ typedef struct seen {
 	int dup;
 } seen;
 
-static void read_log(seen *s, const char *path, int nwf)
+/* Also sets bit k of @p procs[w] (may be NULL) when worker "proc<k>"
+ * ran a task of workflow w. */
+static void read_log(seen *s, unsigned *procs, const char *path, int nwf)
 {
-	char wf[64], task[32], what[16], line[160];
+	char wf[64], task[32], what[16], who[32], line[192];
 	FILE *f = fopen(path, "r");
 	int w, t = -1;
 	int32_t a;
@@ -321,12 +324,17 @@ static void read_log(seen *s, const char *path, int nwf)
 		seen *e;
 		uint64_t bit, *mask;
 
-		if (sscanf(line, "%63s %31s %" SCNd32 " %15s", wf, task, &a,
-			   what) != 4 || sscanf(wf, "wf-%d", &w) != 1 ||
+		int k;
+
+		if (sscanf(line, "%63s %31s %" SCNd32 " %15s %31s", wf, task,
+			   &a, what, who) != 5 || sscanf(wf, "wf-%d", &w) != 1 ||
 		    w < 0 || w >= nwf || (t = task_index(task)) < 0 ||
 		    a < 1 || a > 63)
 			FAIL("bad log line: %s", line);
 		e = &s[w * NT + t];
+		if (procs && sscanf(who, "proc%d", &k) == 1 && k >= 0 &&
+		    k < 32)
+			procs[w] |= 1u << k;
 		bit = 1ull << a;
 		mask = strcmp(what, "ok") == 0 ? &e->ok :
 		       strcmp(what, "fail") == 0 ? &e->fail : &e->done;
@@ -453,11 +461,12 @@ static void test_sqlite_engine__four_processes_exactly_once(void **state)
 	char path[512], log[512], wf[32];
 	orc_dag *dag = load_dag(3);
 	seen *s = calloc(NWF * NT, sizeof(*s));
+	unsigned procs[NWF] = { 0 };
 	pid_t pid[NPROC];
 	orc_backend *b = NULL;
 	orc_context *ctx = NULL;
 	orc_error err;
-	int k, w, t, fd, retries = 0, failed_wf = 0;
+	int k, w, t, fd, retries = 0, failed_wf = 0, shared = 0;
 
 	(void)state;
 	assert_non_null(s);
@@ -481,7 +490,7 @@ static void test_sqlite_engine__four_processes_exactly_once(void **state)
 			FAIL("worker %d failed (status 0x%x)", k, ws);
 	}
 	check_integrity(path);
-	read_log(s, log, NWF);
+	read_log(s, procs, log, NWF);
 	if (orc_sqlite_backend_open(&b, path, NULL, &err) != ORC_OK ||
 	    orc_context_create(&ctx, b, NULL, &err) != ORC_OK)
 		FAIL("reopen: %s", err.message);
@@ -499,6 +508,7 @@ static void test_sqlite_engine__four_processes_exactly_once(void **state)
 			     orc_workflow_state_name(snap.workflow.state),
 			     orc_workflow_state_name(want));
 		failed_wf += want == ORC_WORKFLOW_FAILED;
+		shared += (procs[w] & (procs[w] - 1)) != 0;
 		for (t = 0; t < NT; t++) {
 			const orc_task_rec *r = &snap.tasks[t];
 			const seen *e = &s[w * NT + task_index(r->id)];
@@ -524,10 +534,18 @@ static void test_sqlite_engine__four_processes_exactly_once(void **state)
 		}
 		orc_snapshot_clear(&snap);
 	}
-	/* The plan must have exercised both retry and final failure. */
+	/* The plan must have exercised both retry and final failure, and
+	 * the processes must have raced: most workflows had tasks run by
+	 * more than one of them. */
 	if (retries == 0 || failed_wf == 0)
 		FAIL("seed gives %d retries and %d failed workflows",
 		     retries, failed_wf);
+	if (shared < NWF / 2)
+		FAIL("only %d of %d workflows were worked on by more than "
+		     "one process", shared, NWF);
+	print_message("# seed %" PRIu64 ": %d retries, %d failed workflows, "
+		      "%d of %d workflows run by several processes\n", seed,
+		      retries, failed_wf, shared, NWF);
 	clean_up(ctx, b, dag, s, log, path);
 }
 
@@ -581,7 +599,7 @@ static orc_status work_handler(orc_handler_call *call, void *payload)
 	int fd = *(const int *)payload;
 
 	if (log_effect(fd, orc_call_workflow_id(call), orc_call_task_id(call),
-		       orc_call_attempt(call), "ok") != 0) {
+		       orc_call_attempt(call), "ok", "resume") != 0) {
 		orc_call_set_error(call, "log: %s", strerror(errno));
 		return ORC_EUSER;
 	}
@@ -699,7 +717,7 @@ static void test_sqlite_engine__sigkill_then_resume(void **state)
 	}
 	close(fd);
 	check_integrity(path);
-	read_log(s, log, NKILL_WF);
+	read_log(s, NULL, log, NKILL_WF);
 	for (w = 0; w < NKILL_WF; w++) {
 		orc_snapshot snap;
 
