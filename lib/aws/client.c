@@ -208,6 +208,7 @@ void orc__aws_client_clear(orc__aws_client *c)
 		memset(c->lines.data, 0, c->lines.cap);
 	orc__buf_free(&c->lines);
 	orc__buf_free(&c->urlbuf);
+	orc__sigv4_scratch_free(&c->sigscratch);
 	memset(&c->signer, 0, sizeof(c->signer));
 }
 
@@ -281,8 +282,10 @@ static orc_status sign_lines(orc__buf *lines, const char **hdrs,
 	sreq.nheaders = nextra + 1;
 	sreq.body = body;
 	sreq.body_len = len;
-	st = orc__sigv4_sign(&sig, &c->signer, cr, &sreq,
-			     orc__now_ms() + c->skew_ms, 0, 0, err);
+	st = orc__sigv4_sign_with(&sig, &c->signer, cr, &sreq,
+				  orc__now_ms() + c->skew_ms,
+				  ORC__SIGV4_AUTH_ONLY, 0, &c->sigscratch,
+				  err);
 	if (st != ORC_OK)
 		return st;
 	/* Offsets first: the buffer may move while it grows. */

@@ -55,6 +55,7 @@ typedef struct orc__aws_client {
 	/* Reused by every call: the signed header lines (wiped after
 	 * each attempt: they hold the session token) and the URL. */
 	orc__buf lines, urlbuf;
+	orc__sigv4_scratch sigscratch;
 	/* Optional: given to every response (orc__http_resp.on_header). */
 	void (*on_header)(const char *line, size_t len, void *ud);
 	void *on_header_ud;

@@ -450,15 +450,102 @@ orc_status orc__sigv4_signer_init(orc__sigv4_signer *s, const char *region,
 	return ORC_OK;
 }
 
+void orc__sigv4_scratch_free(orc__sigv4_scratch *sc)
+{
+	if (!sc)
+		return;
+	orc__buf_free(&sc->cr);
+	orc__buf_free(&sc->sh);
+	orc__buf_free(&sc->tmp);
+	orc__buf_free(&sc->path);
+	/* The authorization value was built here. */
+	if (sc->fin.data)
+		memset(sc->fin.data, 0, sc->fin.cap);
+	orc__buf_free(&sc->fin);
+	EVP_MD_CTX_free(sc->mdctx);
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	EVP_MD_free(sc->md);
+#endif
+	sc->mdctx = NULL;
+	sc->md = NULL;
+}
+
+/* SHA-256 of @p a then @p b (either may be empty) on the scratch's
+ * digest context: OpenSSL's one-shot calls allocate several times. */
+static int sc_sha256(orc__sigv4_scratch *sc, unsigned char md[32],
+		     const void *a, size_t na, const void *b, size_t nb)
+{
+	unsigned int len = 0;
+
+	/* Fetched once (OpenSSL 3 looks the legacy handle up each time). */
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	if (!sc->md)
+		sc->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+#else
+	sc->md = (void *)EVP_sha256();
+#endif
+	if (!sc->mdctx)
+		sc->mdctx = EVP_MD_CTX_new();
+	return sc->md && sc->mdctx &&
+	       EVP_DigestInit_ex(sc->mdctx, sc->md, NULL) == 1 &&
+	       EVP_DigestUpdate(sc->mdctx, a, na) == 1 &&
+	       EVP_DigestUpdate(sc->mdctx, b, nb) == 1 &&
+	       EVP_DigestFinal_ex(sc->mdctx, md, &len) == 1 && len == 32;
+}
+
+static void to_hex(char hex[65], const unsigned char md[32])
+{
+	static const char hx[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = hx[md[i] >> 4];
+		hex[2 * i + 1] = hx[md[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
+/* HMAC-SHA256 (RFC 2104) with a 32-byte key, on the scratch's context. */
+static int sc_hmac(orc__sigv4_scratch *sc, unsigned char out[32],
+		   const unsigned char key[32], const void *msg, size_t n)
+{
+	unsigned char pad[64], inner[32];
+	int i, ok;
+
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < 32 ? key[i] : 0) ^ 0x36);
+	ok = sc_sha256(sc, inner, pad, 64, msg, n);
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < 32 ? key[i] : 0) ^ 0x5c);
+	ok = ok && sc_sha256(sc, out, pad, 64, inner, 32);
+	OPENSSL_cleanse(pad, sizeof(pad));
+	return ok;
+}
+
+/* A copy of @p b's text; NULL when out of memory. */
+static char *copy_of(const orc__buf *b)
+{
+	return orc__strndup(b->data ? b->data : "", b->len);
+}
+
 orc_status orc__sigv4_sign(orc__sigv4_out *out, orc__sigv4_signer *s,
 			   const orc__aws_creds *creds,
 			   const orc__sigv4_req *req, int64_t now_ms,
 			   uint32_t flags, int64_t expires_s, orc_error *err)
 {
+	return orc__sigv4_sign_with(out, s, creds, req, now_ms, flags,
+				    expires_s, NULL, err);
+}
+
+orc_status orc__sigv4_sign_with(orc__sigv4_out *out, orc__sigv4_signer *s,
+				const orc__aws_creds *creds,
+				const orc__sigv4_req *req, int64_t now_ms,
+				uint32_t flags, int64_t expires_s,
+				orc__sigv4_scratch *sc, orc_error *err)
+{
 	struct kvlist q = { 0 }, h = { 0 };
-	orc__buf cr = ORC__BUF_INIT, sh = ORC__BUF_INIT, tmp = ORC__BUF_INIT;
-	orc__buf path = ORC__BUF_INIT, fin = ORC__BUF_INIT;
-	char date[9], scope[256], crhash[65], *signed_hdrs = NULL;
+	orc__sigv4_scratch own;
+	char date[9], scope[256], crhash[65], *signed_hdrs;
 	unsigned char sig[32];
 	int query_mode = (flags & ORC__SIGV4_QUERY) != 0;
 	int token = creds && creds->session_token && *creds->session_token;
@@ -470,6 +557,18 @@ orc_status orc__sigv4_sign(orc__sigv4_out *out, orc__sigv4_signer *s,
 
 	ORC_CHECK_ARG(out != NULL, err);
 	memset(out, 0, sizeof(*out));
+	if (!sc) {
+		memset(&own, 0, sizeof(own));
+		st = orc__sigv4_sign_with(out, s, creds, req, now_ms, flags,
+					  expires_s, &own, err);
+		orc__sigv4_scratch_free(&own);
+		return st;
+	}
+	orc__buf_reset(&sc->cr);
+	orc__buf_reset(&sc->sh);
+	orc__buf_reset(&sc->tmp);
+	orc__buf_reset(&sc->path);
+	orc__buf_reset(&sc->fin);
 	ORC_CHECK_ARG(s != NULL && req != NULL && creds != NULL, err);
 	ORC_CHECK_ARG(req->method != NULL && req->path != NULL, err);
 	ORC_CHECK_ARG(creds->access_key_id && creds->secret_access_key, err);
@@ -484,9 +583,10 @@ orc_status orc__sigv4_sign(orc__sigv4_out *out, orc__sigv4_signer *s,
 	if ((size_t)snprintf(scope, sizeof(scope), "%s/%s/%s/aws4_request",
 			     date, s->region, s->service) >= sizeof(scope))
 		return orc_error_set(err, ORC_EINVAL, "scope too long");
-	if (!orc__sha256_hex(out->content_sha256, req->body ? req->body : "",
-			     req->body_len))
+	if (!sc_sha256(sc, sig, req->body ? req->body : "", req->body_len,
+		       "", 0))
 		return orc_error_set(err, ORC_ERROR, "SHA-256 failed");
+	to_hex(out->content_sha256, sig);
 
 	/* Headers: the request's, plus what header signing adds. */
 	for (i = 0; i < req->nheaders; i++)
@@ -508,123 +608,120 @@ orc_status orc__sigv4_sign(orc__sigv4_out *out, orc__sigv4_signer *s,
 	for (i = 0; i < h.n; i++) {
 		if (i && strcmp(h.a[i].k, h.a[i - 1].k) == 0)
 			continue;
-		if (sh.len)
-			orc__buf_putc(&sh, ';');
-		orc__buf_puts(&sh, h.a[i].k);
+		if (sc->sh.len)
+			orc__buf_putc(&sc->sh, ';');
+		orc__buf_puts(&sc->sh, h.a[i].k);
 	}
-	signed_hdrs = orc__buf_take(&sh);
-	if (!signed_hdrs)
+	/* An empty buffer still needs its terminator. */
+	orc__buf_add(&sc->sh, "", 0);
+	if (sc->sh.oom)
 		goto fail;
+	signed_hdrs = sc->sh.data;
 
 	/* Query: the request's, plus the presigning parameters. */
 	parse_query(&q, req->query);
 	if (query_mode) {
-		orc__buf_printf(&tmp, "%s/%s", creds->access_key_id, scope);
-		if (tmp.oom)
+		orc__buf_printf(&sc->tmp, "%s/%s", creds->access_key_id, scope);
+		if (sc->tmp.oom)
 			goto fail;
 		kv_push(&q, xdup("X-Amz-Algorithm"), xdup("AWS4-HMAC-SHA256"));
-		kv_push(&q, xdup("X-Amz-Credential"), enc_raw(tmp.data));
+		kv_push(&q, xdup("X-Amz-Credential"), enc_raw(sc->tmp.data));
 		kv_push(&q, xdup("X-Amz-Date"), xdup(out->amz_date));
-		orc__buf_reset(&tmp);
-		orc__buf_printf(&tmp, "%lld", (long long)expires_s);
+		orc__buf_reset(&sc->tmp);
+		orc__buf_printf(&sc->tmp, "%lld", (long long)expires_s);
 		kv_push(&q, xdup("X-Amz-Expires"),
-			xdup(tmp.data ? tmp.data : ""));
+			xdup(sc->tmp.data ? sc->tmp.data : ""));
 		if (sign_token)
 			kv_push(&q, xdup("X-Amz-Security-Token"),
 				enc_raw(creds->session_token));
 		kv_push(&q, xdup("X-Amz-SignedHeaders"), enc_raw(signed_hdrs));
 	}
-	if (q.oom || tmp.oom)
+	if (q.oom || sc->tmp.oom)
 		goto fail;
 	if (q.n)
 		qsort(q.a, q.n, sizeof(*q.a), kv_cmp);
 
 	/* The canonical request. */
-	orc__buf_puts(&cr, req->method);
-	orc__buf_putc(&cr, '\n');
+	orc__buf_puts(&sc->cr, req->method);
+	orc__buf_putc(&sc->cr, '\n');
 	if (flags & ORC__SIGV4_NORMALIZE)
-		normalize_path(&path, req->path);
+		normalize_path(&sc->path, req->path);
 	else
-		orc__buf_puts(&path, *req->path ? req->path : "/");
-	if (path.oom)
+		orc__buf_puts(&sc->path, *req->path ? req->path : "/");
+	if (sc->path.oom)
 		goto fail;
-	orc__aws_uri_encode(&cr, path.data, path.len, 1);
-	orc__buf_putc(&cr, '\n');
+	orc__aws_uri_encode(&sc->cr, sc->path.data, sc->path.len, 1);
+	orc__buf_putc(&sc->cr, '\n');
 	for (i = 0; i < q.n; i++) {
 		if (i)
-			orc__buf_putc(&cr, '&');
-		orc__buf_printf(&cr, "%s=%s", q.a[i].k, q.a[i].v);
+			orc__buf_putc(&sc->cr, '&');
+		orc__buf_printf(&sc->cr, "%s=%s", q.a[i].k, q.a[i].v);
 	}
-	orc__buf_putc(&cr, '\n');
+	orc__buf_putc(&sc->cr, '\n');
 	for (i = 0; i < h.n; i++) {
 		if (i && strcmp(h.a[i].k, h.a[i - 1].k) == 0) {
-			orc__buf_printf(&cr, ",%s", h.a[i].v);
+			orc__buf_printf(&sc->cr, ",%s", h.a[i].v);
 			continue;
 		}
 		if (i)
-			orc__buf_putc(&cr, '\n');
-		orc__buf_printf(&cr, "%s:%s", h.a[i].k, h.a[i].v);
+			orc__buf_putc(&sc->cr, '\n');
+		orc__buf_printf(&sc->cr, "%s:%s", h.a[i].k, h.a[i].v);
 	}
-	orc__buf_printf(&cr, "\n\n%s\n%s", signed_hdrs, out->content_sha256);
-	if (cr.oom)
+	orc__buf_printf(&sc->cr, "\n\n%s\n%s", signed_hdrs,
+			out->content_sha256);
+	if (sc->cr.oom)
 		goto fail;
-	if (!orc__sha256_hex(crhash, cr.data, cr.len)) {
+	if (!sc_sha256(sc, sig, sc->cr.data, sc->cr.len, "", 0)) {
 		st = orc_error_set(err, ORC_ERROR, "SHA-256 failed");
 		goto out;
 	}
+	to_hex(crhash, sig);
 
-	orc__buf_reset(&tmp);
-	orc__buf_printf(&tmp, "AWS4-HMAC-SHA256\n%s\n%s\n%s", out->amz_date,
+	orc__buf_reset(&sc->tmp);
+	orc__buf_printf(&sc->tmp, "AWS4-HMAC-SHA256\n%s\n%s\n%s", out->amz_date,
 			scope, crhash);
-	if (tmp.oom)
+	if (sc->tmp.oom)
 		goto fail;
 	if (!signing_key(s, creds->secret_access_key, date) ||
-	    !hmac(sig, s->key, 32, tmp.data, tmp.len)) {
+	    !sc_hmac(sc, sig, s->key, sc->tmp.data, sc->tmp.len)) {
 		st = orc_error_set(err, ORC_ERROR, "HMAC-SHA256 failed");
 		goto out;
 	}
-	{
-		orc__buf hx = ORC__BUF_INIT;
-
-		orc__buf_hex(&hx, sig, 32);
-		if (hx.oom) {
-			orc__buf_free(&hx);
-			goto fail;
-		}
-		memcpy(out->signature, hx.data, 65);
-		orc__buf_free(&hx);
-	}
+	to_hex(out->signature, sig);
 
 	if (query_mode) {
 		for (i = 0; i < q.n; i++)
-			orc__buf_printf(&fin, "%s%s=%s", i ? "&" : "",
+			orc__buf_printf(&sc->fin, "%s%s=%s", i ? "&" : "",
 					q.a[i].k, q.a[i].v);
-		orc__buf_printf(&fin, "%sX-Amz-Signature=%s", q.n ? "&" : "",
-				out->signature);
+		orc__buf_printf(&sc->fin, "%sX-Amz-Signature=%s",
+				q.n ? "&" : "", out->signature);
 		if (token && !sign_token) {
 			char *e = enc_raw(creds->session_token);
 
 			if (!e)
 				goto fail;
-			orc__buf_printf(&fin, "&X-Amz-Security-Token=%s", e);
+			orc__buf_printf(&sc->fin, "&X-Amz-Security-Token=%s",
+					e);
 			free(e);
 		}
-		out->query = orc__buf_take(&fin);
+		out->query = sc->fin.oom ? NULL : copy_of(&sc->fin);
 		if (!out->query)
 			goto fail;
 	} else {
-		orc__buf_printf(&fin, "AWS4-HMAC-SHA256 Credential=%s/%s, "
+		orc__buf_printf(&sc->fin, "AWS4-HMAC-SHA256 Credential=%s/%s, "
 				"SignedHeaders=%s, Signature=%s",
 				creds->access_key_id, scope, signed_hdrs,
 				out->signature);
-		out->authorization = orc__buf_take(&fin);
+		out->authorization = sc->fin.oom ? NULL : copy_of(&sc->fin);
 		if (!out->authorization)
 			goto fail;
 	}
-	out->canonical_request = orc__buf_take(&cr);
-	out->string_to_sign = orc__buf_take(&tmp);
-	if (!out->canonical_request || !out->string_to_sign)
-		goto fail;
+	if (!(flags & ORC__SIGV4_AUTH_ONLY)) {
+		out->canonical_request = copy_of(&sc->cr);
+		out->string_to_sign = copy_of(&sc->tmp);
+		if (!out->canonical_request || !out->string_to_sign)
+			goto fail;
+	}
 	st = ORC_OK;
 	goto out;
 fail:
@@ -634,11 +731,8 @@ out:
 		orc__sigv4_out_clear(out);
 	kv_free(&q);
 	kv_free(&h);
-	free(signed_hdrs);
-	orc__buf_free(&cr);
-	orc__buf_free(&sh);
-	orc__buf_free(&tmp);
-	orc__buf_free(&path);
-	orc__buf_free(&fin);
+	/* The scratch keeps its memory; the authorization is wiped. */
+	if (sc->fin.data)
+		memset(sc->fin.data, 0, sc->fin.len);
 	return st;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "orchestra/status.h"
+#include "aws/buf.h"
 
 /* A set of credentials; strings owned (orc__aws_creds_clear). */
 typedef struct orc__aws_creds {
@@ -47,6 +48,17 @@ typedef struct orc__sigv4_req {
 #define ORC__SIGV4_OMIT_TOKEN 0x4u
 /* Presign: the signature goes into the query string, not a header. */
 #define ORC__SIGV4_QUERY      0x8u
+/* Leave canonical_request and string_to_sign NULL (saves two copies). */
+#define ORC__SIGV4_AUTH_ONLY  0x10u
+
+/* Buffers a signer may keep between signatures, so that signing many
+ * requests does not allocate them again each time. */
+typedef struct orc__sigv4_scratch {
+	orc__buf cr, sh, tmp, path, fin;
+	void *md, *mdctx;   /* EVP_MD *, EVP_MD_CTX *: SHA-256, reused */
+} orc__sigv4_scratch;
+
+void orc__sigv4_scratch_free(orc__sigv4_scratch *sc);
 
 typedef struct orc__sigv4_out {
 	char *canonical_request;
@@ -82,6 +94,12 @@ orc_status orc__sigv4_sign(orc__sigv4_out *out, orc__sigv4_signer *s,
 			   const orc__aws_creds *creds,
 			   const orc__sigv4_req *req, int64_t now_ms,
 			   uint32_t flags, int64_t expires_s, orc_error *err);
+/* The same with buffers kept in @p sc (NULL: none kept). */
+orc_status orc__sigv4_sign_with(orc__sigv4_out *out, orc__sigv4_signer *s,
+				const orc__aws_creds *creds,
+				const orc__sigv4_req *req, int64_t now_ms,
+				uint32_t flags, int64_t expires_s,
+				orc__sigv4_scratch *sc, orc_error *err);
 
 /* Hex SHA-256 of @p n bytes into @p hex (65 bytes); 0 on failure. */
 int orc__sha256_hex(char hex[65], const void *p, size_t n);
