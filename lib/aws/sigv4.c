@@ -357,18 +357,6 @@ static char *canon_value(const char *v)
 	return orc__buf_take(&b);
 }
 
-static char *lower(const char *s)
-{
-	char *p = xdup(s);
-	char *q;
-
-	if (!p)
-		return NULL;
-	for (q = p; *q; q++)
-		*q = (char)tolower((unsigned char)*q);
-	return p;
-}
-
 /* The trimmed name, lowercased. */
 static char *canon_name(const char *s)
 {
@@ -381,11 +369,9 @@ static char *canon_name(const char *s)
 	while (n && isspace((unsigned char)s[n - 1]))
 		n--;
 	t = orc__strndup(s, n);
-	if (!t)
-		return NULL;
-	p = lower(t);
-	free(t);
-	return p;
+	for (p = t; p && *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return t;
 }
 
 static int hdr_cmp(const void *a, const void *b)
@@ -399,14 +385,17 @@ static int hdr_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int signing_key(orc__sigv4_signer *s, const char *secret,
-		       const char *date)
+static int sc_sha256(orc__sigv4_scratch *sc, unsigned char md[32],
+		     const void *a, size_t na, const void *b, size_t nb);
+
+static int signing_key(orc__sigv4_signer *s, orc__sigv4_scratch *sc,
+		       const char *secret, const char *date)
 {
 	unsigned char h[32], k[32];
 	orc__buf kb = ORC__BUF_INIT;
 	int ok;
 
-	if (!sha256(h, secret, strlen(secret)))
+	if (!sc_sha256(sc, h, secret, strlen(secret), "", 0))
 		return 0;
 	if (s->have_key && strcmp(s->key_date, date) == 0 &&
 	    CRYPTO_memcmp(h, s->key_secret_hash, 32) == 0)
@@ -682,7 +671,7 @@ orc_status orc__sigv4_sign_with(orc__sigv4_out *out, orc__sigv4_signer *s,
 			scope, crhash);
 	if (sc->tmp.oom)
 		goto fail;
-	if (!signing_key(s, creds->secret_access_key, date) ||
+	if (!signing_key(s, sc, creds->secret_access_key, date) ||
 	    !sc_hmac(sc, sig, s->key, sc->tmp.data, sc->tmp.len)) {
 		st = orc_error_set(err, ORC_ERROR, "HMAC-SHA256 failed");
 		goto out;
