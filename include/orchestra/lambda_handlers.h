@@ -43,7 +43,8 @@ typedef void (*orc_lambda_log_fn)(const char *line, void *payload);
  */
 typedef struct orc_lambda_target {
 	/** A task target: a handler name, a Lambda ARN, or a function
-	 * name (matches ARNs of that function, any qualifier). */
+	 * name (matches ARNs of that function, any qualifier); NULL: every
+	 * task that no other entry matches. */
 	const char *target;
 	orc_lambda_handler_fn fn;
 	void *userdata;

@@ -96,6 +96,9 @@ static const orc_lambda_target *c_handler(const orc_lambda_handler_config *c,
 		if (m == n && strncmp(c->targets[i].target, name, n) == 0)
 			return &c->targets[i];
 	}
+	for (i = 0; i < c->ntargets; i++)
+		if (!c->targets[i].target && c->targets[i].fn)
+			return &c->targets[i];
 	return NULL;
 }
 
@@ -117,8 +120,8 @@ static char *error_payload(const char *message, const char *type)
 static orc_status run_target(job *j, const char *payload, char **output_out,
 			     char **error_out)
 {
-	const orc_lambda_target *h = j->target ?
-		c_handler(j->env->cfg, j->target) : NULL;
+	const orc_lambda_target *h = c_handler(j->env->cfg,
+					       j->target ? j->target : "");
 	orc_task_spec spec;
 	orc_status st;
 	orc_error e;

@@ -37,16 +37,17 @@ static int setup(void **state)
 	const char *orch = getenv("ORC_LAMBDA_ORCHESTRATOR");
 	const char *worker = getenv("ORC_LAMBDA_WORKER");
 	const char *task = getenv("ORC_LAMBDA_TASK");
-	static char fns[7][1024], env_table[128];
+	const char *linked = getenv("ORC_LAMBDA_WORKER_LINKED");
+	static char fns[8][1024], env_table[128];
 	static const char *const tasks[] = { "a", "b1", "b2", "b3", "c" };
 	const char *args[32];
 	orc_error err;
 	int i, n = 0;
 
 	(void)state;
-	if (!orch || !worker || !task) {
-		fprintf(stderr, "ORC_LAMBDA_{ORCHESTRATOR,WORKER,TASK} "
-			"unset\n");
+	if (!orch || !worker || !task || !linked) {
+		fprintf(stderr, "ORC_LAMBDA_{ORCHESTRATOR,WORKER,TASK,"
+			"WORKER_LINKED} unset\n");
 		return -1;
 	}
 	if (dl_start() != 0)
@@ -63,7 +64,8 @@ static int setup(void **state)
 	for (i = 0; i < 5; i++)
 		snprintf(fns[2 + i], sizeof(fns[2 + i]), "task-%s=%s",
 			 tasks[i], task);
-	for (i = 0; i < 7; i++) {
+	snprintf(fns[7], sizeof(fns[7]), "worker-linked=%s", linked);
+	for (i = 0; i < 8; i++) {
 		args[n++] = "--function";
 		args[n++] = fns[i];
 	}
@@ -175,7 +177,21 @@ static orc_snapshot run_workflow(const char *wf_id, const char *input,
 	return wait_terminal(wf_id);
 }
 
-/* Invoke requests so far, not counting the test's own. */
+/* Whether the invoked @p f (name or ARN) is @p function, or starts with
+ * it when it ends with '-'. */
+static int is_function(const char *f, const char *function)
+{
+	const char *name = strstr(f, ":function:");
+	size_t n = strlen(function);
+
+	name = name ? name + 10 : f;
+	if (n && function[n - 1] == '-')
+		return strncmp(name, function, n) == 0;
+	return strncmp(name, function, n) == 0 &&
+	       (name[n] == '\0' || name[n] == ':');
+}
+
+/* Invoke requests of @p function of @p type so far. */
 static int count_invokes(const char *function, const char *type)
 {
 	char *body = fake_get(&fake, "/_fake/invokes");
@@ -189,7 +205,7 @@ static int count_invokes(const char *function, const char *type)
 							"function"));
 		const char *t = json_string_value(json_object_get(v, "type"));
 
-		if (f && strstr(f, function) && t && strcmp(t, type) == 0)
+		if (f && is_function(f, function) && t && strcmp(t, type) == 0)
 			n++;
 	}
 	json_decref(a);
@@ -232,6 +248,42 @@ static void test_handlers_e2e__function_error_fails_the_workflow(
 	orc_snapshot_clear(&s);
 }
 
+/* The worker with the task linked in, dispatching to itself: the first
+ * request is the test's, then one invocation per task and no other. */
+static void test_handlers_e2e__linked_tasks_cost_one_invocation_each(
+	void **state)
+{
+	char *ev = start_event("e2e-linked", "{\"k\":1}", 3), *resp = NULL;
+	int targets = count_invokes("task-", "RequestResponse");
+	orc_lambda_client *c = NULL;
+	orc_context *ctx = NULL;
+	orc_dag *dag = NULL;
+	orc_snapshot s;
+	orc_error err;
+
+	(void)state;
+	if (orc_dag_load(&dag, NULL, ev, strlen(ev), NULL, &err) != ORC_OK ||
+	    orc_context_create(&ctx, backend, NULL, &err) != ORC_OK ||
+	    orc_workflow_start(ctx, "e2e-linked", dag, "{\"k\":1}", &err) !=
+		    ORC_OK ||
+	    orc_lambda_client_create(&c, NULL, &err) != ORC_OK ||
+	    orc_lambda_invoke(c, "worker-linked", ORC_LAMBDA_EVENT,
+			      "{\"workflowId\":\"e2e-linked\","
+			      "\"taskId\":\"A\"}", &resp, &err) != ORC_OK)
+		fail_msg("%s", err.message);
+	free(resp);
+	free(ev);
+	orc_lambda_client_free(c);
+	orc_context_free(ctx);
+	orc_dag_free(dag);
+	s = wait_terminal("e2e-linked");
+	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
+	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	orc_snapshot_clear(&s);
+	assert_int_equal(count_invokes("worker-linked", "Event"), 5);
+	assert_int_equal(count_invokes("task-", "RequestResponse"), targets);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +291,8 @@ int main(void)
 			test_handlers_e2e__seed_runs_with_ten_invocations),
 		cmocka_unit_test(
 			test_handlers_e2e__function_error_fails_the_workflow),
+		cmocka_unit_test(
+		test_handlers_e2e__linked_tasks_cost_one_invocation_each),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers_e2e", tests,

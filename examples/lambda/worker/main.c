@@ -2,13 +2,22 @@
  * The worker function (provided.al2023 bootstrap): runs one task per
  * TaskExecutionRequest. Environment: ORC_TABLE; ORC_DISPATCH_NEXT=1 to
  * dispatch the tasks each completion makes runnable (no stream needed),
- * to this same function (AWS_LAMBDA_FUNCTION_NAME).
+ * to this same function (AWS_LAMBDA_FUNCTION_NAME). Built a second time
+ * with EXAMPLE_LINK_TASKS (lambda-worker-linked): the example's task is
+ * linked in and runs every task in-process, one invocation per task.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <orchestra/backends.h>
 #include <orchestra/lambda_handlers.h>
+
+#ifdef EXAMPLE_LINK_TASKS
+#include "../task/task.h"
+
+/* A NULL target matches every task. */
+static const orc_lambda_target tasks[] = { { NULL, example_task, NULL } };
+#endif
 
 int main(void)
 {
@@ -21,6 +30,10 @@ int main(void)
 	cfg.worker_function = getenv("AWS_LAMBDA_FUNCTION_NAME");
 	if (next && strcmp(next, "1") == 0)
 		cfg.flags |= ORC_LAMBDA_DISPATCH_NEXT;
+#ifdef EXAMPLE_LINK_TASKS
+	cfg.targets = tasks;
+	cfg.ntargets = 1;
+#endif
 	if (orc_dynamodb_backend_open(&cfg.backend, &db, &err) != ORC_OK ||
 	    orc_lambda_client_create(&cfg.client, NULL, &err) != ORC_OK) {
 		orc_lambda_runtime_init_error(NULL, &err, NULL);
