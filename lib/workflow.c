@@ -282,7 +282,6 @@ static orc_status claim_one(orc_claim *out, orc_context *ctx,
 			    int64_t lease_ms, int64_t now, orc_error *err)
 {
 	orc_task_update u;
-	orc_task_rec rec;
 	orc_status st;
 
 	orc__task_update_init(&u, now);
@@ -295,17 +294,19 @@ static orc_status claim_one(orc_claim *out, orc_context *ctx,
 	u.owner = owner;
 	u.lease_expiry_ms = now + lease_ms;
 	u.started_ms = now;
-	st = ctx->backend->update_task(ctx->backend, wf->id, task_id, &u, &rec,
+	/* The write is conditioned on the version, and every write adds
+	 * exactly one to it: the claim is known without reading it back. */
+	st = ctx->backend->update_task(ctx->backend, wf->id, task_id, &u, NULL,
 				       err);
 	if (st != ORC_OK)
 		return st;
 	memset(out, 0, sizeof(*out));
-	memcpy(out->task_id, rec.id, sizeof(out->task_id));
+	orc__strlcpy(out->task_id, task_id, sizeof(out->task_id));
 	if (task_index(&out->task_index, wf, task_id, err) != ORC_OK)
 		return ORC_EBACKEND;
-	out->token = rec.version;
-	out->attempt = rec.attempt;
-	out->lease_expiry_ms = rec.lease_expiry_ms;
+	out->token = version + 1;
+	out->attempt = u.attempt;
+	out->lease_expiry_ms = u.lease_expiry_ms;
 	return ORC_OK;
 }
 
