@@ -260,6 +260,13 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 			/* The output itself is unusable: a failed attempt. */
 			run = st;
 			error = error_payload(e.message, orc_status_name(st));
+		} else if (st == ORC_ECONFLICT) {
+			/* The lease was lost (expired and reclaimed, or the
+			 * workflow canceled): the result is not ours to
+			 * write, and retrying the event cannot change it. */
+			free(output);
+			skip(j, e.message);
+			return ORC_OK;
 		} else if (st != ORC_OK) {
 			free(output);
 			if (err)
@@ -269,9 +276,10 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 	}
 	free(output);
 	if (run != ORC_OK) {
+		memset(&e, 0, sizeof(e));
 		st = orc_workflow_fail(&final, env->ctx, j->req->wf_id,
 				       c->task_id, c->token,
-				       error ? error : "out of memory", err);
+				       error ? error : "out of memory", &e);
 		orc__lh_log(env, "WARN", "task attempt failed",
 			    json_pack("{s:s, s:s, s:i, s:s, s:b}",
 				      "workflowId", j->req->wf_id, "taskId",
@@ -279,8 +287,15 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 				      "error", error ? error : "",
 				      "final", final));
 		free(error);
-		if (st != ORC_OK)
+		if (st == ORC_ECONFLICT) {
+			skip(j, e.message);
+			return ORC_OK;
+		}
+		if (st != ORC_OK) {
+			if (err)
+				*err = e;
 			return st;
+		}
 	}
 	outcome = run == ORC_OK ? "SUCCEEDED" : final ? "FAILED" : "RETRIED";
 	orc__lh_metric_task(env, j->req->wf_id, c->task_id, outcome,

@@ -837,6 +837,64 @@ static void test_handlers__stream_repairs_a_fan_out_cut_short(void **state)
 	world_free(w);
 }
 
+/* A task whose worker outlives its lease: while it runs, the lease
+ * expires, reconcile re-readies it and another worker claims it. */
+static orc_status outlived_fn(const char *event, size_t len,
+			      const orc_lambda_context *ctx, void *userdata,
+			      char **response_out, orc_error *err)
+{
+	orc_context_options o = ORC_CONTEXT_OPTIONS_INIT;
+	world *w = userdata;
+	orc_context *c = NULL;
+	orc_reconcile_report rep;
+	orc_claim claim;
+
+	(void)event;
+	(void)len;
+	(void)ctx;
+	(void)err;
+	o.clock = clock_now;
+	o.clock_payload = w;
+	CHECK(ORC_OK, orc_context_create(&c, w->b, &o, E));
+	w->now += 70000;
+	CHECK(ORC_OK, orc_workflow_reconcile(&rep, c, "wf-late", E));
+	assert_int_equal(rep.expired, 1);
+	w->now += 5000;
+	CHECK(ORC_OK, orc_workflow_claim_task(&claim, c, "wf-late", "A",
+					      "other", 60000, E));
+	orc_context_free(c);
+	*response_out = strdup("{\"late\":true}");
+	return ORC_OK;
+}
+
+/* The late worker's result is refused by the fencing token: the request
+ * is answered as skipped (retrying it cannot help), nothing written. */
+static void test_handlers__late_result_is_dropped(void **state)
+{
+	world *w = world_new();
+	orc_lambda_target t = { "task-a", outlived_fn, NULL };
+	orc_snapshot s;
+	char *req, *resp;
+
+	(void)state;
+	t.userdata = w;
+	w->work.targets = &t;
+	w->work.ntargets = 1;
+	start(w, "wf-late", NULL);
+	req = w->queue[w->qhead++];
+	resp = call(w, orc_lambda_worker_handler, &w->work, req, ORC_OK);
+	assert_non_null(strstr(resp, "\"skipped\":\"task A: fencing token"));
+	free(resp);
+	free(req);
+	s = snapshot(w, "wf-late");
+	assert_int_equal(s.tasks[0].state, ORC_TASK_RUNNING);
+	assert_string_equal(s.tasks[0].owner, "other");
+	assert_null(s.tasks[0].output);
+	orc_snapshot_clear(&s);
+	assert_int_equal(w->qhead, w->qtail);
+	world_free(w);
+}
+
 /* Bad requests and configurations: a status, a message, no answer. */
 #define WORK(ev) orc_lambda_worker_handler(ev, strlen(ev), &c, &w->work, \
 					   &resp, &err)
@@ -907,6 +965,7 @@ int main(void)
 			test_handlers__target_error_fails_the_workflow),
 		cmocka_unit_test(
 			test_handlers__stream_repairs_a_fan_out_cut_short),
+		cmocka_unit_test(test_handlers__late_result_is_dropped),
 		cmocka_unit_test(test_handlers__bad_input_is_a_clear_error),
 	};
 
