@@ -74,6 +74,7 @@ typedef struct ddb_backend {
 	int64_t seed_grace_ms;
 	uint64_t rng;
 	struct dep_hint hints[HINTS];
+	orc__buf req;           /* the request body, reused */
 } ddb_backend;
 
 #define DB(b) ((ddb_backend *)(void *)(b))
@@ -265,8 +266,41 @@ static json_t *lock_key(const char *name)
 
 /* ---- expressions: names and values only through placeholders ---- */
 
+/* @p s as a JSON string (quoted, escaped), after @p prefix (plain). */
+static void put_jstr(orc__buf *b, const char *prefix, const char *s)
+{
+	static const char hx[] = "0123456789abcdef";
+	const char *p, *run;
+
+	orc__buf_putc(b, '"');
+	orc__buf_puts(b, prefix);
+	for (p = run = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		orc__buf_add(b, run, (size_t)(p - run));
+		run = p + 1;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+
+			orc__buf_add(b, e, 2);
+		} else {
+			char e[6] = { '\\', 'u', '0', '0', hx[c >> 4],
+				      hx[c & 15] };
+
+			orc__buf_add(b, e, 6);
+		}
+	}
+	orc__buf_add(b, run, (size_t)(p - run));
+	orc__buf_putc(b, '"');
+}
+
+/* Names and values are kept as the text of JSON object members
+ * ("#a":"a",... and ":v0":{"N":"1"},...): the hot writes are sent as
+ * text without building JSON trees (allocations per request). */
 struct ex {
-	json_t *names, *values;
+	orc__buf names, values;
 	orc__buf cond, set, remove, add;
 	int nv;
 };
@@ -274,14 +308,12 @@ struct ex {
 static void ex_init(struct ex *x)
 {
 	memset(x, 0, sizeof(*x));
-	x->names = json_object();
-	x->values = json_object();
 }
 
 static void ex_free(struct ex *x)
 {
-	json_decref(x->names);
-	json_decref(x->values);
+	orc__buf_free(&x->names);
+	orc__buf_free(&x->values);
 	orc__buf_free(&x->cond);
 	orc__buf_free(&x->set);
 	orc__buf_free(&x->remove);
@@ -291,24 +323,70 @@ static void ex_free(struct ex *x)
 /* Append "#name" (our attribute names are plain words) to @p b. */
 static void ex_name(struct ex *x, orc__buf *b, const char *name)
 {
-	char ph[64];
+	char ph[64], member[72];
 
 	snprintf(ph, sizeof(ph), "#%s", name);
-	json_object_set_new(x->names, ph, json_string(name));
+	snprintf(member, sizeof(member), "\"%s\":", ph);
+	if (!x->names.data || !strstr(x->names.data, member)) {
+		if (x->names.len)
+			orc__buf_putc(&x->names, ',');
+		orc__buf_puts(&x->names, member);
+		put_jstr(&x->names, "", name);
+	}
 	orc__buf_puts(b, ph);
+}
+
+/* Append ":vN" to @p b and open its member in the values. */
+static void ex_ph(struct ex *x, orc__buf *b)
+{
+	char ph[32];
+
+	snprintf(ph, sizeof(ph), ":v%d", x->nv++);
+	orc__buf_puts(b, ph);
+	if (x->values.len)
+		orc__buf_putc(&x->values, ',');
+	orc__buf_printf(&x->values, "\"%s\":", ph);
 }
 
 /* Append ":vN" to @p b, bound to @p v (stolen). */
 static void ex_val(struct ex *x, orc__buf *b, json_t *v)
 {
-	char ph[32];
+	size_t n;
 
-	snprintf(ph, sizeof(ph), ":v%d", x->nv++);
-	if (!v)
+	ex_ph(x, b);
+	n = v ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
+	if (!n || !orc__buf_reserve(&x->values, n)) {
 		b->oom = 1;
-	else
-		json_object_set_new(x->values, ph, v);
-	orc__buf_puts(b, ph);
+	} else {
+		json_dumpb(v, x->values.data + x->values.len, n,
+			   JSON_COMPACT);
+		x->values.len += n;
+		x->values.data[x->values.len] = '\0';
+	}
+	json_decref(v);
+}
+
+/* The same for a string, a number, a set of one string: no JSON tree. */
+static void ex_vs(struct ex *x, orc__buf *b, const char *v)
+{
+	ex_ph(x, b);
+	orc__buf_puts(&x->values, "{\"S\":");
+	put_jstr(&x->values, "", v ? v : "");
+	orc__buf_putc(&x->values, '}');
+}
+
+static void ex_vn(struct ex *x, orc__buf *b, int64_t v)
+{
+	ex_ph(x, b);
+	orc__buf_printf(&x->values, "{\"N\":\"%lld\"}", (long long)v);
+}
+
+static void ex_vss(struct ex *x, orc__buf *b, const char *v)
+{
+	ex_ph(x, b);
+	orc__buf_puts(&x->values, "{\"SS\":[");
+	put_jstr(&x->values, "", v ? v : "");
+	orc__buf_puts(&x->values, "]}");
 }
 
 static void ex_and(struct ex *x)
@@ -317,12 +395,30 @@ static void ex_and(struct ex *x)
 		orc__buf_puts(&x->cond, " AND ");
 }
 
-static void ex_cond(struct ex *x, const char *name, const char *op, json_t *v)
+/* "AND #name op " in the condition; the value follows. */
+static orc__buf *ex_op(struct ex *x, const char *name, const char *op)
 {
 	ex_and(x);
 	ex_name(x, &x->cond, name);
 	orc__buf_printf(&x->cond, " %s ", op);
-	ex_val(x, &x->cond, v);
+	return &x->cond;
+}
+
+static void ex_cond(struct ex *x, const char *name, const char *op, json_t *v)
+{
+	ex_val(x, ex_op(x, name, op), v);
+}
+
+static void ex_cond_n(struct ex *x, const char *name, const char *op,
+		      int64_t v)
+{
+	ex_vn(x, ex_op(x, name, op), v);
+}
+
+static void ex_cond_s(struct ex *x, const char *name, const char *op,
+		      const char *v)
+{
+	ex_vs(x, ex_op(x, name, op), v);
 }
 
 static void ex_exists(struct ex *x, int exists)
@@ -334,13 +430,24 @@ static void ex_exists(struct ex *x, int exists)
 	orc__buf_putc(&x->cond, ')');
 }
 
-static void ex_set(struct ex *x, const char *name, json_t *v)
+/* ", #name = " in the SET list; the value follows. */
+static orc__buf *ex_lhs(struct ex *x, const char *name)
 {
 	if (x->set.len)
 		orc__buf_puts(&x->set, ", ");
 	ex_name(x, &x->set, name);
 	orc__buf_puts(&x->set, " = ");
-	ex_val(x, &x->set, v);
+	return &x->set;
+}
+
+static void ex_set_n(struct ex *x, const char *name, int64_t v)
+{
+	ex_vn(x, ex_lhs(x, name), v);
+}
+
+static void ex_set_s(struct ex *x, const char *name, const char *v)
+{
+	ex_vs(x, ex_lhs(x, name), v);
 }
 
 static void ex_remove(struct ex *x, const char *name)
@@ -359,9 +466,9 @@ static void ex_bump(struct ex *x, int64_t now_ms, const char *wid)
 	orc__buf_puts(&x->set, " = ");
 	ex_name(x, &x->set, "version");
 	orc__buf_puts(&x->set, " + ");
-	ex_val(x, &x->set, N(1));
-	ex_set(x, "updatedMs", N(now_ms));
-	ex_set(x, "wid", S(wid));
+	ex_vn(x, &x->set, 1);
+	ex_set_n(x, "updatedMs", now_ms);
+	ex_set_s(x, "wid", wid);
 }
 
 /* state IN (...) for the states of @p mask, named by @p name_of. */
@@ -379,27 +486,57 @@ static void ex_states(struct ex *x, uint32_t mask, int count,
 		if (!first)
 			orc__buf_puts(&x->cond, ", ");
 		first = 0;
-		ex_val(x, &x->cond, S(name_of(i)));
+		ex_vs(x, &x->cond, name_of(i));
 	}
 	if (first)  /* no valid state in the mask: never true */
-		ex_val(x, &x->cond, S(""));
+		ex_vs(x, &x->cond, "");
 	orc__buf_putc(&x->cond, ')');
+}
+
+/* Put the expressions into request @p req; 0 when out of memory. */
+/* "SET ... REMOVE ... ADD ..." into @p u. */
+static void ex_update(struct ex *x, orc__buf *u)
+{
+	if (x->set.len)
+		orc__buf_printf(u, "SET %s", x->set.data);
+	if (x->remove.len)
+		orc__buf_printf(u, "%sREMOVE %s", u->len ? " " : "",
+				x->remove.data);
+	if (x->add.len)
+		orc__buf_printf(u, "%sADD %s", u->len ? " " : "",
+				x->add.data);
+}
+
+static int ex_oom(const struct ex *x)
+{
+	return x->cond.oom || x->set.oom || x->remove.oom || x->add.oom ||
+	       x->names.oom || x->values.oom;
+}
+
+/* Members text as a JSON object into @p req under @p key; 0 on failure. */
+static int members_into(json_t *req, const char *key, const orc__buf *m)
+{
+	orc__buf t = ORC__BUF_INIT;
+	json_t *o;
+
+	if (!m->len)
+		return 1;
+	orc__buf_putc(&t, '{');
+	orc__buf_add(&t, m->data, m->len);
+	orc__buf_putc(&t, '}');
+	o = t.oom ? NULL : json_loadb(t.data, t.len, 0, NULL);
+	orc__buf_free(&t);
+	return o && json_object_set_new(req, key, o) == 0;
 }
 
 /* Put the expressions into request @p req; 0 when out of memory. */
 static int ex_into(struct ex *x, json_t *req)
 {
 	orc__buf u = ORC__BUF_INIT;
+	int ok;
 
-	if (x->set.len)
-		orc__buf_printf(&u, "SET %s", x->set.data);
-	if (x->remove.len)
-		orc__buf_printf(&u, "%sREMOVE %s", u.len ? " " : "",
-				x->remove.data);
-	if (x->add.len)
-		orc__buf_printf(&u, "%sADD %s", u.len ? " " : "", x->add.data);
-	if (x->cond.oom || x->set.oom || x->remove.oom || x->add.oom ||
-	    u.oom || !x->names || !x->values) {
+	ex_update(x, &u);
+	if (ex_oom(x) || u.oom) {
 		orc__buf_free(&u);
 		return 0;
 	}
@@ -410,11 +547,9 @@ static int ex_into(struct ex *x, json_t *req)
 	if (x->cond.len)
 		json_object_set_new(req, "ConditionExpression",
 				    json_string(x->cond.data));
-	if (json_object_size(x->names))
-		json_object_set(req, "ExpressionAttributeNames", x->names);
-	if (json_object_size(x->values))
-		json_object_set(req, "ExpressionAttributeValues", x->values);
-	return 1;
+	ok = members_into(req, "ExpressionAttributeNames", &x->names) &&
+	     members_into(req, "ExpressionAttributeValues", &x->values);
+	return ok;
 }
 
 /* Put the expressions into @p req and free them; NULL (req freed) when
@@ -435,27 +570,20 @@ static json_t *ex_finish(struct ex *x, json_t *req)
  * Send @p req (stolen) as @p op. On ORC_OK, *resp_out (when given) holds
  * the parsed answer.
  */
-static orc_status call(json_t **resp_out, ddb_backend *db,
-		       const char *op, json_t *req, orc_error *err)
+/* Send the body in db->req as @p op; the answer parsed as for call(). */
+static orc_status call_text(json_t **resp_out, ddb_backend *db,
+			    const char *op, orc_error *err)
 {
 	orc__aws_reply rep;
-	char *body;
 	orc_status st;
 
 	memset(&rep, 0, sizeof(rep));
 	if (resp_out)
 		*resp_out = NULL;
-	if (!req)
+	if (db->req.oom || !db->req.data)
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
-	/* BatchWriteItem names its table inside RequestItems. */
-	if (strcmp(op, "BatchWriteItem") != 0)
-		json_object_set_new(req, "TableName", json_string(db->table));
-	body = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!body)
-		return orc_error_set(err, ORC_ENOMEM, "out of memory");
-	st = orc__aws_call(&rep, &db->client, op, body, strlen(body), err);
-	free(body);
+	st = orc__aws_call(&rep, &db->client, op, db->req.data, db->req.len,
+			   err);
 	if (st == ORC_OK && resp_out) {
 		*resp_out = json_loads(rep.body.data ? rep.body.data : "", 0,
 				       NULL);
@@ -465,6 +593,31 @@ static orc_status call(json_t **resp_out, ddb_backend *db,
 	}
 	orc__aws_reply_clear(&rep);
 	return st;
+}
+
+static orc_status call(json_t **resp_out, ddb_backend *db,
+		       const char *op, json_t *req, orc_error *err)
+{
+	size_t n;
+
+	if (resp_out)
+		*resp_out = NULL;
+	if (!req)
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
+	/* BatchWriteItem names its table inside RequestItems. */
+	if (strcmp(op, "BatchWriteItem") != 0)
+		json_object_set_new(req, "TableName", json_string(db->table));
+	orc__buf_reset(&db->req);
+	n = json_dumpb(req, NULL, 0, JSON_COMPACT);
+	if (n && orc__buf_reserve(&db->req, n)) {
+		json_dumpb(req, db->req.data, n, JSON_COMPACT);
+		db->req.len = n;
+		db->req.data[n] = '\0';
+	} else {
+		db->req.oom = 1;
+	}
+	json_decref(req);
+	return call_text(resp_out, db, op, err);
 }
 
 /* A consistent GetItem; *item_out NULL when there is no such item. */
@@ -1025,15 +1178,15 @@ static orc_status ddb_update_workflow(orc_backend *b, const char *wf_id,
 		ex_states(&x, u->if_states, ORC_WORKFLOW_STATE_COUNT,
 			  wf_state_name);
 	if (u->if_version >= 0)
-		ex_cond(&x, "version", "=", N(u->if_version));
+		ex_cond_n(&x, "version", "=", u->if_version);
 	if (u->set & ORC_WSET_STATE)
-		ex_set(&x, "state", S(wf_state_name(u->state)));
+		ex_set_s(&x, "state", wf_state_name(u->state));
 	/* Ended, so every task was there: no start need check again. */
 	if ((u->set & ORC_WSET_STATE) &&
 	    orc_workflow_state_is_terminal(u->state))
 		ex_remove(&x, "seedUntil");
 	if ((u->set & ORC_WSET_ERROR) && u->error)
-		ex_set(&x, "error", S(u->error));
+		ex_set_s(&x, "error", u->error);
 	else if (u->set & ORC_WSET_ERROR)
 		ex_remove(&x, "error");
 	ex_bump(&x, u->now_ms, wid);
@@ -1145,9 +1298,9 @@ static void ex_task_conds(struct ex *x, const orc_task_update *u)
 		ex_states(x, u->if_states, ORC_TASK_STATE_COUNT,
 			  task_state_name);
 	if (u->if_version >= 0)
-		ex_cond(x, "version", "=", N(u->if_version));
+		ex_cond_n(x, "version", "=", u->if_version);
 	if (u->set & ORC_SET_DONE_DEP)
-		ex_cond(x, "ndeps", ">", N(u->done_dep_index));
+		ex_cond_n(x, "ndeps", ">", u->done_dep_index);
 }
 
 /* AND NOT contains(doneDeps, :dep) */
@@ -1157,7 +1310,7 @@ static void ex_not_done(struct ex *x, const char *dep)
 	orc__buf_puts(&x->cond, "NOT contains(");
 	ex_name(x, &x->cond, "doneDeps");
 	orc__buf_puts(&x->cond, ", ");
-	ex_val(x, &x->cond, S(dep));
+	ex_vs(x, &x->cond, dep);
 	orc__buf_putc(&x->cond, ')');
 }
 
@@ -1166,7 +1319,7 @@ static void ex_add_dep(struct ex *x, const char *dep)
 {
 	ex_name(x, &x->add, "doneDeps");
 	orc__buf_putc(&x->add, ' ');
-	ex_val(x, &x->add, json_pack("{s:[s]}", "SS", dep));
+	ex_vss(x, &x->add, dep);
 }
 
 /* UpdateItem of a task with the expressions of @p x (freed), answering
@@ -1175,16 +1328,43 @@ static orc_status update_item(json_t **item_out, ddb_backend *db,
 			      const char *wf_id, const char *task_id,
 			      struct ex *x, orc_error *err)
 {
-	json_t *req, *resp = NULL;
+	orc__buf *q = &db->req, u = ORC__BUF_INIT;
+	json_t *resp = NULL;
 	orc_status st;
 
+	/* Written as text: the hot path builds no JSON tree. */
 	*item_out = NULL;
-	req = json_pack("{s:o?,s:s}", "Key", task_key(wf_id, task_id),
-			"ReturnValues", "ALL_NEW");
-	req = ex_finish(x, req);
-	if (!req)
-		return oom(err);
-	st = call(&resp, db, "UpdateItem", req, err);
+	ex_update(x, &u);
+	orc__buf_reset(q);
+	orc__buf_puts(q, "{\"TableName\":");
+	put_jstr(q, "", db->table);
+	orc__buf_puts(q, ",\"Key\":{\"pk\":{\"S\":");
+	put_jstr(q, "WORKFLOW#", wf_id);
+	orc__buf_puts(q, "},\"sk\":{\"S\":");
+	put_jstr(q, "TASK#", task_id);
+	orc__buf_puts(q, "}},\"ReturnValues\":\"ALL_NEW\"");
+	if (u.len) {
+		orc__buf_puts(q, ",\"UpdateExpression\":");
+		put_jstr(q, "", u.data);
+	}
+	if (x->cond.len) {
+		orc__buf_puts(q, ",\"ConditionExpression\":");
+		put_jstr(q, "", x->cond.data);
+	}
+	if (x->names.len)
+		orc__buf_printf(q, ",\"ExpressionAttributeNames\":{%s}",
+				x->names.data);
+	if (x->values.len) {
+		orc__buf_puts(q, ",\"ExpressionAttributeValues\":{");
+		orc__buf_add(q, x->values.data, x->values.len);
+		orc__buf_putc(q, '}');
+	}
+	orc__buf_putc(q, '}');
+	if (u.oom || ex_oom(x))
+		q->oom = 1;
+	orc__buf_free(&u);
+	ex_free(x);
+	st = call_text(&resp, db, "UpdateItem", err);
 	if (st == ORC_OK)
 		*item_out = json_incref(json_object_get(resp, "Attributes"));
 	json_decref(resp);
@@ -1214,28 +1394,28 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 		ex_add_dep(&x, u->done_dep);
 	}
 	if (set & ORC_SET_STATE)
-		ex_set(&x, "state", S(task_state_name(u->state)));
+		ex_set_s(&x, "state", task_state_name(u->state));
 	if (set & ORC_SET_ATTEMPT)
-		ex_set(&x, "attempt", N(u->attempt));
+		ex_set_n(&x, "attempt", u->attempt);
 	if (set & ORC_SET_LEASE) {
 		if (u->owner && *u->owner)
-			ex_set(&x, "owner", S(u->owner));
+			ex_set_s(&x, "owner", u->owner);
 		else
 			ex_remove(&x, "owner");
-		ex_set(&x, "leaseExpiryMs", N(u->lease_expiry_ms));
+		ex_set_n(&x, "leaseExpiryMs", u->lease_expiry_ms);
 	}
 	if (set & ORC_SET_NOT_BEFORE)
-		ex_set(&x, "notBeforeMs", N(u->not_before_ms));
+		ex_set_n(&x, "notBeforeMs", u->not_before_ms);
 	if (set & ORC_SET_STARTED)
-		ex_set(&x, "startedMs", N(u->started_ms));
+		ex_set_n(&x, "startedMs", u->started_ms);
 	if (set & ORC_SET_ENDED)
-		ex_set(&x, "endedMs", N(u->ended_ms));
+		ex_set_n(&x, "endedMs", u->ended_ms);
 	if ((set & ORC_SET_OUTPUT) && u->output)
-		ex_set(&x, "output", S(u->output));
+		ex_set_s(&x, "output", u->output);
 	else if (set & ORC_SET_OUTPUT)
 		ex_remove(&x, "output");
 	if ((set & ORC_SET_ERROR) && u->error)
-		ex_set(&x, "error", S(u->error));
+		ex_set_s(&x, "error", u->error);
 	else if (set & ORC_SET_ERROR)
 		ex_remove(&x, "error");
 	ex_bump(&x, u->now_ms, wid);
@@ -1280,9 +1460,9 @@ static orc_status task_promote(json_t **item_io, ddb_backend *db,
 
 	new_wid(db, wid);
 	ex_init(&x);
-	ex_cond(&x, "version", "=", N(item_n(*item_io, "version")));
-	ex_cond(&x, "state", "=", S(task_state_name(ORC_TASK_PENDING)));
-	ex_set(&x, "state", S(task_state_name(ORC_TASK_READY)));
+	ex_cond_n(&x, "version", "=", item_n(*item_io, "version"));
+	ex_cond_s(&x, "state", "=", task_state_name(ORC_TASK_PENDING));
+	ex_set_s(&x, "state", task_state_name(ORC_TASK_READY));
 	ex_bump(&x, now_ms, wid);
 	st = update_item(&item, db, wf_id, task_id, &x, err);
 	if (st == ORC_ECONFLICT) {
@@ -1323,8 +1503,8 @@ static orc_status dep_last_write(json_t **item_out, ddb_backend *db,
 	new_wid(db, wid);
 	ex_init(&x);
 	ex_task_conds(&x, u);
-	ex_cond(&x, "ndeps", "=", N(ndeps));
-	ex_cond(&x, "state", "=", S(task_state_name(ORC_TASK_PENDING)));
+	ex_cond_n(&x, "ndeps", "=", ndeps);
+	ex_cond_s(&x, "state", "=", task_state_name(ORC_TASK_PENDING));
 	if (ndeps == 1) {
 		ex_and(&x);
 		orc__buf_puts(&x.cond, "attribute_not_exists(");
@@ -1335,10 +1515,10 @@ static orc_status dep_last_write(json_t **item_out, ddb_backend *db,
 		orc__buf_puts(&x.cond, " AND size(");
 		ex_name(&x, &x.cond, "doneDeps");
 		orc__buf_puts(&x.cond, ") = ");
-		ex_val(&x, &x.cond, N(ndeps - 1));
+		ex_vn(&x, &x.cond, ndeps - 1);
 	}
 	ex_add_dep(&x, u->done_dep);
-	ex_set(&x, "state", S(task_state_name(ORC_TASK_READY)));
+	ex_set_s(&x, "state", task_state_name(ORC_TASK_READY));
 	ex_bump(&x, u->now_ms, wid);
 	st = update_item(item_out, db, wf_id, task_id, &x, err);
 	if (st != ORC_ECONFLICT)
@@ -1517,7 +1697,7 @@ static orc_status ddb_list_tasks(orc_backend *b, const char *wf_id,
 	orc__buf_puts(&x.cond, "begins_with(");
 	ex_name(&x, &x.cond, "sk");
 	orc__buf_puts(&x.cond, ", ");
-	ex_val(&x, &x.cond, S("TASK#"));
+	ex_vs(&x, &x.cond, "TASK#");
 	orc__buf_putc(&x.cond, ')');
 	/* Payloads are read only when asked for. */
 	for (i = 0; fields[i]; i++) {
@@ -1574,31 +1754,27 @@ static orc_status ddb_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
 				     void *payload, orc_error *err)
 {
 	struct list_ctx c = { 0, NULL, cb, payload };
+	static const char *const f[] = { "workflowId", "state", "version",
+		"ntasks", "createdMs", "updatedMs", "error", NULL };
+	orc__buf proj = ORC__BUF_INIT;
 	json_t *req;
 	struct ex x;
+	int i;
 
 	ORC_CHECK_ARG(b != NULL && cb != NULL, err);
 	ex_init(&x);
-	ex_cond(&x, "sk", "=", S(SK_WORKFLOW));
-	req = json_pack("{s:s}", "ProjectionExpression",
-			"#workflowId, #state, #version, #ntasks, #createdMs, "
-			"#updatedMs, #error");
-	if (req) {
-		static const char *const f[] = { "workflowId", "state",
-			"version", "ntasks", "createdMs", "updatedMs",
-			"error", NULL };
-		int i;
-
-		for (i = 0; f[i]; i++) {
-			char ph[32];
-
-			snprintf(ph, sizeof(ph), "#%s", f[i]);
-			json_object_set_new(x.names, ph, json_string(f[i]));
-		}
-		if (x.cond.data)
-			json_object_set_new(req, "FilterExpression",
-					    json_string(x.cond.data));
+	ex_cond_s(&x, "sk", "=", SK_WORKFLOW);
+	for (i = 0; f[i]; i++) {
+		if (i)
+			orc__buf_puts(&proj, ", ");
+		ex_name(&x, &proj, f[i]);
 	}
+	req = proj.oom ? NULL : json_pack("{s:s}", "ProjectionExpression",
+					  proj.data);
+	orc__buf_free(&proj);
+	if (req && x.cond.data)
+		json_object_set_new(req, "FilterExpression",
+				    json_string(x.cond.data));
 	orc__buf_reset(&x.cond);
 	req = ex_finish(&x, req);
 	if (!req)
@@ -1669,7 +1845,7 @@ static orc_status ddb_put_lock(orc_backend *b, const orc_lock_rec *rec,
 	if (expected == 0)
 		ex_exists(&x, 0);
 	else
-		ex_cond(&x, "version", "=", N(expected));
+		ex_cond_n(&x, "version", "=", expected);
 	req = json_pack("{s:o}", "Item", item);
 	req = ex_finish(&x, req);
 	if (!req)
@@ -1728,6 +1904,7 @@ static void ddb_free(orc_backend *b)
 	if (!b)
 		return;
 	orc__aws_client_clear(&db->client);
+	orc__buf_free(&db->req);
 	free(db);
 	curl_global_cleanup();
 }
