@@ -17,7 +17,7 @@ orc__aws_client *orc__dynamodb_client(orc_backend *b);
 static int ntables;
 
 const char *const ddb_op_names[OP_KINDS] = { "GetItem", "PutItem",
-	"UpdateItem", "Query", "Scan", "other" };
+	"UpdateItem", "Query", "Scan", "BatchWriteItem", "other" };
 
 int ddb_setup(void **state)
 {

@@ -57,8 +57,8 @@ enum fault {
 };
 
 /* DynamoDB operations the proxy counts apart; the rest is OP_OTHER. */
-enum ddb_op { OP_GET, OP_PUT, OP_UPDATE, OP_QUERY, OP_SCAN, OP_OTHER,
-	      OP_KINDS };
+enum ddb_op { OP_GET, OP_PUT, OP_UPDATE, OP_QUERY, OP_SCAN, OP_BATCH,
+	      OP_OTHER, OP_KINDS };
 extern const char *const ddb_op_names[OP_KINDS];
 
 struct proxy {

@@ -862,7 +862,7 @@ static void test_dynamodb__seed_run_request_count(void **state)
 		print_message("%.*s\n", (int)(nl - line), line);
 	}
 	for (k = 0; k < OP_KINDS; k++)
-		print_message("  %-10s %d\n", ddb_op_names[k], f.px.by_op[k]);
+		print_message("  %-14s %d\n", ddb_op_names[k], f.px.by_op[k]);
 	/* Every request the client sent reached the proxy, none retried. */
 	assert_int_equal((int)s.requests, f.px.requests);
 	assert_int_equal(t.requests, f.px.requests);
