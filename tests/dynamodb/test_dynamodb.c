@@ -854,15 +854,15 @@ static void test_dynamodb__seed_run_request_count(void **state)
 	assert_int_equal(res.state, ORC_WORKFLOW_SUCCEEDED);
 	orc_run_result_clear(&res);
 	s = ddb_stats(f.viaproxy);
-	print_message("seed run: %d requests in %d backend calls\n",
+	print_message("# seed run: %d requests in %d backend calls\n",
 		      t.requests, t.calls);
 	/* Line by line: cmocka cuts long messages. */
 	for (line = t.log; *line; line = nl + 1) {
 		nl = strchr(line, '\n');
-		print_message("%.*s\n", (int)(nl - line), line);
+		print_message("# %.*s\n", (int)(nl - line), line);
 	}
 	for (k = 0; k < OP_KINDS; k++)
-		print_message("  %-14s %d\n", ddb_op_names[k], f.px.by_op[k]);
+		print_message("#   %-14s %d\n", ddb_op_names[k], f.px.by_op[k]);
 	/* Every request the client sent reached the proxy, none retried. */
 	assert_int_equal((int)s.requests, f.px.requests);
 	assert_int_equal(t.requests, f.px.requests);
