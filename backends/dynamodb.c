@@ -1323,7 +1323,8 @@ static void ex_add_dep(struct ex *x, const char *dep)
 }
 
 /* UpdateItem of a task with the expressions of @p x (freed), answering
- * the item as written in *item_out. */
+ * the item as written in *item_out, or, when @p item_out is NULL, asking
+ * for nothing back (no item to send, parse or allocate). */
 static orc_status update_item(json_t **item_out, ddb_backend *db,
 			      const char *wf_id, const char *task_id,
 			      struct ex *x, orc_error *err)
@@ -1333,7 +1334,8 @@ static orc_status update_item(json_t **item_out, ddb_backend *db,
 	orc_status st;
 
 	/* Written as text: the hot path builds no JSON tree. */
-	*item_out = NULL;
+	if (item_out)
+		*item_out = NULL;
 	ex_update(x, &u);
 	orc__buf_reset(q);
 	orc__buf_puts(q, "{\"TableName\":");
@@ -1342,7 +1344,8 @@ static orc_status update_item(json_t **item_out, ddb_backend *db,
 	put_jstr(q, "WORKFLOW#", wf_id);
 	orc__buf_puts(q, "},\"sk\":{\"S\":");
 	put_jstr(q, "TASK#", task_id);
-	orc__buf_puts(q, "}},\"ReturnValues\":\"ALL_NEW\"");
+	orc__buf_puts(q, item_out ? "}},\"ReturnValues\":\"ALL_NEW\""
+				  : "}},\"ReturnValues\":\"NONE\"");
 	if (u.len) {
 		orc__buf_puts(q, ",\"UpdateExpression\":");
 		put_jstr(q, "", u.data);
@@ -1364,8 +1367,8 @@ static orc_status update_item(json_t **item_out, ddb_backend *db,
 		q->oom = 1;
 	orc__buf_free(&u);
 	ex_free(x);
-	st = call_text(&resp, db, "UpdateItem", err);
-	if (st == ORC_OK)
+	st = call_text(item_out ? &resp : NULL, db, "UpdateItem", err);
+	if (st == ORC_OK && item_out)
 		*item_out = json_incref(json_object_get(resp, "Attributes"));
 	json_decref(resp);
 	return st;
@@ -1374,7 +1377,8 @@ static orc_status update_item(json_t **item_out, ddb_backend *db,
 /* The one conditional UpdateItem of update_task (without PROMOTE). */
 static orc_status task_write(json_t **item_out, ddb_backend *db,
 			     const char *wf_id, const char *task_id,
-			     const orc_task_update *u, orc_error *err)
+			     const orc_task_update *u, int want,
+			     orc_error *err)
 {
 	const uint32_t set = u->set;
 	int dep_only = !(set & ~(ORC_SET_DONE_DEP | ORC_SET_PROMOTE));
@@ -1419,7 +1423,8 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 	else if (set & ORC_SET_ERROR)
 		ex_remove(&x, "error");
 	ex_bump(&x, u->now_ms, wid);
-	st = update_item(item_out, db, wf_id, task_id, &x, err);
+	st = update_item(want ? item_out : NULL, db, wf_id, task_id, &x,
+			 err);
 	if (st == ORC_OK)
 		return ORC_OK;
 	if (st == ORC_ETOOBIG)
@@ -1586,7 +1591,12 @@ static orc_status ddb_update_task(orc_backend *b, const char *wf_id,
 	if (st == ORC_OK) {
 		/* Added and promoted in one write. */
 	} else if (set & ~ORC_SET_PROMOTE) {
-		st = task_write(&item, db, wf_id, task_id, u, err);
+		/* Claims and completions rarely want the record back:
+		 * then the answer is empty. The done set and promotion
+		 * need it, and so does the dependency hint. */
+		st = task_write(&item, db, wf_id, task_id, u,
+				out || (set & (ORC_SET_DONE_DEP |
+					       ORC_SET_PROMOTE)), err);
 	} else {
 		/* Only PROMOTE: check the conditions on a read. */
 		st = get_item(&item, db, task_key(wf_id, task_id), err);

@@ -120,13 +120,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 /* The body the backend sends for update_task(ORC_SET_NOT_BEFORE,
- * if_version), field for field. */
+ * if_version) without a record wanted back (as the engine's claims and
+ * completions), field for field. */
 static int raw_body(char *buf, size_t cap, const char *table,
 		    const char *task, long long version, long long now)
 {
 	return snprintf(buf, cap,
 		"{\"Key\":{\"pk\":{\"S\":\"WORKFLOW#bench\"},\"sk\":{\"S\":"
-		"\"TASK#%s\"}},\"ReturnValues\":\"ALL_NEW\","
+		"\"TASK#%s\"}},\"ReturnValues\":\"NONE\","
 		"\"UpdateExpression\":\"SET #notBeforeMs = :v1, #version = "
 		"#version + :v2, #updatedMs = :v3, #wid = :v4\","
 		"\"ConditionExpression\":\"attribute_exists(#pk) AND "
@@ -228,11 +229,12 @@ static void raw_close(struct raw *r)
 	curl_slist_free_all(r->hdrs);
 }
 
-/* One update_task like the engine's fencing-token writes. */
+/* One update_task like the engine's fencing-token writes: conditioned
+ * on the version, no record wanted back (the next one's condition
+ * checks that this one bumped it by one). */
 static void backend_one(orc_backend *b, long long *version)
 {
 	orc_task_update u;
-	orc_task_rec rec;
 	orc_error err;
 
 	memset(&u, 0, sizeof(u));
@@ -240,10 +242,8 @@ static void backend_one(orc_backend *b, long long *version)
 	u.set = ORC_SET_NOT_BEFORE;
 	u.not_before_ms = orc__now_ms();
 	u.now_ms = u.not_before_ms;
-	if (b->update_task(b, "bench", "t", &u, &rec, &err) != ORC_OK)
+	if (b->update_task(b, "bench", "t", &u, NULL, &err) != ORC_OK)
 		die("update_task", err.message);
-	if (rec.version != *version + 1)
-		die("update_task", "version not bumped by one");
 	(*version)++;
 }
 
