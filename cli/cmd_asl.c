@@ -33,6 +33,10 @@ static const char asl_help[] =
 	"  --type TYPE             standard (default) or express\n"
 	"  --default-resource ARN  Lambda function or activity ARN that runs\n"
 	"                          the tasks that are not Lambda tasks\n"
+	"  --fail-states KIND      per-task (default): a Catch and a Fail\n"
+	"                          state naming the task; none: no Catch, the\n"
+	"                          task's own error fails the execution (one\n"
+	"                          state per task and per Parallel)\n"
 	"  --report                print a summary (states, Parallel states,\n"
 	"                          false dependencies) on standard error\n"
 	"  -h, --help              this help\n"
@@ -159,6 +163,15 @@ int orc_cli_asl(int argc, char **argv)
 						 "express, not '%s'",
 						 val ? val : "");
 			opts.type = k ? ORC_ASL_EXPRESS : ORC_ASL_STANDARD;
+		} else if (opt_value(&val, "--fail-states", argc, argv, &i)) {
+			int k = choice(val, "per-task", "none");
+
+			if (k < 0)
+				return asl_usage("--fail-states is per-task or "
+						 "none, not '%s'",
+						 val ? val : "");
+			opts.fail_states = k ? ORC_ASL_FAIL_NONE :
+				ORC_ASL_FAIL_PER_TASK;
 		} else if (opt_value(&val, "--default-resource", argc, argv,
 				     &i)) {
 			if (!val)

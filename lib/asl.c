@@ -1069,6 +1069,12 @@ static json_t *payload_json(asl_ctx *c, size_t t, int raw)
 	return p;
 }
 
+/* Options of version 1 have no fail_states: the default. */
+static orc_asl_fail_states fail_states(const orc_asl_options *o)
+{
+	return o->version >= 2 ? o->fail_states : ORC_ASL_FAIL_PER_TASK;
+}
+
 static void add_fail_state(asl_ctx *c, json_t *states, json_t *task_state,
 			   size_t t)
 {
@@ -1191,7 +1197,8 @@ static json_t *task_state(asl_ctx *c, json_t *states, size_t t, int raw)
 		     jint(c, (spec.timeout_ms + 999) / 1000));
 	if (spec.retry.max_attempts > 1)
 		jset(c, s, "Retry", retry_json(c, &spec.retry));
-	add_fail_state(c, states, s, t);
+	if (fail_states(c->opts) == ORC_ASL_FAIL_PER_TASK)
+		add_fail_state(c, states, s, t);
 	return s;
 }
 
@@ -1438,6 +1445,11 @@ static orc_status check_options(const orc_asl_options *o, orc_error *err)
 		return orc_error_set(err, ORC_EINVAL,
 				     "orc_asl_options.type %d unknown",
 				     (int)o->type);
+	if (o->version >= 2 && o->fail_states != ORC_ASL_FAIL_PER_TASK &&
+	    o->fail_states != ORC_ASL_FAIL_NONE)
+		return orc_error_set(err, ORC_EINVAL,
+				     "orc_asl_options.fail_states %d unknown",
+				     (int)o->fail_states);
 	if (o->default_resource && !o->default_resource[0])
 		return orc_error_set(err, ORC_EINVAL,
 				     "orc_asl_options.default_resource is "

@@ -53,7 +53,19 @@ typedef enum orc_asl_type {
 	ORC_ASL_EXPRESS = 1 /**< no activities: see default_resource */
 } orc_asl_type;
 
-#define ORC_ASL_OPTIONS_VERSION 1
+#define ORC_ASL_OPTIONS_VERSION 2
+
+/** How a task that failed after its retries ends the execution. */
+typedef enum orc_asl_fail_states {
+	/** A Catch on each Task state to a Fail state of its own, whose
+	 * Error is ORC_EUSER and Cause names the task (default). */
+	ORC_ASL_FAIL_PER_TASK = 0,
+	/** No Catch and no Fail state: the task's own error (after its
+	 * Retry) fails the execution, through any enclosing Parallel. One
+	 * state per task plus one per Parallel, as a hand-written machine
+	 * has; the execution's error is the task's, not named by it. */
+	ORC_ASL_FAIL_NONE = 1
+} orc_asl_fail_states;
 
 /**
  * @brief Options for orc_asl_emit(). Start from ORC_ASL_OPTIONS_INIT or
@@ -76,11 +88,14 @@ typedef struct orc_asl_options {
 	const char *comment;
 	/** Workflow id named in the Comment (e.g. from orc_dag_load()). */
 	const char *workflow_id;
+	/** Version 2. How a task that failed after its retries ends the
+	 * execution (see orc_asl_fail_states). */
+	orc_asl_fail_states fail_states;
 } orc_asl_options;
 
 #define ORC_ASL_OPTIONS_INIT { ORC_ASL_OPTIONS_VERSION, \
 	ORC_ASL_STRATEGY_SP, ORC_ASL_JSONPATH, ORC_ASL_STANDARD, NULL, NULL, \
-	NULL }
+	NULL, ORC_ASL_FAIL_PER_TASK }
 
 /**
  * @brief What orc_asl_emit() produced.

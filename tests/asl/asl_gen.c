@@ -90,8 +90,9 @@ static orc_dag *build(const gcase *gc)
 	return dag;
 }
 
-static json_t *emit(const gcase *gc, orc_dag *dag, orc_asl_strategy strat,
-		    orc_asl_query_language lang)
+static json_t *emit_with(const gcase *gc, orc_dag *dag,
+			 orc_asl_strategy strat, orc_asl_query_language lang,
+			 orc_asl_fail_states fails)
 {
 	orc_asl_options o = ORC_ASL_OPTIONS_INIT;
 	orc_asl_report r;
@@ -102,6 +103,7 @@ static json_t *emit(const gcase *gc, orc_dag *dag, orc_asl_strategy strat,
 
 	o.strategy = strat;
 	o.query_language = lang;
+	o.fail_states = fails;
 	o.default_resource = WORKER_ARN;
 	o.workflow_id = gc->name;
 	if (orc_asl_emit(&text, &r, dag, &o, &err) != ORC_OK)
@@ -118,11 +120,19 @@ static json_t *emit(const gcase *gc, orc_dag *dag, orc_asl_strategy strat,
 			"false_dependencies", (json_int_t)r.false_dependencies,
 			"strategy", orc_asl_strategy_name(r.strategy),
 			"series_parallel", r.series_parallel);
-	m = json_pack("{s:s, s:s, s:o, s:o}",
+	m = json_pack("{s:s, s:s, s:s, s:o, s:o}",
 		      "strategy", orc_asl_strategy_name(strat),
 		      "language", lang == ORC_ASL_JSONATA ? "jsonata" :
-		      "jsonpath", "report", rep, "asl", asl);
+		      "jsonpath", "fail_states",
+		      fails == ORC_ASL_FAIL_NONE ? "none" : "per-task",
+		      "report", rep, "asl", asl);
 	return m;
+}
+
+static json_t *emit(const gcase *gc, orc_dag *dag, orc_asl_strategy strat,
+		    orc_asl_query_language lang)
+{
+	return emit_with(gc, dag, strat, lang, ORC_ASL_FAIL_PER_TASK);
 }
 
 static void print_case(const gcase *gc)
@@ -158,6 +168,11 @@ static void print_case(const gcase *gc)
 	if (strcmp(gc->family, "sp") != 0)
 		json_array_append_new(machines, emit(gc, dag,
 			ORC_ASL_STRATEGY_SP_LATENCY, ORC_ASL_JSONPATH));
+	/* Without Fail states: every failure case, and a sample */
+	if (gc->expect_failed || gc->seed % 3 == 0)
+		json_array_append_new(machines, emit_with(gc, dag,
+			ORC_ASL_STRATEGY_SP, ORC_ASL_JSONPATH,
+			ORC_ASL_FAIL_NONE));
 	/* JSONata: validated only (the emulator has none); a sample */
 	if (strcmp(gc->family, "general") != 0 || gc->seed % 4 == 0)
 		json_array_append_new(machines, emit(gc, dag,

@@ -438,7 +438,14 @@ function checkRun(c, info, machine, durations, res, label) {
     }
     const cause = settled.error.cause || settled.error;
     const msg = `${cause.name} ${cause.message}`;
-    if (!msg.includes('ORC_EUSER') ||
+    if (machine.fail_states === 'none') {
+      // No Fail state: the execution fails with the task's own error
+      // (the handler's, or the timeout of a task that never answers).
+      const own = info.byId.get(failed).fail_times < 0 ?
+        'States.Timeout' : `${failed} failed on`;
+      if (!msg.includes(own))
+        fail(where, `failure is not ${failed}'s own error: ${msg}`);
+    } else if (!msg.includes('ORC_EUSER') ||
       !msg.includes(`task ${JSON.stringify(failed)} failed`))
       fail(where, `failure does not name ${failed}: ${msg}`);
     const t = info.byId.get(failed);
@@ -568,6 +575,8 @@ expectExit('--strategy fast', cli([seedFile, '--strategy', 'fast']), 2,
 expectExit('--query-language xpath', cli([seedFile, '--query-language',
   'xpath']), 2, 'xpath');
 expectExit('--bogus', cli([seedFile, '--bogus']), 2, '--bogus');
+expectExit('--fail-states some', cli([seedFile, '--fail-states',
+  'some']), 2, 'some');
 expectExit('missing file', cli([join(tmp, 'none.json')]), 2, 'none.json');
 expectExit('handler task', cli([handlersFile]), 2, 'prepare');
 const cliMachines = []; // [label, asl]
@@ -587,6 +596,11 @@ const cliMachines = []; // [label, asl]
       fail('orchestra asl jsonata express', 'no JSONata or EXPRESS');
     cliMachines.push(['seed file jsonata', m]);
   }
+  const n = cli([seedFile, '--fail-states', 'none', '--report']);
+  expectExit('--fail-states none', n, 0, 'states 6');
+  if (n.status === 0)
+    cliMachines.push(['seed file without Fail states',
+      JSON.parse(n.stdout)]);
   const h = cli([handlersFile, '--default-resource', WORKER]);
   expectExit('--default-resource', h, 0);
   if (h.status === 0)
@@ -615,7 +629,8 @@ for (const c of cases) {
   if (c.family === 'general')
     totals[sp ? 'sp' : 'nonsp']++;
   for (const m of c.machines) {
-    const label = `${m.strategy}/${m.language}`;
+    const label = `${m.strategy}/${m.language}` +
+      (m.fail_states === 'none' ? '/no-fail-states' : '');
     checkNames(`${c.name} [${label}]`, m.asl);
     if (m.report.series_parallel !== sp)
       fail(`${c.name} [${label}]`, `report says series_parallel ` +
@@ -626,6 +641,11 @@ for (const c of cases) {
     if (m.strategy === 'sp' && sp && m.report.false_dependencies)
       fail(`${c.name} [${label}]`, 'false dependencies in a ' +
         'series-parallel DAG');
+    if (m.fail_states === 'none' && (m.report.fail_states !== 0 ||
+      m.report.states !== m.report.task_states +
+        m.report.parallel_states))
+      fail(`${c.name} [${label}]`, 'states other than one per task ' +
+        'and one per Parallel');
     if (m.language !== 'jsonpath') {
       if (c.tasks.every((t) => t.fail_times === 0)) {
         await checkJsonata(c, info, m);
@@ -638,7 +658,8 @@ for (const c of cases) {
       const res = await execute(c, m, durations);
       executions++;
       checkRun(c, info, m, durations, res, dl);
-      if (c.family === 'general' && !sp && dl === 'random') {
+      if (c.family === 'general' && !sp && dl === 'random' &&
+        m.fail_states !== 'none') {
         const f = fig[m.strategy];
         f.falseDeps += m.report.false_dependencies;
         f.transitions += res.transitions;

@@ -115,6 +115,61 @@ static void test_asl__seed_shape(void **unused)
 	orc_dag_free(dag);
 }
 
+/* Count Catch members in @p states and the branches below. */
+static int catches(json_t *states)
+{
+	const char *k;
+	json_t *s, *b;
+	size_t i;
+	int n = 0;
+
+	json_object_foreach(states, k, s) {
+		n += json_object_get(s, "Catch") != NULL;
+		json_array_foreach(json_object_get(s, "Branches"), i, b)
+			n += catches(json_object_get(b, "States"));
+	}
+	return n;
+}
+
+/* Without Fail states the seed's machine is the hand-written one's
+ * size: one state per task and one Parallel; a failure is the task's. */
+static void test_asl__seed_without_fail_states(void **unused)
+{
+	static const char *const ids[] = { "A", "B1", "B2", "B3", "C", NULL };
+	static const char *const edges[] = { "B1", "A", "B2", "A", "B3", "A",
+		"C", "B1", "C", "B2", "C", "B3", NULL };
+	orc_dag *dag = dag_of(ids, edges);
+	orc_asl_options o = ORC_ASL_OPTIONS_INIT;
+	orc_asl_report rep;
+	json_t *m, *states;
+
+	(void)unused;
+	o.fail_states = ORC_ASL_FAIL_NONE;
+	m = emit_json(dag, &o, &rep);
+	states = json_object_get(m, "States");
+	assert_int_equal(json_object_size(states), 3);  /* A, Parallel, C */
+	assert_int_equal(rep.states, 6);
+	assert_int_equal(rep.task_states, 5);
+	assert_int_equal(rep.parallel_states, 1);
+	assert_int_equal(rep.fail_states, 0);
+	assert_int_equal(catches(states), 0);
+	json_decref(m);
+	/* The default keeps one Catch per task. */
+	m = emit_json(dag, NULL, &rep);
+	assert_int_equal(catches(json_object_get(m, "States")), 5);
+	json_decref(m);
+	o.fail_states = (orc_asl_fail_states)7;
+	{
+		char *text = NULL;
+		orc_error err;
+
+		assert_int_equal(orc_asl_emit(&text, &rep, dag, &o, &err),
+				 ORC_EINVAL);
+		assert_non_null(strstr(err.message, "fail_states"));
+	}
+	orc_dag_free(dag);
+}
+
 /* A -> ((B -> (C1, C2) -> D), E) -> F: Parallels nest. */
 static void test_asl__nested_sp(void **unused)
 {
@@ -452,6 +507,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_asl__seed_shape),
+		cmocka_unit_test(test_asl__seed_without_fail_states),
 		cmocka_unit_test(test_asl__nested_sp),
 		cmocka_unit_test(test_asl__n_shape_costs_one),
 		cmocka_unit_test(test_asl__levels_adds_what_sp_avoids),
