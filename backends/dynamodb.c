@@ -67,11 +67,15 @@ struct dep_hint {
 
 #define HINTS 256
 
+struct ex;
+
 typedef struct ddb_backend {
 	orc_backend parent;     /* first: the core sees only this */
 	orc__aws_client client;
 	char table[256];
 	int64_t seed_grace_ms;
+	struct ex *spare;       /* expression buffers kept between writes */
+	orc__buf upd;           /* the UpdateExpression, likewise */
 	uint64_t rng;
 	struct dep_hint hints[HINTS];
 	orc__buf req;           /* the request body, reused */
@@ -318,6 +322,39 @@ static void ex_free(struct ex *x)
 	orc__buf_free(&x->set);
 	orc__buf_free(&x->remove);
 	orc__buf_free(&x->add);
+}
+
+/*
+ * The task writes take their buffers from the backend and give them
+ * back (ex_keep), so a write allocates nothing once they have grown.
+ */
+static void ex_take(struct ex *x, ddb_backend *db)
+{
+	if (!db->spare) {
+		ex_init(x);
+		return;
+	}
+	*x = *db->spare;
+	x->nv = 0;
+	orc__buf_reset(&x->names);
+	orc__buf_reset(&x->values);
+	orc__buf_reset(&x->cond);
+	orc__buf_reset(&x->set);
+	orc__buf_reset(&x->remove);
+	orc__buf_reset(&x->add);
+	ex_init(db->spare);  /* taken: nothing there to free twice */
+}
+
+static void ex_keep(struct ex *x, ddb_backend *db)
+{
+	if (!db->spare)
+		db->spare = orc__calloc(1, sizeof(*db->spare));
+	if (!db->spare) {
+		ex_free(x);
+		return;
+	}
+	ex_free(db->spare);
+	*db->spare = *x;
 }
 
 /* Append "#name" (our attribute names are plain words) to @p b. */
@@ -1329,14 +1366,15 @@ static orc_status update_item(json_t **item_out, ddb_backend *db,
 			      const char *wf_id, const char *task_id,
 			      struct ex *x, orc_error *err)
 {
-	orc__buf *q = &db->req, u = ORC__BUF_INIT;
+	orc__buf *q = &db->req, *u = &db->upd;
 	json_t *resp = NULL;
 	orc_status st;
 
 	/* Written as text: the hot path builds no JSON tree. */
 	if (item_out)
 		*item_out = NULL;
-	ex_update(x, &u);
+	orc__buf_reset(u);
+	ex_update(x, u);
 	orc__buf_reset(q);
 	orc__buf_puts(q, "{\"TableName\":");
 	put_jstr(q, "", db->table);
@@ -1346,9 +1384,9 @@ static orc_status update_item(json_t **item_out, ddb_backend *db,
 	put_jstr(q, "TASK#", task_id);
 	orc__buf_puts(q, item_out ? "}},\"ReturnValues\":\"ALL_NEW\""
 				  : "}},\"ReturnValues\":\"NONE\"");
-	if (u.len) {
+	if (u->len) {
 		orc__buf_puts(q, ",\"UpdateExpression\":");
-		put_jstr(q, "", u.data);
+		put_jstr(q, "", u->data);
 	}
 	if (x->cond.len) {
 		orc__buf_puts(q, ",\"ConditionExpression\":");
@@ -1363,10 +1401,9 @@ static orc_status update_item(json_t **item_out, ddb_backend *db,
 		orc__buf_putc(q, '}');
 	}
 	orc__buf_putc(q, '}');
-	if (u.oom || ex_oom(x))
+	if (u->oom || ex_oom(x))
 		q->oom = 1;
-	orc__buf_free(&u);
-	ex_free(x);
+	ex_keep(x, db);
 	st = call_text(item_out ? &resp : NULL, db, "UpdateItem", err);
 	if (st == ORC_OK && item_out)
 		*item_out = json_incref(json_object_get(resp, "Attributes"));
@@ -1389,7 +1426,7 @@ static orc_status task_write(json_t **item_out, ddb_backend *db,
 
 	*item_out = NULL;
 	new_wid(db, wid);
-	ex_init(&x);
+	ex_take(&x, db);
 	ex_task_conds(&x, u);
 	if (set & ORC_SET_DONE_DEP) {
 		/* A dependency already done changes nothing. */
@@ -1464,7 +1501,7 @@ static orc_status task_promote(json_t **item_io, ddb_backend *db,
 	orc_status st;
 
 	new_wid(db, wid);
-	ex_init(&x);
+	ex_take(&x, db);
 	ex_cond_n(&x, "version", "=", item_n(*item_io, "version"));
 	ex_cond_s(&x, "state", "=", task_state_name(ORC_TASK_PENDING));
 	ex_set_s(&x, "state", task_state_name(ORC_TASK_READY));
@@ -1506,7 +1543,7 @@ static orc_status dep_last_write(json_t **item_out, ddb_backend *db,
 	orc_status st;
 
 	new_wid(db, wid);
-	ex_init(&x);
+	ex_take(&x, db);
 	ex_task_conds(&x, u);
 	ex_cond_n(&x, "ndeps", "=", ndeps);
 	ex_cond_s(&x, "state", "=", task_state_name(ORC_TASK_PENDING));
@@ -1915,6 +1952,10 @@ static void ddb_free(orc_backend *b)
 		return;
 	orc__aws_client_clear(&db->client);
 	orc__buf_free(&db->req);
+	orc__buf_free(&db->upd);
+	if (db->spare)
+		ex_free(db->spare);
+	free(db->spare);
 	free(db);
 	curl_global_cleanup();
 }
