@@ -228,6 +228,7 @@ done:
 struct kv {
 	char *k, *v;
 	size_t order;
+	size_t ko, vo;      /* offsets into the scratch's hv (headers) */
 };
 
 static int kv_cmp(const void *a, const void *b)
@@ -334,44 +335,63 @@ static char *xdup(const char *s)
 	return orc__strndup(s, strlen(s));
 }
 
-/* Lowercase name; value trimmed with inner whitespace runs collapsed. */
-static char *canon_value(const char *v)
+/*
+ * Headers go into the scratch: names and values as text in sc->hv, an
+ * index in sc->hkv, both kept between signatures, so that signing the
+ * same kind of request again allocates nothing.
+ */
+static int hv_push(orc__sigv4_scratch *sc, size_t *n, const char *name,
+		   size_t name_len, const char *value, int canon)
 {
-	orc__buf b = ORC__BUF_INIT;
+	struct kv *a = sc->hkv;
+	size_t i;
 	int space = 0;
 
-	while (*v && isspace((unsigned char)*v))
-		v++;
-	for (; *v; v++) {
-		if (isspace((unsigned char)*v)) {
+	if (*n == sc->hkv_cap) {
+		size_t cap = sc->hkv_cap ? 2 * sc->hkv_cap : 8;
+
+		if (!(a = orc__realloc(sc->hkv, cap * sizeof(*a))))
+			return 0;
+		sc->hkv = a;
+		sc->hkv_cap = cap;
+	}
+	a[*n].order = *n;
+	a[*n].ko = sc->hv.len;
+	for (i = 0; i < name_len; i++)
+		orc__buf_putc(&sc->hv,
+			      (char)tolower((unsigned char)name[i]));
+	orc__buf_putc(&sc->hv, '\0');
+	a[*n].vo = sc->hv.len;
+	/* The value trimmed, inner whitespace runs as one space. */
+	while (canon && *value && isspace((unsigned char)*value))
+		value++;
+	for (; *value; value++) {
+		if (canon && isspace((unsigned char)*value)) {
 			space = 1;
 			continue;
 		}
 		if (space)
-			orc__buf_putc(&b, ' ');
+			orc__buf_putc(&sc->hv, ' ');
 		space = 0;
-		orc__buf_putc(&b, *v);
+		orc__buf_putc(&sc->hv, *value);
 	}
-	if (!b.data && !b.oom)
-		return orc__strndup("", 0);
-	return orc__buf_take(&b);
+	orc__buf_putc(&sc->hv, '\0');
+	(*n)++;
+	return !sc->hv.oom;
 }
 
-/* The trimmed name, lowercased. */
-static char *canon_name(const char *s)
+/* A request header's trimmed name and canonical value. */
+static int hv_header(orc__sigv4_scratch *sc, size_t *n, const char *name,
+		     const char *value)
 {
-	size_t n;
-	char *t, *p;
+	size_t len;
 
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		n--;
-	t = orc__strndup(s, n);
-	for (p = t; p && *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return t;
+	while (*name && isspace((unsigned char)*name))
+		name++;
+	len = strlen(name);
+	while (len && isspace((unsigned char)name[len - 1]))
+		len--;
+	return hv_push(sc, n, name, len, value, 1);
 }
 
 static int hdr_cmp(const void *a, const void *b)
@@ -447,6 +467,13 @@ void orc__sigv4_scratch_free(orc__sigv4_scratch *sc)
 	orc__buf_free(&sc->sh);
 	orc__buf_free(&sc->tmp);
 	orc__buf_free(&sc->path);
+	/* Header values may carry a session token. */
+	if (sc->hv.data)
+		memset(sc->hv.data, 0, sc->hv.cap);
+	orc__buf_free(&sc->hv);
+	free(sc->hkv);
+	sc->hkv = NULL;
+	sc->hkv_cap = 0;
 	/* The authorization value was built here. */
 	if (sc->fin.data)
 		memset(sc->fin.data, 0, sc->fin.cap);
@@ -534,6 +561,8 @@ orc_status orc__sigv4_sign_with(orc__sigv4_out *out, orc__sigv4_signer *s,
 {
 	struct kvlist q = { 0 }, h = { 0 };
 	orc__sigv4_scratch own;
+	size_t hn = 0;
+	int hv_ok = 1;
 	char date[9], scope[256], crhash[65], *signed_hdrs;
 	unsigned char sig[32];
 	int query_mode = (flags & ORC__SIGV4_QUERY) != 0;
@@ -578,20 +607,29 @@ orc_status orc__sigv4_sign_with(orc__sigv4_out *out, orc__sigv4_signer *s,
 	to_hex(out->content_sha256, sig);
 
 	/* Headers: the request's, plus what header signing adds. */
+	orc__buf_reset(&sc->hv);
+	hn = 0;
 	for (i = 0; i < req->nheaders; i++)
-		kv_push(&h, canon_name(req->headers[i].name),
-			canon_value(req->headers[i].value));
+		hv_ok &= hv_header(sc, &hn, req->headers[i].name,
+				   req->headers[i].value);
 	if (!query_mode) {
-		kv_push(&h, xdup("x-amz-date"), xdup(out->amz_date));
+		hv_ok &= hv_push(sc, &hn, "x-amz-date", 10, out->amz_date, 0);
 		if (sign_token)
-			kv_push(&h, xdup("x-amz-security-token"),
-				canon_value(creds->session_token));
+			hv_ok &= hv_push(sc, &hn, "x-amz-security-token", 20,
+					 creds->session_token, 1);
 		if (flags & ORC__SIGV4_SIGN_BODY)
-			kv_push(&h, xdup("x-amz-content-sha256"),
-				xdup(out->content_sha256));
+			hv_ok &= hv_push(sc, &hn, "x-amz-content-sha256", 20,
+					 out->content_sha256, 0);
 	}
-	if (h.oom)
+	if (!hv_ok)
 		goto fail;
+	/* The text no longer moves: point the index into it. */
+	h.a = sc->hkv;
+	h.n = hn;
+	for (i = 0; i < hn; i++) {
+		h.a[i].k = sc->hv.data + h.a[i].ko;
+		h.a[i].v = sc->hv.data + h.a[i].vo;
+	}
 	if (h.n)
 		qsort(h.a, h.n, sizeof(*h.a), hdr_cmp);
 	for (i = 0; i < h.n; i++) {
@@ -719,8 +757,8 @@ out:
 	if (st != ORC_OK)
 		orc__sigv4_out_clear(out);
 	kv_free(&q);
-	kv_free(&h);
-	/* The scratch keeps its memory; the authorization is wiped. */
+	/* h lives in the scratch, which keeps its memory; the
+	 * authorization is wiped. */
 	if (sc->fin.data)
 		memset(sc->fin.data, 0, sc->fin.len);
 	return st;

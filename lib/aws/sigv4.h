@@ -55,6 +55,9 @@ typedef struct orc__sigv4_req {
  * requests does not allocate them again each time. */
 typedef struct orc__sigv4_scratch {
 	orc__buf cr, sh, tmp, path, fin;
+	orc__buf hv;        /* canonical header names and values */
+	void *hkv;          /* their index (struct kv), hkv_cap entries */
+	size_t hkv_cap;
 	void *md, *mdctx;   /* EVP_MD *, EVP_MD_CTX *: SHA-256, reused */
 } orc__sigv4_scratch;
 
