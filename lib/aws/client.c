@@ -284,7 +284,9 @@ static orc_status sign_lines(orc__buf *lines, const char **hdrs,
 	sreq.body_len = len;
 	st = orc__sigv4_sign_with(&sig, &c->signer, cr, &sreq,
 				  orc__now_ms() + c->skew_ms,
-				  ORC__SIGV4_AUTH_ONLY, 0, &c->sigscratch,
+				  ORC__SIGV4_AUTH_ONLY |
+				  ORC__SIGV4_AUTH_IN_SCRATCH, 0,
+				  &c->sigscratch,
 				  err);
 	if (st != ORC_OK)
 		return st;
@@ -312,6 +314,7 @@ static orc_status sign_lines(orc__buf *lines, const char **hdrs,
 		orc__buf_putc(lines, '\0');
 	}
 	orc__sigv4_out_clear(&sig);
+	orc__sigv4_scratch_wipe(&c->sigscratch);
 	if (lines->oom)
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++)

@@ -64,7 +64,8 @@ void orc__sigv4_out_clear(orc__sigv4_out *out)
 		return;
 	free(out->canonical_request);
 	free(out->string_to_sign);
-	free(out->authorization);
+	if (!out->auth_in_scratch)
+		free(out->authorization);
 	free(out->query);
 	memset(out, 0, sizeof(*out));
 }
@@ -459,6 +460,12 @@ orc_status orc__sigv4_signer_init(orc__sigv4_signer *s, const char *region,
 	return ORC_OK;
 }
 
+void orc__sigv4_scratch_wipe(orc__sigv4_scratch *sc)
+{
+	if (sc && sc->fin.data)
+		memset(sc->fin.data, 0, sc->fin.len);
+}
+
 void orc__sigv4_scratch_free(orc__sigv4_scratch *sc)
 {
 	if (!sc)
@@ -739,9 +746,14 @@ orc_status orc__sigv4_sign_with(orc__sigv4_out *out, orc__sigv4_signer *s,
 				"SignedHeaders=%s, Signature=%s",
 				creds->access_key_id, scope, signed_hdrs,
 				out->signature);
-		out->authorization = sc->fin.oom ? NULL : copy_of(&sc->fin);
-		if (!out->authorization)
+		if (sc->fin.oom)
 			goto fail;
+		if ((flags & ORC__SIGV4_AUTH_IN_SCRATCH) && sc != &own) {
+			out->authorization = sc->fin.data;
+			out->auth_in_scratch = 1;
+		} else if (!(out->authorization = copy_of(&sc->fin))) {
+			goto fail;
+		}
 	}
 	if (!(flags & ORC__SIGV4_AUTH_ONLY)) {
 		out->canonical_request = copy_of(&sc->cr);
@@ -758,8 +770,8 @@ out:
 		orc__sigv4_out_clear(out);
 	kv_free(&q);
 	/* h lives in the scratch, which keeps its memory; the
-	 * authorization is wiped. */
-	if (sc->fin.data)
-		memset(sc->fin.data, 0, sc->fin.len);
+	 * authorization is wiped, unless the caller still reads it. */
+	if (!out->auth_in_scratch)
+		orc__sigv4_scratch_wipe(sc);
 	return st;
 }

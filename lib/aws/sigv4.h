@@ -50,6 +50,10 @@ typedef struct orc__sigv4_req {
 #define ORC__SIGV4_QUERY      0x8u
 /* Leave canonical_request and string_to_sign NULL (saves two copies). */
 #define ORC__SIGV4_AUTH_ONLY  0x10u
+/* The authorization points into the scratch instead of a copy: valid
+ * until the scratch's next use, never freed by orc__sigv4_out_clear();
+ * the caller wipes it (orc__sigv4_scratch_wipe) when done. */
+#define ORC__SIGV4_AUTH_IN_SCRATCH 0x20u
 
 /* Buffers a signer may keep between signatures, so that signing many
  * requests does not allocate them again each time. */
@@ -62,6 +66,8 @@ typedef struct orc__sigv4_scratch {
 } orc__sigv4_scratch;
 
 void orc__sigv4_scratch_free(orc__sigv4_scratch *sc);
+/* Overwrite the signature text the scratch holds. */
+void orc__sigv4_scratch_wipe(orc__sigv4_scratch *sc);
 
 typedef struct orc__sigv4_out {
 	char *canonical_request;
@@ -70,6 +76,7 @@ typedef struct orc__sigv4_out {
 	char amz_date[17];          /* "20150830T123600Z" */
 	char content_sha256[65];    /* hex SHA-256 of the body */
 	char *authorization;        /* header mode: Authorization value */
+	int auth_in_scratch;        /* authorization is the scratch's */
 	char *query;                /* query mode: the full signed query */
 } orc__sigv4_out;
 
