@@ -111,15 +111,16 @@ int main(void)
 		"{\"taskId\":\"C\",\"targetLambdaArn\":\"task\","
 		"\"dependsOn\":[\"B1\",\"B2\",\"B3\"]}]}";
 	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
-	static char fn_args[3][1024], env_table[128];
-	const char *args[16], *bin[3];
+	static char fn_text[3][1024], env_table[128];
+	const char *fn_args[4], *bin[3], *envs[] = { NULL,
+		"ORC_DISPATCH_NEXT=1", "ORC_WORKER_FUNCTION=worker", NULL };
 	orc_lambda_client *c = NULL;
 	orc_backend *b = NULL;
 	fake_lambda fake;
 	char table[64], *resp = NULL;
 	orc_error err;
 	long peak = 0;
-	int i, n = 0;
+	int i;
 
 	bin[0] = getenv("ORC_LAMBDA_ORCHESTRATOR");
 	bin[1] = getenv("ORC_LAMBDA_WORKER");
@@ -135,20 +136,14 @@ int main(void)
 	    orc_dynamodb_backend_open(&b, &o, &err) != ORC_OK)
 		die("table", err.message);
 	for (i = 0; i < 3; i++) {
-		snprintf(fn_args[i], sizeof(fn_args[i]), "%s=%s", fns[i],
+		snprintf(fn_text[i], sizeof(fn_text[i]), "%s=%s", fns[i],
 			 bin[i]);
-		args[n++] = "--function";
-		args[n++] = fn_args[i];
+		fn_args[i] = fn_text[i];
 	}
+	fn_args[3] = NULL;
 	snprintf(env_table, sizeof(env_table), "ORC_TABLE=%s", table);
-	args[n++] = "--env";
-	args[n++] = env_table;
-	args[n++] = "--env";
-	args[n++] = "ORC_DISPATCH_NEXT=1";
-	args[n++] = "--env";
-	args[n++] = "ORC_WORKER_FUNCTION=worker";
-	args[n] = NULL;
-	if (fake_start(&fake, args) != 0)
+	envs[0] = env_table;
+	if (fake_start_with(&fake, fn_args, envs) != 0)
 		die("fake_lambda.py", "did not start");
 	setenv("AWS_ENDPOINT_URL_LAMBDA", fake.invoke, 1);
 	if (orc_lambda_client_create(&c, NULL, &err) != ORC_OK ||

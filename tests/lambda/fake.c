@@ -182,3 +182,21 @@ void fake_stop(fake_lambda *f)
 	free(f->ready);
 	f->ready = NULL;
 }
+
+int fake_start_with(fake_lambda *f, const char *const *fns,
+		    const char *const *envs)
+{
+	const char *args[62];
+	int n = 0, i;
+
+	for (i = 0; fns && fns[i] && n < 58; i++) {
+		args[n++] = "--function";
+		args[n++] = fns[i];
+	}
+	for (i = 0; envs && envs[i] && n < 60; i++) {
+		args[n++] = "--env";
+		args[n++] = envs[i];
+	}
+	args[n] = NULL;
+	return fake_start(f, args);
+}

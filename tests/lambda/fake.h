@@ -23,6 +23,12 @@ typedef struct fake_lambda {
  * message on stderr.
  */
 int fake_start(fake_lambda *f, const char *const *args);
+/*
+ * The same with functions @p fns ("NAME" or "NAME=BINARY", NULL-ended)
+ * and environment @p envs ("KEY=VALUE", NULL-ended) as options.
+ */
+int fake_start_with(fake_lambda *f, const char *const *fns,
+		    const char *const *envs);
 /* "127.0.0.1:<port>" of @p fn's slot @p slot, or NULL; borrowed. */
 const char *fake_runtime(fake_lambda *f, const char *fn, int slot);
 /* POST @p body to @p path on the Invoke port, with NULL-terminated extra

@@ -29,6 +29,7 @@
 #include "orchestra/lambda_handlers.h"
 #include "orchestra/orchestra.h"
 #include "dynamodb/dynalite.h"
+#include "lambda/table_stream.h"
 
 #define WORKER "worker"
 #define ARN "arn:aws:lambda:eu-central-1:123456789012:function:task-"
@@ -73,10 +74,9 @@ typedef struct world {
 	int emf_task, emf_workflow; /* EMF lines seen */
 	char last_workflow_outcome[32];
 	/* Streams: the table as last scanned, records not yet delivered. */
-	json_t *seen;
+	table_stream stream;
 	json_t *pending;
 	json_t *all;               /* every record produced */
-	int next_event;
 } world;
 
 static int ntables;
@@ -224,7 +224,7 @@ static world *world_new(void)
 	}
 	w->pending = json_array();
 	w->all = json_array();
-	w->seen = json_object();
+	table_stream_init(&w->stream, w->table);
 	return w;
 }
 
@@ -232,7 +232,7 @@ static void world_free(world *w)
 {
 	while (w->qhead < w->qtail)
 		free(w->queue[w->qhead++]);
-	json_decref(w->seen);
+	table_stream_clear(&w->stream);
 	json_decref(w->pending);
 	json_decref(w->all);
 	orc_backend_free(w->b);
@@ -301,96 +301,23 @@ static void start(world *w, const char *wf_id, const char *extra)
 
 static json_t *scan(world *w)
 {
-	orc__aws_client_options o;
-	orc__aws_client c;
-	orc__aws_reply rep;
-	json_t *items = json_object(), *body, *page, *it, *last = NULL;
-	orc_error err;
-	size_t i;
-
-	memset(&o, 0, sizeof(o));
-	o.service = "dynamodb";
-	o.endpoint_env = "AWS_ENDPOINT_URL_DYNAMODB";
-	o.target_prefix = "DynamoDB_20120810.";
-	o.content_type = "application/x-amz-json-1.0";
-	assert_int_equal(orc__aws_client_init(&c, &o, &err), ORC_OK);
-	do {
-		char *req;
-
-		body = json_pack("{s:s, s:b}", "TableName", w->table,
-				 "ConsistentRead", 1);
-		if (last)
-			json_object_set_new(body, "ExclusiveStartKey", last);
-		req = json_dumps(body, JSON_COMPACT);
-		json_decref(body);
-		memset(&rep, 0, sizeof(rep));
-		if (orc__aws_call(&rep, &c, "Scan", req, strlen(req), &err) !=
-		    ORC_OK)
-			fail_msg("Scan: %s", err.message);
-		free(req);
-		page = json_loadb(rep.body.data, rep.body.len, 0, NULL);
-		assert_non_null(page);
-		json_array_foreach(json_object_get(page, "Items"), i, it) {
-			char key[600];
-
-			snprintf(key, sizeof(key), "%s|%s",
-				 json_string_value(json_object_get(
-					 json_object_get(it, "pk"), "S")),
-				 json_string_value(json_object_get(
-					 json_object_get(it, "sk"), "S")));
-			json_object_set(items, key, it);
-		}
-		last = json_incref(json_object_get(page, "LastEvaluatedKey"));
-		json_decref(page);
-		orc__aws_reply_clear(&rep);
-	} while (last);
-	orc__aws_client_clear(&c);
-	return items;
-}
-
-static json_t *keys_of(json_t *item)
-{
-	return json_pack("{s:O, s:O}", "pk", json_object_get(item, "pk"),
-			 "sk", json_object_get(item, "sk"));
+	return table_stream_scan(w->table);
 }
 
 /* Records for what changed since the last scan. */
 static void observe(world *w)
 {
-	json_t *now = scan(w), *it, *old;
-	const char *key;
+	json_t *fresh = json_array();
 
-	json_object_foreach(now, key, it) {
-		json_t *rec, *ddb;
-		char id[32];
-
-		old = json_object_get(w->seen, key);
-		if (old && json_equal(old, it))
-			continue;
-		ddb = json_pack("{s:o, s:O, s:s}", "Keys", keys_of(it),
-				"NewImage", it, "StreamViewType",
-				"NEW_AND_OLD_IMAGES");
-		if (old)
-			json_object_set(ddb, "OldImage", old);
-		snprintf(id, sizeof(id), "ev-%06d", ++w->next_event);
-		rec = json_pack("{s:s, s:s, s:s, s:s, s:o}", "eventID", id,
-				"eventName", old ? "MODIFY" : "INSERT",
-				"eventSource", "aws:dynamodb", "awsRegion",
-				"us-east-1", "dynamodb", ddb);
-		json_array_append(w->pending, rec);
-		json_array_append_new(w->all, rec);
-	}
-	json_decref(w->seen);
-	w->seen = now;
+	table_stream_poll(&w->stream, fresh);
+	json_array_extend(w->pending, fresh);
+	json_array_extend(w->all, fresh);
+	json_decref(fresh);
 }
 
 static char *batch_text(json_t *records)
 {
-	json_t *ev = json_pack("{s:O}", "Records", records);
-	char *s = json_dumps(ev, JSON_COMPACT);
-
-	json_decref(ev);
-	return s;
+	return table_stream_batch(records);
 }
 
 /* Deliver the pending records to the orchestrator; none may fail. */

@@ -24,6 +24,7 @@
 #include "orchestra/orchestra.h"
 #include "dynamodb/dynalite.h"
 #include "lambda/fake.h"
+#include "lambda/table_stream.h"
 
 #define ARN "arn:aws:lambda:us-east-1:123456789012:function:task-"
 
@@ -40,9 +41,10 @@ static int setup(void **state)
 	const char *linked = getenv("ORC_LAMBDA_WORKER_LINKED");
 	static char fns[8][1024], env_table[128];
 	static const char *const tasks[] = { "a", "b1", "b2", "b3", "c" };
-	const char *args[32];
+	const char *fn_args[9], *envs[] = { NULL, "ORC_DISPATCH_NEXT=1",
+		"ORC_WORKER_FUNCTION=worker", NULL };
 	orc_error err;
-	int i, n = 0;
+	int i;
 
 	(void)state;
 	if (!orch || !worker || !task || !linked) {
@@ -65,19 +67,12 @@ static int setup(void **state)
 		snprintf(fns[2 + i], sizeof(fns[2 + i]), "task-%s=%s",
 			 tasks[i], task);
 	snprintf(fns[7], sizeof(fns[7]), "worker-linked=%s", linked);
-	for (i = 0; i < 8; i++) {
-		args[n++] = "--function";
-		args[n++] = fns[i];
-	}
+	for (i = 0; i < 8; i++)
+		fn_args[i] = fns[i];
+	fn_args[8] = NULL;
 	snprintf(env_table, sizeof(env_table), "ORC_TABLE=%s", table);
-	args[n++] = "--env";
-	args[n++] = env_table;
-	args[n++] = "--env";
-	args[n++] = "ORC_DISPATCH_NEXT=1";
-	args[n++] = "--env";
-	args[n++] = "ORC_WORKER_FUNCTION=worker";
-	args[n] = NULL;
-	if (fake_start(&fake, args) != 0)
+	envs[0] = env_table;
+	if (fake_start_with(&fake, fn_args, envs) != 0)
 		return -1;
 	setenv("AWS_ENDPOINT_URL_LAMBDA", fake.invoke, 1);
 	return 0;
@@ -191,10 +186,11 @@ static int is_function(const char *f, const char *function)
 	       (name[n] == '\0' || name[n] == ':');
 }
 
-/* Invoke requests of @p function of @p type so far. */
-static int count_invokes(const char *function, const char *type)
+/* Invoke requests of @p function of @p type so far, on @p f. */
+static int count_invokes_on(fake_lambda *f, const char *function,
+			    const char *type)
 {
-	char *body = fake_get(&fake, "/_fake/invokes");
+	char *body = fake_get(f, "/_fake/invokes");
 	json_t *a = json_loads(body, 0, NULL), *v;
 	size_t i;
 	int n = 0;
@@ -211,6 +207,11 @@ static int count_invokes(const char *function, const char *type)
 	json_decref(a);
 	free(body);
 	return n;
+}
+
+static int count_invokes(const char *function, const char *type)
+{
+	return count_invokes_on(&fake, function, type);
 }
 
 static void test_handlers_e2e__seed_runs_with_ten_invocations(void **state)
@@ -284,6 +285,121 @@ static void test_handlers_e2e__linked_tasks_cost_one_invocation_each(
 	assert_int_equal(count_invokes("task-", "RequestResponse"), targets);
 }
 
+/* The event of @p fn's invocation number @p k on @p f (malloc'd), or
+ * NULL when there are not that many. */
+static char *nth_event(fake_lambda *f, const char *fn, size_t k)
+{
+	char path[128], *body, *ev = NULL;
+	json_t *st, *inv;
+
+	snprintf(path, sizeof(path), "/_fake/functions/%s", fn);
+	body = fake_get(f, path);
+	st = body ? json_loads(body, 0, NULL) : NULL;
+	free(body);
+	assert_non_null(st);
+	inv = json_array_get(json_object_get(st, "invocations"), k);
+	if (inv)
+		ev = strdup(json_string_value(json_object_get(inv, "event")));
+	json_decref(st);
+	return ev;
+}
+
+/*
+ * The Streams path with the real binaries. The function "worker" has no
+ * binary, so what the orchestrator dispatches to it waits in its queue;
+ * the test hands each event to "worker-bin" (the real worker, which
+ * dispatches nothing) and, after every invocation, sends the table's
+ * changes as DynamoDB Streams records of the real before and after
+ * items to the orchestrator function, as the event source mapping
+ * would. Each record shows one step, as a real stream does.
+ */
+static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
+{
+	static char fns[8][1024], env_table[128];
+	static const char *const tasks[] = { "a", "b1", "b2", "b3", "c" };
+	const char *fn_args[9], *saved = getenv("AWS_ENDPOINT_URL_LAMBDA");
+	const char *envs[] = { NULL, "ORC_WORKER_FUNCTION=worker", NULL };
+	char saved_url[128], path[128], *ev, *resp = NULL;
+	orc_lambda_client *c = NULL;
+	fake_lambda f2;
+	table_stream ts;
+	orc_snapshot s;
+	json_t *recs = json_array();
+	orc_error err;
+	size_t taken = 0;
+	int i, rounds;
+
+	(void)state;
+	snprintf(saved_url, sizeof(saved_url), "%s", saved ? saved : "");
+	snprintf(fns[0], sizeof(fns[0]), "orchestrator=%s",
+		 getenv("ORC_LAMBDA_ORCHESTRATOR"));
+	snprintf(fns[1], sizeof(fns[1]), "worker");
+	snprintf(fns[2], sizeof(fns[2]), "worker-bin=%s",
+		 getenv("ORC_LAMBDA_WORKER"));
+	for (i = 0; i < 5; i++)
+		snprintf(fns[3 + i], sizeof(fns[3 + i]), "task-%s=%s",
+			 tasks[i], getenv("ORC_LAMBDA_TASK"));
+	for (i = 0; i < 8; i++)
+		fn_args[i] = fns[i];
+	fn_args[8] = NULL;
+	snprintf(env_table, sizeof(env_table), "ORC_TABLE=%s", table);
+	envs[0] = env_table;
+	assert_int_equal(fake_start_with(&f2, fn_args, envs), 0);
+	setenv("AWS_ENDPOINT_URL_LAMBDA", f2.invoke, 1);
+	table_stream_init(&ts, table);
+	table_stream_poll(&ts, recs);  /* earlier tests' items: seen */
+	json_array_clear(recs);
+	assert_int_equal(orc_lambda_client_create(&c, NULL, &err), ORC_OK);
+	ev = start_event("e2e-stream", "{\"k\":1}", 3);
+	if (orc_lambda_invoke(c, "orchestrator", ORC_LAMBDA_REQUEST_RESPONSE,
+			      ev, &resp, &err) != ORC_OK)
+		fail_msg("start: %s", err.message);
+	free(resp);
+	free(ev);
+	for (rounds = 0; rounds < 200; rounds++) {
+		if (table_stream_poll(&ts, recs) > 0) {
+			ev = table_stream_batch(recs);
+			json_array_clear(recs);
+			resp = NULL;
+			if (orc_lambda_invoke(c, "orchestrator",
+					      ORC_LAMBDA_REQUEST_RESPONSE, ev,
+					      &resp, &err) != ORC_OK)
+				fail_msg("stream batch: %s", err.message);
+			assert_string_equal(resp,
+					    "{\"batchItemFailures\":[]}");
+			free(resp);
+			free(ev);
+			continue;
+		}
+		if (!(ev = nth_event(&f2, "worker", taken)))
+			break;
+		taken++;
+		free(fake_post(&f2, "/_fake/functions/worker-bin/enqueue",
+			       NULL, ev));
+		free(ev);
+		snprintf(path, sizeof(path), "/_fake/functions/worker-bin?"
+			 "wait=%zu&timeout_ms=20000", taken);
+		free(fake_get(&f2, path));
+	}
+	s = wait_terminal("e2e-stream");
+	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
+	for (i = 0; i < (int)s.ntasks; i++)
+		assert_int_equal(s.tasks[i].attempt, 1);
+	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	orc_snapshot_clear(&s);
+	/* The seed's count through the stream too: one worker and one
+	 * target invocation per task. */
+	assert_int_equal((int)taken, 5);
+	assert_int_equal(count_invokes_on(&f2, "worker", "Event"), 5);
+	assert_int_equal(count_invokes_on(&f2, "task-", "RequestResponse"),
+			 5);
+	orc_lambda_client_free(c);
+	json_decref(recs);
+	table_stream_clear(&ts);
+	fake_stop(&f2);
+	setenv("AWS_ENDPOINT_URL_LAMBDA", saved_url, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +409,8 @@ int main(void)
 			test_handlers_e2e__function_error_fails_the_workflow),
 		cmocka_unit_test(
 		test_handlers_e2e__linked_tasks_cost_one_invocation_each),
+		cmocka_unit_test(
+			test_handlers_e2e__seed_runs_through_the_stream),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers_e2e", tests,
