@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "conformance.h"
+#include "support/check.h"
 #include "orchestra/orchestra.h"
 
 /*
@@ -30,24 +31,8 @@ orc_status conf_backend_preseed_tasks(orc_backend *b, const char *wf_id,
 
 #define NOW 1700000000000LL
 
-/* Run @p call (which may use E for its orc_error) expecting @p want;
- * on mismatch fail with the backend's message. */
-#define E (&e_)
-#define EXPECT(want, call)                                                 \
-	do {                                                               \
-		orc_error e_;                                              \
-		orc_status st_;                                            \
-		memset(&e_, 0, sizeof(e_));                                \
-		st_ = (call);                                              \
-		if (st_ != (want))                                         \
-			fail_msg("line %d: %s returned %s (%s), expected %s", \
-				 __LINE__, #call, orc_status_name(st_),    \
-				 st_ != ORC_OK ? e_.message : "",          \
-				 orc_status_name(want));                   \
-		if (st_ != ORC_OK && e_.message[0] == '\0')                \
-			fail_msg("line %d: %s failed with an empty message", \
-				 __LINE__, #call);                         \
-	} while (0)
+/* The backend's message must say what went wrong: CHECK_MSG. */
+#define EXPECT CHECK_MSG
 
 static orc_backend *B(void **state)
 {

@@ -20,20 +20,8 @@
 #include "orchestra/backends.h"
 #include "orchestra/orchestra.h"
 #include "loopback.h"
+#include "support/check.h"
 
-/* Assert @p call returned @p want; E is its orc_error. */
-#define CHECK(want, call)                                                  \
-	do {                                                               \
-		orc_error e_;                                              \
-		orc_status st_;                                            \
-		memset(&e_, 0, sizeof(e_));                                \
-		st_ = (call);                                              \
-		if (st_ != (want))                                         \
-			fail_msg("line %d: %s returned %s (%s), expected %s", \
-				 __LINE__, #call, orc_status_name(st_),    \
-				 e_.message, orc_status_name(want));       \
-	} while (0)
-#define E (&e_)
 
 /* cmocka group setup and teardown: dynalite started, then stopped. */
 int ddb_setup(void **state);

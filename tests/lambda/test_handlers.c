@@ -30,6 +30,7 @@
 #include "orchestra/orchestra.h"
 #include "dynamodb/dynalite.h"
 #include "lambda/table_stream.h"
+#include "support/check.h"
 
 #define WORKER "worker"
 #define ARN "arn:aws:lambda:eu-central-1:123456789012:function:task-"
@@ -47,18 +48,6 @@ static const char seed_event[] =
 	"\"dependsOn\":[\"B1\",\"B2\",\"B3\"]}],"
 	"\"lambdas\":{\"B2\":\"" ARN "b2\"}}";
 
-#define CHECK(want, call)                                                  \
-	do {                                                               \
-		orc_error e_;                                              \
-		orc_status st_;                                            \
-		memset(&e_, 0, sizeof(e_));                                \
-		st_ = (call);                                              \
-		if (st_ != (want))                                         \
-			fail_msg("line %d: %s returned %s (%s), expected %s", \
-				 __LINE__, #call, orc_status_name(st_),    \
-				 e_.message, orc_status_name(want));       \
-	} while (0)
-#define E (&e_)
 
 /* The Lambda service and the world around the handlers, per test. */
 typedef struct world {

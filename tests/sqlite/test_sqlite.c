@@ -29,6 +29,9 @@
 #include "orchestra/backends.h"
 #include "orchestra/orchestra.h"
 #include "sqlite_files.h"
+#include "support/check.h"
+
+#define EXPECT CHECK_MSG
 
 /* Internal to the SQLite backend; see backends/sqlite.c. */
 sqlite3 *orc__sqlite_db(orc_backend *b);
@@ -36,21 +39,6 @@ sqlite3 *orc__sqlite_db(orc_backend *b);
 #define NOW 1700000000000LL
 
 static char dir[256];
-
-/* Fail with the backend's message when @p call does not return @p want. */
-#define EXPECT(want, call)                                                 \
-	do {                                                               \
-		orc_error e_;                                              \
-		orc_status st_;                                            \
-		memset(&e_, 0, sizeof(e_));                                \
-		st_ = (call);                                              \
-		if (st_ != (want))                                         \
-			fail_msg("line %d: %s returned %s (%s), expected %s", \
-				 __LINE__, #call, orc_status_name(st_),    \
-				 st_ != ORC_OK ? e_.message : "",          \
-				 orc_status_name(want));                   \
-	} while (0)
-#define E (&e_)
 
 static void path_for(char *out, size_t size, const char *name)
 {
