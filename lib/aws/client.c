@@ -9,7 +9,6 @@
  *    a success refunds what its retries cost, or adds 1 when it needed
  *    none. When the quota is empty, errors are returned at once.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,18 +130,6 @@ int64_t orc__aws_backoff_ms(int64_t base_ms, int retry, double unit)
 	if (cap > ORC__AWS_MAX_BACKOFF_MS)
 		cap = ORC__AWS_MAX_BACKOFF_MS;
 	return (int64_t)(unit * cap);
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 orc_status orc__aws_client_init(orc__aws_client *c,
@@ -458,7 +445,7 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 		c->retry_tokens -= cost;
 		cost_paid += cost;
 		c->retries++;
-		sleep_ms(orc__aws_backoff_ms(
+		orc__sleep_ms(orc__aws_backoff_ms(
 			orc__aws_is_throttle(rep->type, rep->status)
 				? c->throttle_delay_ms : c->base_delay_ms,
 			attempt, orc__rand_unit(&c->rng)));

@@ -65,27 +65,6 @@ static double dask_rate(const orc_dag *dag, const char *srcdir)
 	return rate;
 }
 
-/* The measured loop: the full life of every task, one thread. Kept out
- * of line so profilers can isolate it (callgrind --toggle-collect). */
-__attribute__((noinline)) static orc_status run_all(size_t *done,
-						    orc_context *ctx,
-						    orc_error *err)
-{
-	orc_claim cl;
-	orc_status st;
-
-	for (;;) {
-		st = orc_workflow_claim(&cl, ctx, "bench", "w", 60000, err);
-		if (st != ORC_OK)
-			return st;
-		st = orc_workflow_complete(ctx, "bench", cl.task_id, cl.token,
-					   NULL, err);
-		if (st != ORC_OK)
-			return st;
-		(*done)++;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	const char *srcdir = argc > 1 ? argv[1] : getenv("ORC_SOURCE_ROOT");
@@ -116,7 +95,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now_s();
-	st = run_all(&done, ctx, &err);
+	st = bench_run_all(&done, ctx, 0, &err);
 	secs = now_s() - t0;
 	heap_end = heap_bytes();
 	if (done != n || st != ORC_ECANCELED) {

@@ -159,29 +159,6 @@ static orc_backend *open_db(orc_sqlite_sync sync)
 	return b;
 }
 
-/* Every task's life until the workflow ends or @p cap_s passes. Kept
- * out of line so profilers can isolate it. */
-__attribute__((noinline)) static orc_status run_all(size_t *done,
-						    orc_context *ctx,
-						    double t0, double cap_s,
-						    orc_error *err)
-{
-	orc_claim cl;
-	orc_status st;
-
-	for (;;) {
-		st = orc_workflow_claim(&cl, ctx, "bench", "w", 600000, err);
-		if (st != ORC_OK)
-			return st;
-		st = orc_workflow_complete(ctx, "bench", cl.task_id, cl.token,
-					   NULL, err);
-		if (st != ORC_OK)
-			return st;
-		if ((++*done & 255) == 0 && cap_s > 0 && now_s() - t0 > cap_s)
-			return ORC_OK;
-	}
-}
-
 static struct engine_run run_engine(orc_backend *b, const orc_dag *dag,
 				    double cap_s)
 {
@@ -201,7 +178,7 @@ static struct engine_run run_engine(orc_backend *b, const orc_dag *dag,
 	r.start_s = now_s() - t0;
 	t0 = now_s();
 	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-	st = run_all(&r.done, ctx, t0, cap_s, &err);
+	st = bench_run_all(&r.done, ctx, cap_s, &err);
 	r.wall_s = now_s() - t0;
 	r.cpu_s = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	if (st != ORC_OK && st != ORC_ECANCELED)
