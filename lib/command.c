@@ -64,16 +64,6 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* strerror_r comes in two flavours; both end up as text in @p buf. */
 static const char *errno_text(int e, char *buf, size_t len)
 {
@@ -399,7 +389,7 @@ static int wait_exit(cmd_run *r, int64_t ms)
 
 		if (ms >= 0 && left <= 0)
 			return 0;
-		sleep_ms(ms >= 0 && step > left ? left : step);
+		orc__sleep_ms(ms >= 0 && step > left ? left : step);
 		if (step < 50)
 			step *= 2;
 	}

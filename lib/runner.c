@@ -335,15 +335,11 @@ static void unlock_engine(orc_runner *r)
 
 static void idle_wait(orc_runner *r, int64_t ms)
 {
-	struct timespec ts;
-
 	if (r->opts.idle) {
 		r->opts.idle(ms, r->opts.idle_payload);
 		return;
 	}
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
+	orc__sleep_ms(ms);
 }
 
 static void record_error(struct run_state *rs, orc_status st,

@@ -39,13 +39,8 @@ static void skip(job *j, const char *why)
 
 static void default_sleep(int64_t ms, void *payload)
 {
-	struct timespec ts;
-
 	(void)payload;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0)
-		;
+	orc__sleep_ms(ms);
 }
 
 static int64_t lease_ms(const job *j, int64_t now)
