@@ -23,17 +23,26 @@
 
 #include <sqlite3.h>
 
-/* sqlite3_prepare_v3() and SQLITE_PREPARE_PERSISTENT. */
-#if SQLITE_VERSION_NUMBER < 3020000
-#error "the SQLite backend needs SQLite 3.20 or newer"
+/* sqlite3_prepare_v3(), window functions (the version 2 migration),
+ * SQLITE_DIRECTONLY. */
+#if SQLITE_VERSION_NUMBER < 3030000
+#error "the SQLite backend needs SQLite 3.30 or newer"
 #endif
 
 #include "internal.h"
 #include "orchestra/backend.h"
 #include "orchestra/backends.h"
+#include "sqlite_schema.h"
 
-#define SQ_SCHEMA_VERSION 1
 #define SQ_DEFAULT_BUSY_MS 5000
+
+/* Pages of a new file. A commit appends every page it changed to the
+ * WAL, and a task life changes a handful of rows, each on its own page:
+ * with 1 KiB pages a commit writes a quarter of what SQLite's default
+ * 4 KiB pages would. Task rows are about 80 bytes; large outputs and
+ * definitions go to overflow pages either way. */
+#define SQ_PAGE_SIZE_STR "1024"
+#define SQ_WAL_BYTES (4 * 1024 * 1024)
 
 /* Columns of a task without payloads, in the order task_read() expects. */
 #define TASK_COLS "id, state, version, attempt, ndeps, ndone, owner, " \
@@ -47,18 +56,24 @@ enum sq_stmt {
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
+	S_WF_KEY,
+	S_WF_KEY_NEW,
 	S_WF_EXISTS,
 	S_WF_INSERT,
 	S_WF_GET,
 	S_WF_GET_META,
 	S_WF_UPDATE,
 	S_WF_LIST,
+	S_TASK_KEY,
+	S_TASK_KEY_MAX,
 	S_TASK_INSERT,
 	S_TASK_GET,
-	S_TASK_GET_PAY,
+	S_TASK_GET_ID,
+	S_TASK_GET_ID_PAY,
 	S_TASK_GET_DONE,
 	S_TASK_UPDATE,
 	S_TASK_WRITE,
+	S_TASK_MARK,
 	S_LIST_READY,
 	S_LIST_READY_PAY,
 	S_LIST_MASK,
@@ -69,10 +84,19 @@ enum sq_stmt {
 	S_COUNT
 };
 
+/* The mark statement spells PENDING and READY as numbers. */
+_Static_assert(ORC_TASK_PENDING == 0 && ORC_TASK_READY == 1,
+	       "S_TASK_MARK and tasks_ready assume PENDING 0 and READY 1");
+
+/* Task rows are found by key, (workflow key << 32) | position, and the
+ * id is checked in the same WHERE clause (?1 key, ?2 id): a wrong key
+ * matches nothing, never another task. */
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	[S_WF_KEY] = "SELECT key FROM wf_keys WHERE id = ?1",
+	[S_WF_KEY_NEW] = "INSERT INTO wf_keys (id) VALUES (?1)",
 	[S_WF_EXISTS] = "SELECT 1 FROM workflows WHERE id = ?1",
 	[S_WF_INSERT] = "INSERT INTO workflows (id, state, version, ntasks, "
 		"created_ms, updated_ms, definition, input, error) "
@@ -85,17 +109,22 @@ static const char *const stmt_sql[S_COUNT] = {
 		"updated_ms = ?4, error = CASE WHEN ?5 THEN ?6 ELSE error END "
 		"WHERE id = ?1",
 	[S_WF_LIST] = "SELECT " WF_COLS ", error FROM workflows ORDER BY id",
-	[S_TASK_INSERT] = "INSERT OR IGNORE INTO tasks (wf_id, id, state, "
+	[S_TASK_KEY] = "SELECT key FROM tasks WHERE wf = ?1 AND id = ?2",
+	[S_TASK_KEY_MAX] = "SELECT max(key) FROM tasks "
+		"WHERE key BETWEEN ?1 AND ?2",
+	[S_TASK_INSERT] = "INSERT OR IGNORE INTO tasks (key, wf, id, state, "
 		"version, attempt, ndeps, ndone, owner, lease_expiry_ms, "
 		"not_before_ms, created_ms, updated_ms, started_ms, ended_ms, "
-		"target, done) VALUES (?1, ?2, ?3, 1, 0, ?4, 0, '', 0, 0, ?5, "
-		"?5, 0, 0, ?6, ?7)",
+		"target, done) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5, 0, '', 0, 0, "
+		"?6, ?6, 0, 0, ?7, ?8)",
 	[S_TASK_GET] = "SELECT " TASK_COLS " FROM tasks "
-		"WHERE wf_id = ?1 AND id = ?2",
-	[S_TASK_GET_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
-		"WHERE wf_id = ?1 AND id = ?2",
+		"WHERE key = ?1 AND id = ?2",
+	[S_TASK_GET_ID] = "SELECT " TASK_COLS " FROM tasks "
+		"WHERE wf = ?1 AND id = ?2",
+	[S_TASK_GET_ID_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
+		"WHERE wf = ?1 AND id = ?2",
 	[S_TASK_GET_DONE] = "SELECT " TASK_COLS ", done FROM tasks "
-		"WHERE wf_id = ?1 AND id = ?2",
+		"WHERE key = ?1 AND id = ?2",
 	[S_TASK_UPDATE] = "UPDATE tasks SET state = ?3, version = ?4, "
 		"attempt = ?5, ndone = ?6, owner = ?7, lease_expiry_ms = ?8, "
 		"not_before_ms = ?9, updated_ms = ?10, started_ms = ?11, "
@@ -103,7 +132,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		"done = CASE WHEN ?13 THEN ?14 ELSE done END, "
 		"output = CASE WHEN ?15 THEN ?16 ELSE output END, "
 		"error = CASE WHEN ?17 THEN ?18 ELSE error END "
-		"WHERE wf_id = ?1 AND id = ?2",
+		"WHERE key = ?1 AND id = ?2",
 	/* The common write (claim, complete, heartbeat, fail): conditions
 	 * in the WHERE clause, so a caller that needs no record back costs
 	 * one b-tree descent. ?3 is the ORC_SET_* mask. Not RETURNING:
@@ -122,20 +151,40 @@ static const char *const stmt_sql[S_COUNT] = {
 		"output = CASE WHEN ?3 & 64 THEN ?11 ELSE output END, "
 		"error = CASE WHEN ?3 & 128 THEN ?12 ELSE error END, "
 		"version = version + 1, updated_ms = ?13 "
-		"WHERE wf_id = ?1 AND id = ?2 "
+		"WHERE key = ?1 AND id = ?2 "
 		"AND (?14 = 0 OR ((?14 >> state) & 1) = 1) "
 		"AND (?15 < 0 OR version = ?15)",
-	/* Without statistics the planner would pick the primary key and
+	/* A fan-out mark in one statement, for an INTEGER done set: adds
+	 * bit ?3 when it is not there yet, promotes when ?4 says so and it
+	 * was the last one. orc_written() hands the new version and state
+	 * to the backend, which would otherwise read the row back. Any
+	 * other case (bit already set, BLOB done set, missing row, failed
+	 * condition) matches nothing and takes the general path. */
+	[S_TASK_MARK] = "UPDATE tasks SET done = done | (1 << ?3), "
+		"ndone = ndone + 1, "
+		"state = CASE WHEN ?4 AND state = 0 AND ndone + 1 = ndeps "
+		"THEN 1 ELSE state END, "
+		"version = orc_written(version + 1, CASE WHEN ?4 AND state = 0 "
+		"AND ndone + 1 = ndeps THEN 1 ELSE state END), "
+		"updated_ms = ?5 "
+		"WHERE key = ?1 AND id = ?2 AND typeof(done) = 'integer' "
+		"AND ?3 < ndeps AND ((done >> ?3) & 1) = 0 "
+		"AND (?6 = 0 OR ((?6 >> state) & 1) = 1) "
+		"AND (?7 < 0 OR version = ?7)",
+	/* Without statistics the planner would pick another index and
 	 * scan every task of the workflow; INDEXED BY makes the claim path
 	 * walk only READY rows (and fails at prepare if it cannot). */
 	[S_LIST_READY] = "SELECT " TASK_COLS " FROM tasks INDEXED BY "
-		"tasks_ready WHERE wf_id = ?1 AND state = 1",
+		"tasks_ready WHERE wf = ?1 AND state = 1",
 	[S_LIST_READY_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
-		"INDEXED BY tasks_ready WHERE wf_id = ?1 AND state = 1",
-	[S_LIST_MASK] = "SELECT " TASK_COLS " FROM tasks WHERE wf_id = ?1 "
+		"INDEXED BY tasks_ready WHERE wf = ?1 AND state = 1",
+	/* A range of keys: the workflow's tasks in definition order. */
+	[S_LIST_MASK] = "SELECT " TASK_COLS " FROM tasks "
+		"WHERE key BETWEEN ?1 AND ?3 "
 		"AND (?2 = 0 OR ((?2 >> state) & 1) = 1)",
 	[S_LIST_MASK_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
-		"WHERE wf_id = ?1 AND (?2 = 0 OR ((?2 >> state) & 1) = 1)",
+		"WHERE key BETWEEN ?1 AND ?3 "
+		"AND (?2 = 0 OR ((?2 >> state) & 1) = 1)",
 	[S_LOCK_GET] = "SELECT name, owner, version, expiry_ms FROM locks "
 		"WHERE name = ?1",
 	[S_LOCK_INSERT] = "INSERT INTO locks (name, owner, version, "
@@ -144,56 +193,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		"expiry_ms = ?4 WHERE name = ?1",
 };
 
-/*
- * Schema migrations: entry i brings user_version from i to i + 1. To
- * add version 2, append its SQL here and bump SQ_SCHEMA_VERSION; a file
- * at version 1 is then upgraded in place on its next open.
- */
-static const char *const migrations[SQ_SCHEMA_VERSION] = {
-	/* 0 -> 1 */
-	"CREATE TABLE workflows ("
-	" id TEXT PRIMARY KEY NOT NULL,"
-	" state INTEGER NOT NULL,"
-	" version INTEGER NOT NULL,"
-	" ntasks INTEGER NOT NULL,"
-	" created_ms INTEGER NOT NULL,"
-	" updated_ms INTEGER NOT NULL,"
-	" definition TEXT,"
-	" input TEXT,"
-	" error TEXT"
-	");"
-	/* Small rows looked up by their key: no separate rowid b-tree. */
-	"CREATE TABLE tasks ("
-	" wf_id TEXT NOT NULL,"
-	" id TEXT NOT NULL,"
-	" state INTEGER NOT NULL,"
-	" version INTEGER NOT NULL,"
-	" attempt INTEGER NOT NULL,"
-	" ndeps INTEGER NOT NULL,"
-	" ndone INTEGER NOT NULL,"
-	" owner TEXT NOT NULL,"
-	" lease_expiry_ms INTEGER NOT NULL,"
-	" not_before_ms INTEGER NOT NULL,"
-	" created_ms INTEGER NOT NULL,"
-	" updated_ms INTEGER NOT NULL,"
-	" started_ms INTEGER NOT NULL,"
-	" ended_ms INTEGER NOT NULL,"
-	" done BLOB,"
-	" output TEXT,"
-	" error TEXT,"
-	" target TEXT,"
-	" PRIMARY KEY (wf_id, id)"
-	") WITHOUT ROWID;"
-	/* Only READY rows are in it: claims find work without a scan, and
-	 * writes that do not enter or leave READY do not touch it. */
-	"CREATE INDEX tasks_ready ON tasks (wf_id, id) WHERE state = 1;"
-	"CREATE TABLE locks ("
-	" name TEXT PRIMARY KEY NOT NULL,"
-	" owner TEXT NOT NULL,"
-	" version INTEGER NOT NULL,"
-	" expiry_ms INTEGER NOT NULL"
-	") WITHOUT ROWID;",
-};
+/* Workflow keys this connection looked up; keys never change. */
+#define SQ_KEY_CACHE 8
 
 typedef struct sq_backend {
 	orc_backend parent;      /* first: the core sees only this */
@@ -201,6 +202,13 @@ typedef struct sq_backend {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];
 	int busy_ms;
+	struct {
+		char id[ORC_ID_MAX + 1];
+		int64_t key;
+	} keys[SQ_KEY_CACHE];    /* under mu; key 0 = empty */
+	unsigned next_key;       /* the slot to fill next */
+	int64_t written_version; /* from orc_written(), the last mark */
+	int written_state;
 } sq_backend;
 
 #define SB(b) ((sq_backend *)(void *)(b))
@@ -396,7 +404,115 @@ static orc_status task_not_found(orc_error *err, const char *wf_id,
 			     "found", task_id, wf_id);
 }
 
+/* ---- keys ---- */
+
+/* orc_written(version, state): notes the row S_TASK_MARK writes, so the
+ * caller knows it without reading it back; returns version. */
+static void fn_written(sqlite3_context *c, int argc, sqlite3_value **v)
+{
+	sq_backend *sb = sqlite3_user_data(c);
+
+	ORC_UNUSED(argc);
+	sb->written_version = sqlite3_value_int64(v[0]);
+	sb->written_state = sqlite3_value_int(v[1]);
+	sqlite3_result_value(c, v[0]);
+}
+
+/* The key of workflow @p wf_id: SQLITE_ROW (found), SQLITE_DONE (the id
+ * has none yet) or an error code. Found keys are remembered: a key is
+ * never deleted or given to another id. */
+static int wf_key_find(sq_backend *sb, const char *wf_id, int64_t *key)
+{
+	sqlite3_stmt *s;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < SQ_KEY_CACHE; i++)
+		if (sb->keys[i].key && strcmp(sb->keys[i].id, wf_id) == 0) {
+			*key = sb->keys[i].key;
+			return SQLITE_ROW;
+		}
+	s = stmt(sb, S_WF_KEY);
+	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*key = sqlite3_column_int64(s, 0);
+		i = sb->next_key++ % SQ_KEY_CACHE;
+		orc__strlcpy(sb->keys[i].id, wf_id, sizeof(sb->keys[i].id));
+		sb->keys[i].key = *key;
+	}
+	done_with(s);
+	return rc;
+}
+
+/* The row key of task @p tid of the workflow keyed @p wf, by its id:
+ * SQLITE_ROW, SQLITE_DONE (no such task) or an error code. */
+static int task_key_find(sq_backend *sb, int64_t wf, const char *tid,
+			 int64_t *key)
+{
+	sqlite3_stmt *s = stmt(sb, S_TASK_KEY);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, wf);
+	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*key = sqlite3_column_int64(s, 0);
+	done_with(s);
+	return rc;
+}
+
+static int64_t task_key_at(int64_t wf, uint64_t pos)
+{
+	return (int64_t)(((uint64_t)wf << 32) | pos);
+}
+
 /* ---- workflows ---- */
+
+/* INSERT OR IGNORE one seeded task at @p key; a SQLite result code. */
+static int seed_task(sq_backend *sb, int64_t wf, int64_t key,
+		     const orc_task_seed *t, int64_t now_ms)
+{
+	sqlite3_stmt *s = stmt(sb, S_TASK_INSERT);
+
+	sqlite3_bind_int64(s, 1, key);
+	sqlite3_bind_int64(s, 2, wf);
+	sqlite3_bind_text(s, 3, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, t->ndeps ? ORC_TASK_PENDING : ORC_TASK_READY);
+	sqlite3_bind_int64(s, 5, t->ndeps);
+	sqlite3_bind_int64(s, 6, now_ms);
+	bind_text(s, 7, t->target);
+	if (t->ndeps <= SQ_DONE_BITS)
+		sqlite3_bind_int64(s, 8, 0);
+	else
+		sqlite3_bind_zeroblob(s, 8, (int)((t->ndeps + 7) / 8));
+	return exec_stmt(s);
+}
+
+/* Seed @p t after the last task of workflow @p wf. */
+static int seed_after_last(sq_backend *sb, int64_t wf,
+			   const orc_task_seed *t, int64_t now_ms)
+{
+	sqlite3_stmt *s = stmt(sb, S_TASK_KEY_MAX);
+	int64_t last = -1;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, task_key_at(wf, 0));
+	sqlite3_bind_int64(s, 2, task_key_at(wf, UINT32_MAX));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		last = sqlite3_column_int64(s, 0);
+	done_with(s);
+	if (rc != SQLITE_ROW)
+		return rc;
+	if (last == task_key_at(wf, UINT32_MAX))
+		return SQLITE_FULL;
+	rc = seed_task(sb, wf, last < 0 ? task_key_at(wf, 0) : last + 1, t,
+		       now_ms);
+	if (rc == SQLITE_OK && sqlite3_changes(sb->db) != 1)
+		rc = SQLITE_CONSTRAINT;
+	return rc;
+}
 
 static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 				     const orc_task_seed *tasks, size_t ntasks,
@@ -405,6 +521,7 @@ static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 	sq_backend *sb = SB(b);
 	sqlite3_stmt *s;
 	orc_status st;
+	int64_t wk = 0;
 	size_t i;
 	int rc;
 
@@ -443,24 +560,37 @@ static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 		st = sb_fail(err, sb, rc, "create workflow %s", wf->id);
 		goto rollback;
 	}
-	s = stmt(sb, S_TASK_INSERT);
+	rc = wf_key_find(sb, wf->id, &wk);
+	if (rc == SQLITE_DONE) {
+		s = stmt(sb, S_WF_KEY_NEW);
+		sqlite3_bind_text(s, 1, wf->id, -1, SQLITE_STATIC);
+		rc = exec_stmt(s);
+		wk = sqlite3_last_insert_rowid(sb->db);
+		if (rc == SQLITE_OK && (wk <= 0 || wk > INT32_MAX))
+			rc = SQLITE_FULL;  /* no key left for the shift */
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_ROW) {
+		st = sb_fail(err, sb, rc, "create workflow %s", wf->id);
+		goto rollback;
+	}
 	for (i = 0; i < ntasks; i++) {
 		const orc_task_seed *t = &tasks[i];
 
-		sqlite3_bind_text(s, 1, wf->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, t->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 3, t->ndeps ? ORC_TASK_PENDING
-						: ORC_TASK_READY);
-		sqlite3_bind_int64(s, 4, t->ndeps);
-		sqlite3_bind_int64(s, 5, wf->created_ms);
-		bind_text(s, 6, t->target);
-		if (t->ndeps)
-			sqlite3_bind_zeroblob(s, 7, (int)((t->ndeps + 7) / 8));
-		else
-			sqlite3_bind_null(s, 7);
 		/* OR IGNORE: a task left by an earlier, cut-short start (or a
 		 * repeated id) stays as it is. */
-		rc = exec_stmt(s);
+		rc = seed_task(sb, wk, task_key_at(wk, i), t, wf->created_ms);
+		if (rc == SQLITE_OK && sqlite3_changes(sb->db) == 0) {
+			int64_t key = 0;
+
+			/* Ignored: kept by id, or its position holds a task
+			 * of another definition; then it goes after the last. */
+			rc = task_key_find(sb, wk, t->id, &key);
+			if (rc == SQLITE_DONE)
+				rc = seed_after_last(sb, wk, t,
+						     wf->created_ms);
+			else if (rc == SQLITE_ROW)
+				rc = SQLITE_OK;
+		}
 		if (rc != SQLITE_OK) {
 			st = sb_fail(err, sb, rc, "seed task %s of workflow %s",
 				     t->id, wf->id);
@@ -670,6 +800,7 @@ static orc_status sq_get_task(orc_task_rec *out, orc_backend *b,
 	char *output = NULL, *error = NULL;
 	orc_status st = ORC_OK;
 	sqlite3_stmt *s;
+	int64_t wk;
 	int rc;
 
 	ORC_CHECK_ARG(out != NULL, err);
@@ -677,8 +808,16 @@ static orc_status sq_get_task(orc_task_rec *out, orc_backend *b,
 	ORC_CHECK_ARG(wf_id != NULL, err);
 	ORC_CHECK_ARG(tid != NULL, err);
 	pthread_mutex_lock(&sb->mu);
-	s = stmt(sb, pay ? S_TASK_GET_PAY : S_TASK_GET);
-	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
+	rc = wf_key_find(sb, wf_id, &wk);
+	if (rc != SQLITE_ROW) {
+		st = rc == SQLITE_DONE ? task_not_found(err, wf_id, tid) :
+			sb_fail(err, sb, rc, "get task %s in workflow %s", tid,
+				wf_id);
+		pthread_mutex_unlock(&sb->mu);
+		return st;
+	}
+	s = stmt(sb, pay ? S_TASK_GET_ID_PAY : S_TASK_GET_ID);
+	sqlite3_bind_int64(s, 1, wk);
 	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -724,24 +863,65 @@ static orc_status task_check(const orc_task_update *u, const orc_task_rec *cur,
 	return ORC_OK;
 }
 
+/* Where a write goes and what its caller reads back. */
+struct sq_target {
+	const char *wf_id;      /* for messages */
+	const char *tid;
+	int64_t key;            /* row key (may be a wrong guess) */
+	orc_task_rec *out;      /* NULL: nothing to read back */
+	int brief;              /* out needs only state and version */
+};
+
+/* After an applied write: fill a brief @p t->out without reading when
+ * @p state and @p version are known (>= 0); 0 when a read is needed. */
+static int brief_fill(const struct sq_target *t, int state, int64_t version)
+{
+	if (!t->brief || state < 0 || version < 0)
+		return 0;
+	t->out->state = (orc_task_state)state;
+	t->out->version = version;
+	return 1;
+}
+
+/* Read the row at @p t into @p rec: ORC_OK, ORC_ENOTFOUND, ORC_EBACKEND. */
+static orc_status task_reread(sq_backend *sb, const struct sq_target *t,
+			      orc_task_rec *rec, orc_error *err)
+{
+	sqlite3_stmt *s = stmt(sb, S_TASK_GET);
+	orc_status st = ORC_OK;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, t->key);
+	sqlite3_bind_text(s, 2, t->tid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		task_read(rec, s);
+	else if (rc == SQLITE_DONE)
+		st = task_not_found(err, t->wf_id, t->tid);
+	else
+		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
+			     t->tid, t->wf_id);
+	done_with(s);
+	return st;
+}
+
 /*
  * A write without the done set or promotion, inside the caller's
  * transaction: one conditional UPDATE, then a read only when the caller
- * wants the record (@p cur non-NULL) or when no row matched, to tell a
- * missing task from a failed condition. On ORC_OK @p cur is the row as
- * written; on ORC_ECONFLICT, as found.
+ * wants the record or when no row matched, to tell a missing task from
+ * a failed condition. On ORC_OK t->out is the row as written; on
+ * ORC_ECONFLICT, as found.
  */
-static orc_status task_write_fast(sq_backend *sb, const char *wf_id,
-				  const char *tid, const orc_task_update *u,
-				  orc_task_rec *cur, orc_error *err)
+static orc_status task_write_fast(sq_backend *sb, const struct sq_target *t,
+				  const orc_task_update *u, orc_error *err)
 {
 	sqlite3_stmt *s = stmt(sb, S_TASK_WRITE);
-	orc_task_rec found;
+	orc_task_rec found, *cur = t->out ? t->out : &found;
 	orc_status st;
 	int rc, changed;
 
-	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 1, t->key);
+	sqlite3_bind_text(s, 2, t->tid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, u->set);
 	sqlite3_bind_int(s, 4, (int)u->state);
 	sqlite3_bind_int64(s, 5, u->attempt);
@@ -760,78 +940,136 @@ static orc_status task_write_fast(sq_backend *sb, const char *wf_id,
 	rc = exec_stmt(s);
 	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "update task %s in workflow %s",
-			       tid, wf_id);
+			       t->tid, t->wf_id);
 	changed = sqlite3_changes(sb->db) == 1;
-	if (changed && !cur)
+	if (changed && (!t->out ||
+			brief_fill(t, (u->set & ORC_SET_STATE) ?
+				   (int)u->state : -1,
+				   u->if_version >= 0 ? u->if_version + 1 :
+				   -1)))
 		return ORC_OK;
-	s = stmt(sb, S_TASK_GET);
-	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		task_read(cur ? cur : &found, s);
-		st = ORC_OK;
-		if (!changed) {
-			st = task_check(u, cur ? cur : &found, wf_id, tid,
-					err);
-			/* Cannot pass: we hold the write lock. */
-			if (st == ORC_OK)
-				st = orc_error_set(err, ORC_ECONFLICT, "task "
-						   "%s in workflow %s: write "
-						   "not applied", tid, wf_id);
-		}
-	} else if (rc == SQLITE_DONE) {
-		st = task_not_found(err, wf_id, tid);
-	} else {
-		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
-			     tid, wf_id);
+	st = task_reread(sb, t, cur, err);
+	if (st == ORC_OK && !changed) {
+		st = task_check(u, cur, t->wf_id, t->tid, err);
+		/* Cannot pass: we hold the write lock. */
+		if (st == ORC_OK)
+			st = orc_error_set(err, ORC_ECONFLICT, "task %s in "
+					   "workflow %s: write not applied",
+					   t->tid, t->wf_id);
 	}
-	done_with(s);
 	return st;
 }
 
+/* A fan-out mark in one statement (S_TASK_MARK). 1: applied, t->out
+ * filled; 0: not applicable to this row, take the general path; < 0:
+ * failed, with @p *st set. */
+static int task_mark_fast(sq_backend *sb, const struct sq_target *t,
+			  const orc_task_update *u, orc_status *st,
+			  orc_error *err)
+{
+	sqlite3_stmt *s = stmt(sb, S_TASK_MARK);
+	int rc;
+
+	if (u->done_dep_index >= SQ_DONE_BITS)
+		return 0;
+	sqlite3_bind_int64(s, 1, t->key);
+	sqlite3_bind_text(s, 2, t->tid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, (int)u->done_dep_index);
+	sqlite3_bind_int(s, 4, (u->set & ORC_SET_PROMOTE) != 0);
+	sqlite3_bind_int64(s, 5, u->now_ms);
+	sqlite3_bind_int64(s, 6, u->if_states);
+	sqlite3_bind_int64(s, 7, u->if_version);
+	rc = exec_stmt(s);
+	if (rc != SQLITE_OK) {
+		*st = sb_fail(err, sb, rc, "update task %s in workflow %s",
+			      t->tid, t->wf_id);
+		return -1;
+	}
+	if (sqlite3_changes(sb->db) != 1)
+		return 0;
+	if (t->out && !brief_fill(t, sb->written_state, sb->written_version)) {
+		*st = task_reread(sb, t, t->out, err);
+		return *st == ORC_OK ? 1 : -1;
+	}
+	*st = ORC_OK;
+	return 1;
+}
+
+/* The done set of the current row of @p s (column TASK_NCOLS) into
+ * @p done (@p cap bytes, or a new buffer in *@p heap); an INTEGER
+ * bitmask reads as its 8 little-endian bytes. Returns its length, or -1
+ * when out of memory. */
+static int done_read(unsigned char *done, size_t cap, unsigned char **heap,
+		     sqlite3_stmt *s, int *as_int)
+{
+	int len;
+
+	*as_int = sqlite3_column_type(s, TASK_NCOLS) == SQLITE_INTEGER;
+	if (*as_int) {
+		uint64_t m = (uint64_t)sqlite3_column_int64(s, TASK_NCOLS);
+		int k;
+
+		for (k = 0; k < 8; k++)
+			done[k] = (unsigned char)(m >> (8 * k));
+		return 8;
+	}
+	len = sqlite3_column_bytes(s, TASK_NCOLS);
+	if ((size_t)len > cap) {
+		*heap = orc__malloc((size_t)len);
+		if (!*heap)
+			return -1;
+		done = *heap;
+	}
+	if (len)
+		memcpy(done, sqlite3_column_blob(s, TASK_NCOLS), (size_t)len);
+	return len;
+}
+
 /*
- * One task write inside the caller's transaction, which it neither
- * commits nor rolls back. On ORC_OK @p out (may be NULL) is the row as
- * written; on ORC_ECONFLICT, as found.
+ * One task write at t->key inside the caller's transaction, which it
+ * neither commits nor rolls back. On ORC_OK t->out (may be NULL) is the
+ * row as written; on ORC_ECONFLICT, as found. ORC_ENOTFOUND when no
+ * row with that key has that id.
  */
-static orc_status task_write_txn(sq_backend *sb, const char *wf_id,
-				 const char *tid, const orc_task_update *u,
-				 orc_task_rec *out, orc_error *err)
+static orc_status task_write_at(sq_backend *sb, const struct sq_target *t,
+				const orc_task_update *u, orc_error *err)
 {
 	const uint32_t set = u->set;
-	unsigned char dbuf[64], *done = dbuf;
-	int done_len = 0, done_changed = 0, write, rc;
+	unsigned char dbuf[64], *heap = NULL, *done = dbuf;
+	int done_len = 0, done_changed = 0, as_int = 0, write, rc;
 	orc_task_rec cur;
 	orc_status st = ORC_OK;
 	sqlite3_stmt *s;
 
 	if (set && !(set & (ORC_SET_DONE_DEP | ORC_SET_PROMOTE)))
-		return task_write_fast(sb, wf_id, tid, u, out, err);
+		return task_write_fast(sb, t, u, err);
+	if ((set & ORC_SET_DONE_DEP) &&
+	    !(set & ~(ORC_SET_DONE_DEP | ORC_SET_PROMOTE))) {
+		rc = task_mark_fast(sb, t, u, &st, err);
+		if (rc != 0)
+			return st;
+	}
 	s = stmt(sb, S_TASK_GET_DONE);
-	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 1, t->key);
+	sqlite3_bind_text(s, 2, t->tid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		task_read(&cur, s);
 		if (set & ORC_SET_DONE_DEP) {
-			done_len = sqlite3_column_bytes(s, TASK_NCOLS);
-			if ((size_t)done_len > sizeof(dbuf))
-				done = orc__malloc((size_t)done_len);
-			if (!done)
+			done_len = done_read(dbuf, sizeof(dbuf), &heap, s,
+					     &as_int);
+			if (heap)
+				done = heap;
+			if (done_len < 0)
 				st = orc_error_set(err, ORC_ENOMEM, "task %s "
 						   "in workflow %s: out of "
-						   "memory", tid, wf_id);
-			else if (done_len)
-				memcpy(done, sqlite3_column_blob(s,
-								 TASK_NCOLS),
-				       (size_t)done_len);
+						   "memory", t->tid, t->wf_id);
 		}
 	} else if (rc == SQLITE_DONE) {
-		st = task_not_found(err, wf_id, tid);
+		st = task_not_found(err, t->wf_id, t->tid);
 	} else {
 		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
-			     tid, wf_id);
+			     t->tid, t->wf_id);
 	}
 	done_with(s);
 	if (st != ORC_OK)
@@ -839,11 +1077,11 @@ static orc_status task_write_txn(sq_backend *sb, const char *wf_id,
 	if ((set & ORC_SET_DONE_DEP) && u->done_dep_index >= cur.ndeps) {
 		st = orc_error_set(err, ORC_EINVAL, "task %s in workflow %s: "
 				   "dependency index %u out of range (%u "
-				   "dependencies)", tid, wf_id,
+				   "dependencies)", t->tid, t->wf_id,
 				   u->done_dep_index, cur.ndeps);
 		goto out;
 	}
-	st = task_check(u, &cur, wf_id, tid, err);
+	st = task_check(u, &cur, t->wf_id, t->tid, err);
 	if (st != ORC_OK)
 		goto found;
 	write = (set & ~(ORC_SET_DONE_DEP | ORC_SET_PROMOTE)) != 0;
@@ -876,14 +1114,13 @@ static orc_status task_write_txn(sq_backend *sb, const char *wf_id,
 			if (!nd) {
 				st = orc_error_set(err, ORC_ENOMEM, "task %s "
 						   "in workflow %s: out of "
-						   "memory", tid, wf_id);
+						   "memory", t->tid, t->wf_id);
 				goto out;
 			}
 			if (done_len)
 				memcpy(nd, done, (size_t)done_len);
-			if (done != dbuf)
-				free(done);
-			done = nd;
+			free(heap);
+			done = heap = nd;
 			done_len = (int)need;
 		}
 		if (!(done[i / 8] & bit)) {
@@ -902,8 +1139,8 @@ static orc_status task_write_txn(sq_backend *sb, const char *wf_id,
 	cur.version++;
 	cur.updated_ms = u->now_ms;
 	s = stmt(sb, S_TASK_UPDATE);
-	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 1, t->key);
+	sqlite3_bind_text(s, 2, t->tid, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 3, (int)cur.state);
 	sqlite3_bind_int64(s, 4, cur.version);
 	sqlite3_bind_int64(s, 5, cur.attempt);
@@ -915,8 +1152,16 @@ static orc_status task_write_txn(sq_backend *sb, const char *wf_id,
 	sqlite3_bind_int64(s, 11, cur.started_ms);
 	sqlite3_bind_int64(s, 12, cur.ended_ms);
 	sqlite3_bind_int(s, 13, done_changed);
-	if (done_changed)
+	if (done_changed && as_int) {
+		uint64_t m = 0;
+		int k;
+
+		for (k = 0; k < 8; k++)
+			m |= (uint64_t)done[k] << (8 * k);
+		sqlite3_bind_int64(s, 14, (sqlite3_int64)m);
+	} else if (done_changed) {
 		sqlite3_bind_blob(s, 14, done, done_len, SQLITE_STATIC);
+	}
 	sqlite3_bind_int(s, 15, (set & ORC_SET_OUTPUT) != 0);
 	if (set & ORC_SET_OUTPUT)
 		bind_text(s, 16, u->output);
@@ -926,16 +1171,53 @@ static orc_status task_write_txn(sq_backend *sb, const char *wf_id,
 	rc = exec_stmt(s);
 	if (rc != SQLITE_OK) {
 		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
-			     tid, wf_id);
+			     t->tid, t->wf_id);
 		goto out;
 	}
 found:
-	if (out)
-		*out = cur;
+	if (t->out)
+		*t->out = cur;
 out:
-	if (done != dbuf)
-		free(done);
+	free(heap);
 	return st;
+}
+
+/*
+ * One task write inside the caller's transaction. The row is found by
+ * the seed position when the core gave it (checked against the id by
+ * every statement), else by id; a wrong position costs a lookup.
+ */
+static orc_status task_write_txn(sq_backend *sb, const char *wf_id,
+				 const char *tid, const orc_task_update *u,
+				 orc_task_rec *out, int brief, orc_error *err)
+{
+	struct sq_target t;
+	int64_t wk, key;
+	orc_status st;
+	int rc;
+
+	t.wf_id = wf_id;
+	t.tid = tid;
+	t.out = out;
+	t.brief = brief && out;
+	rc = wf_key_find(sb, wf_id, &wk);
+	if (rc == SQLITE_ROW && u->seed_pos) {
+		t.key = task_key_at(wk, u->seed_pos - 1u);
+		st = task_write_at(sb, &t, u, err);
+		if (st != ORC_ENOTFOUND)
+			return st;
+	}
+	if (rc == SQLITE_ROW)
+		rc = task_key_find(sb, wk, tid, &key);
+	if (rc == SQLITE_DONE)
+		return task_not_found(err, wf_id, tid);
+	if (rc != SQLITE_ROW)
+		return sb_fail(err, sb, rc, "update task %s in workflow %s",
+			       tid, wf_id);
+	if (u->seed_pos && key == t.key)
+		return task_not_found(err, wf_id, tid);
+	t.key = key;
+	return task_write_at(sb, &t, u, err);
 }
 
 static orc_status check_update(const orc_task_update *u, const char *wf_id,
@@ -970,7 +1252,7 @@ static orc_status sq_update_task(orc_backend *b, const char *wf_id,
 	pthread_mutex_lock(&sb->mu);
 	st = txn_begin(sb, err);
 	if (st == ORC_OK) {
-		st = task_write_txn(sb, wf_id, tid, u, out, err);
+		st = task_write_txn(sb, wf_id, tid, u, out, 0, err);
 		if (st == ORC_OK)
 			st = txn_commit(sb, err);
 		else
@@ -1005,7 +1287,7 @@ static orc_status sq_update_tasks(orc_backend *b, const char *wf_id,
 		orc_error own;
 
 		st = task_write_txn(sb, wf_id, w[i].task_id, w[i].update,
-				    outs ? &outs[i] : NULL, &own);
+				    outs ? &outs[i] : NULL, w[i].brief, &own);
 		if (applied)
 			applied[i] = st == ORC_OK;
 		if (st == ORC_ECONFLICT && w[i].optional)
@@ -1034,19 +1316,31 @@ static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
 	orc_status st = ORC_OK;
 	orc_task_rec rec;
 	sqlite3_stmt *s;
+	int64_t wk;
 	int rc;
 
 	ORC_CHECK_ARG(b != NULL, err);
 	ORC_CHECK_ARG(wf_id != NULL, err);
 	ORC_CHECK_ARG(cb != NULL, err);
 	pthread_mutex_lock(&sb->mu);
+	rc = wf_key_find(sb, wf_id, &wk);
+	if (rc != SQLITE_ROW) {
+		/* An id without a key has no tasks. */
+		if (rc != SQLITE_DONE)
+			st = sb_fail(err, sb, rc, "list tasks of workflow %s",
+				     wf_id);
+		pthread_mutex_unlock(&sb->mu);
+		return st;
+	}
 	if (states == ORC_TASK_BIT(ORC_TASK_READY)) {
 		s = stmt(sb, pay ? S_LIST_READY_PAY : S_LIST_READY);
+		sqlite3_bind_int64(s, 1, wk);
 	} else {
 		s = stmt(sb, pay ? S_LIST_MASK_PAY : S_LIST_MASK);
+		sqlite3_bind_int64(s, 1, task_key_at(wk, 0));
 		sqlite3_bind_int64(s, 2, states);
+		sqlite3_bind_int64(s, 3, task_key_at(wk, UINT32_MAX));
 	}
-	sqlite3_bind_text(s, 1, wf_id, -1, SQLITE_STATIC);
 	/* One statement: one snapshot, held until reset; callbacks must not
 	 * call back into this backend (the mutex is held). */
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1241,52 +1535,19 @@ static orc_status set_sync(sq_backend *sb, const orc_sqlite_options *o,
 		sb_fail(err, sb, rc, "open: synchronous");
 }
 
-/* Bring the schema to SQ_SCHEMA_VERSION, under the write lock so that
- * processes opening a new file at once migrate it exactly once. */
 static orc_status migrate(sq_backend *sb, const char *path, orc_error *err)
 {
-	char pragma[40];
-	int rc, v = 0;
+	int found = 0;
+	int rc = orc__sq_migrate(sb->db, &found);
 
-	/* The usual case, a current file, is only read: opening writes
-	 * nothing (no transaction, no new WAL and its header sync). The
-	 * version is set in the transaction that creates the schema. */
-	rc = query_one(sb->db, "PRAGMA user_version", &v, NULL, 0);
-	if (rc == SQLITE_OK && v == SQ_SCHEMA_VERSION)
-		return ORC_OK;
-	rc = sqlite3_exec(sb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return sb_fail(err, sb, rc, "open: begin migration");
-	rc = query_one(sb->db, "PRAGMA user_version", &v, NULL, 0);
-	if (rc != SQLITE_OK)
-		goto fail;
-	if (v > SQ_SCHEMA_VERSION) {
-		sqlite3_exec(sb->db, "ROLLBACK", NULL, NULL, NULL);
+		return sb_fail(err, sb, rc, "open: migrate schema from "
+			       "version %d", found);
+	if (found > SQ_SCHEMA_VERSION)
 		return orc_error_set(err, ORC_EBACKEND, "sqlite: %s: schema "
 				     "version %d is newer than this library's "
-				     "%d", path, v, SQ_SCHEMA_VERSION);
-	}
-	for (; v < SQ_SCHEMA_VERSION; v++) {
-		rc = sqlite3_exec(sb->db, migrations[v], NULL, NULL, NULL);
-		if (rc != SQLITE_OK)
-			goto fail;
-	}
-	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
-		 SQ_SCHEMA_VERSION);
-	rc = sqlite3_exec(sb->db, pragma, NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	rc = sqlite3_exec(sb->db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
+				     "%d", path, found, SQ_SCHEMA_VERSION);
 	return ORC_OK;
-fail:
-	{
-		orc_status st = sb_fail(err, sb, rc, "open: migrate schema");
-
-		sqlite3_exec(sb->db, "ROLLBACK", NULL, NULL, NULL);
-		return st;
-	}
 }
 
 static int64_t mono_ms(void)
@@ -1320,7 +1581,8 @@ static orc_status set_pragmas(sq_backend *sb, orc_error *err)
 	 * leave a file to delete; a crash of the process cannot harm it. */
 	rc = query_one(sb->db, "PRAGMA page_count", &pages, NULL, 0);
 	if (rc == SQLITE_OK && pages == 0)
-		rc = sqlite3_exec(sb->db, "PRAGMA synchronous = OFF", NULL,
+		rc = sqlite3_exec(sb->db, "PRAGMA synchronous = OFF; "
+				  "PRAGMA page_size = " SQ_PAGE_SIZE_STR, NULL,
 				  NULL, NULL);
 	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "open: page_count");
@@ -1352,6 +1614,20 @@ static orc_status set_pragmas(sq_backend *sb, orc_error *err)
 			       (int *)NULL);
 	if (rc != SQLITE_OK)
 		return sb_fail(err, sb, rc, "open: no checkpoint on close");
+	/* Checkpoint after about SQ_WAL_BYTES of WAL whatever the page
+	 * size: SQLite's default (1000 pages) would checkpoint four times
+	 * as often with our pages as with its own 4 KiB ones, each time
+	 * syncing the WAL and the database. */
+	rc = query_one(sb->db, "PRAGMA page_size", &pages, NULL, 0);
+	if (rc == SQLITE_OK && pages > 0) {
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %d",
+			 SQ_WAL_BYTES / pages);
+		rc = sqlite3_exec(sb->db, sql, NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK)
+		return sb_fail(err, sb, rc, "open: wal_autocheckpoint");
 	return ORC_OK;
 }
 
@@ -1411,6 +1687,15 @@ ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 		st = set_sync(sb, opts, err);
 	if (st != ORC_OK)
 		goto fail;
+	/* Before the statements that call it. DIRECTONLY: never from a
+	 * trigger or view a file might carry. */
+	rc = sqlite3_create_function_v2(sb->db, "orc_written", 2,
+					SQLITE_UTF8 | SQLITE_DIRECTONLY, sb,
+					fn_written, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		st = sb_fail(err, sb, rc, "open: register orc_written");
+		goto fail;
+	}
 	for (i = 0; i < S_COUNT; i++) {
 		rc = sqlite3_prepare_v3(sb->db, stmt_sql[i], -1,
 					SQLITE_PREPARE_PERSISTENT, &sb->st[i],

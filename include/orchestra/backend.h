@@ -30,7 +30,7 @@
 
 ORC_BEGIN_DECLS
 
-#define ORC_BACKEND_VERSION 2
+#define ORC_BACKEND_VERSION 3
 
 /** Methods are safe to call from many threads at once. */
 #define ORC_BACKEND_CAP_THREADSAFE 0x1u
@@ -93,6 +93,12 @@ typedef struct orc_task_update {
 	const char *done_dep;     /**< ORC_SET_DONE_DEP: a dependency id */
 	uint32_t done_dep_index;  /**< its position in the seed's deps[] */
 	int64_t now_ms;
+	/** Version 3, a hint: 1 + the task's position in the seeds given
+	 * to create_workflow(), or 0 when unknown. A backend may use it to
+	 * find the record without a lookup by id, and must still write the
+	 * task named by id when the hint is wrong. The core sets it only
+	 * for backends of version 3 or later. */
+	uint32_t seed_pos;
 } orc_task_update;
 
 /** Fields of orc_workflow_update that are written. */
@@ -125,6 +131,12 @@ typedef struct orc_task_write {
 	 * failing the group (a fan-out mark to a task that is no longer
 	 * PENDING). */
 	int optional;
+	/** Version 3: non-zero when the caller reads only @c state and
+	 * @c version of this write's record in @c outs, and only when the
+	 * write was applied; the backend may leave the rest (and the whole
+	 * record of a skipped write) unfilled, to save a read. The core
+	 * sets it only for backends of version 3 or later. */
+	int brief;
 } orc_task_write;
 
 /** Flags for list_tasks(). */
@@ -291,7 +303,9 @@ struct orc_backend {
 				   orc_task_rec *outs, unsigned char *applied,
 				   orc_error *err);
 
-	/* version 2 ends here; append only, bump ORC_BACKEND_VERSION */
+	/* version 2 ends here. Version 3 adds no method: it adds
+	 * orc_task_update.seed_pos and orc_task_write.brief. Append only,
+	 * bump ORC_BACKEND_VERSION. */
 };
 
 /** True when backend @p b provides optional method @p m of version @p v. */

@@ -825,9 +825,9 @@ static void test_conformance__group_applies_required_and_optional(
 	m1 = dep_upd("A", 0, 1);
 	m2 = dep_upd("A", 0, 1);
 	m2.if_states = ORC_TASK_BIT(ORC_TASK_READY);  /* fails: PENDING */
-	w[0] = (orc_task_write){ "A", &done, 0 };
-	w[1] = (orc_task_write){ "B1", &m1, 1 };
-	w[2] = (orc_task_write){ "B2", &m2, 1 };
+	w[0] = (orc_task_write){ "A", &done, 0, 0 };
+	w[1] = (orc_task_write){ "B1", &m1, 1, 0 };
+	w[2] = (orc_task_write){ "B2", &m2, 1, 0 };
 	memset(outs, 0, sizeof(outs));
 	EXPECT(ORC_OK, b->update_tasks(b, "wf-1", w, 3, outs, applied, E));
 	assert_int_equal(applied[0], 1);
@@ -868,8 +868,8 @@ static void test_conformance__group_is_all_or_nothing(void **state)
 	a_version = done.if_version;
 	done.if_version = a_version + 1;  /* a stale token */
 	m1 = dep_upd("A", 0, 1);
-	w[0] = (orc_task_write){ "B1", &m1, 1 };
-	w[1] = (orc_task_write){ "A", &done, 0 };
+	w[0] = (orc_task_write){ "B1", &m1, 1, 0 };
+	w[1] = (orc_task_write){ "A", &done, 0, 0 };
 	memset(outs, 0, sizeof(outs));
 	EXPECT(ORC_ECONFLICT, b->update_tasks(b, "wf-1", w, 2, outs, NULL, E));
 	r = get(b, "wf-1", "B1", 0);
@@ -882,15 +882,15 @@ static void test_conformance__group_is_all_or_nothing(void **state)
 	/* A missing required task: ENOTFOUND, nothing written. */
 	done.if_version = a_version;
 	miss = dep_upd("A", 0, 1);
-	w[0] = (orc_task_write){ "A", &done, 0 };
-	w[1] = (orc_task_write){ "nope", &miss, 0 };
+	w[0] = (orc_task_write){ "A", &done, 0, 0 };
+	w[1] = (orc_task_write){ "nope", &miss, 0, 0 };
 	EXPECT(ORC_ENOTFOUND, b->update_tasks(b, "wf-1", w, 2, NULL, NULL,
 					      E));
 	r = get(b, "wf-1", "A", 0);
 	assert_int_equal(r.state, ORC_TASK_RUNNING);
 	assert_int_equal(r.version, a_version);
 	/* And the same group with the right token goes through. */
-	w[1] = (orc_task_write){ "B1", &m1, 1 };
+	w[1] = (orc_task_write){ "B1", &m1, 1, 0 };
 	EXPECT(ORC_OK, b->update_tasks(b, "wf-1", w, 2, NULL, NULL, E));
 	assert_int_equal(get(b, "wf-1", "B1", 0).state, ORC_TASK_READY);
 }

@@ -158,10 +158,11 @@ static void test_sqlite__new_file_gets_schema_version(void **state)
 	path_for(path, sizeof(path), "new.db");
 	b = open_db(path, NULL);
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
 	n = raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
-		    "('workflows', 'tasks', 'locks', 'tasks_ready')");
-	assert_int_equal(n, 4);
+		    "('workflows', 'wf_keys', 'tasks', 'locks', 'tasks_id', "
+		    "'tasks_ready')");
+	assert_int_equal(n, 6);
 	sqlite3_close(db);
 	orc_backend_free(b);
 	sqlite_files_remove(path);
@@ -184,7 +185,7 @@ static void test_sqlite__migrates_empty_and_foreign_files(void **state)
 	seed_flat(b, "wf", 3);
 	orc_backend_free(b);
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), 3);
 	sqlite3_close(db);
 	sqlite_files_remove(path);
@@ -199,9 +200,160 @@ static void test_sqlite__migrates_empty_and_foreign_files(void **state)
 	b = open_db(path, NULL);
 	orc_backend_free(b);
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(db, "SELECT x FROM mine"), 42);
 	sqlite3_close(db);
+	sqlite_files_remove(path);
+}
+
+/* The schema of version 1, as files written by liborchestra 0.1
+ * before version 2 have it: the fixture of the migration test. */
+static const char v1_schema[] =
+	"CREATE TABLE workflows (id TEXT PRIMARY KEY NOT NULL, state INTEGER "
+	"NOT NULL, version INTEGER NOT NULL, ntasks INTEGER NOT NULL, "
+	"created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, "
+	"definition TEXT, input TEXT, error TEXT);"
+	"CREATE TABLE tasks (wf_id TEXT NOT NULL, id TEXT NOT NULL, state "
+	"INTEGER NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT "
+	"NULL, ndeps INTEGER NOT NULL, ndone INTEGER NOT NULL, owner TEXT NOT "
+	"NULL, lease_expiry_ms INTEGER NOT NULL, not_before_ms INTEGER NOT "
+	"NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, "
+	"started_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL, done BLOB, "
+	"output TEXT, error TEXT, target TEXT, PRIMARY KEY (wf_id, id)) "
+	"WITHOUT ROWID;"
+	"CREATE INDEX tasks_ready ON tasks (wf_id, id) WHERE state = 1;"
+	"CREATE TABLE locks (name TEXT PRIMARY KEY NOT NULL, owner TEXT NOT "
+	"NULL, version INTEGER NOT NULL, expiry_ms INTEGER NOT NULL) WITHOUT "
+	"ROWID;"
+	"PRAGMA user_version = 1;";
+
+/* The seed's workflow A -> (B1, B2, B3) -> C. */
+static orc_dag *seed_dag(void)
+{
+	static const char *const ids[] = { "A", "B1", "B2", "B3", "C" };
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
+	orc_dag *dag = NULL;
+	int i;
+
+	EXPECT(ORC_OK, orc_dag_create(&dag, E));
+	spec.target_kind = ORC_TARGET_HANDLER;
+	spec.target = "noop";
+	for (i = 0; i < 5; i++) {
+		spec.id = ids[i];
+		EXPECT(ORC_OK, orc_dag_add_task(dag, &spec, E));
+	}
+	for (i = 1; i < 4; i++) {
+		EXPECT(ORC_OK, orc_dag_add_dep(dag, ids[i], "A", E));
+		EXPECT(ORC_OK, orc_dag_add_dep(dag, "C", ids[i], E));
+	}
+	EXPECT(ORC_OK, orc_dag_validate(dag, E));
+	return dag;
+}
+
+/* A version 1 file in the middle of the seed's run (A succeeded, B2
+ * running, B1 and B3 ready, C with no dependency done) opens as version
+ * 2 with every record as it was, and the engine finishes the run on it,
+ * marking C through the BLOB done sets that version 1 wrote. */
+static void test_sqlite__migrates_version_1_file(void **state)
+{
+	static const char *const rows[] = {
+		/* id, state, version, attempt, ndeps, ndone, owner, done */
+		"('wf-old', 'A', 3, 3, 1, 0, 0, '', 0, 0, 1, 3, 2, 3, "
+		"NULL, '{\"a\":1}', NULL, 'noop')",
+		"('wf-old', 'B1', 1, 2, 0, 1, 1, '', 0, 0, 1, 3, 0, 0, "
+		"x'01', NULL, NULL, 'noop')",
+		"('wf-old', 'B2', 2, 3, 1, 1, 1, 'w', 9999999999999, 0, 1, 4, "
+		"4, 0, x'01', NULL, NULL, 'noop')",
+		"('wf-old', 'B3', 1, 2, 0, 1, 1, '', 0, 0, 1, 3, 0, 0, "
+		"x'01', NULL, NULL, 'noop')",
+		"('wf-old', 'C', 0, 1, 0, 3, 0, '', 0, 0, 1, 1, 0, 0, "
+		"x'00', NULL, NULL, 'noop')",
+		"('other', 'x', 1, 1, 0, 0, 0, '', 0, 0, 1, 1, 0, 0, "
+		"NULL, NULL, NULL, 'noop')",
+	};
+	char path[512], sql[512], *def = NULL;
+	orc_dag *dag = seed_dag();
+	orc_context *ctx = NULL;
+	orc_workflow_rec wf;
+	orc_task_rec r;
+	orc_claim cl;
+	orc_backend *b;
+	sqlite3 *db;
+	size_t i;
+	int n = 0;
+
+	(void)state;
+	path_for(path, sizeof(path), "v1.db");
+	EXPECT(ORC_OK, orc_dag_save(&def, dag, E));
+	db = raw_open(path);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL),
+			 SQLITE_OK);
+	{
+		sqlite3_stmt *s = NULL;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO workflows "
+						    "VALUES (?1, 1, 1, ?2, 1, "
+						    "1, ?3, NULL, NULL)", -1,
+						    &s, NULL), SQLITE_OK);
+		sqlite3_bind_text(s, 1, "wf-old", -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 2, 5);
+		sqlite3_bind_text(s, 3, def, -1, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+		sqlite3_finalize(s);
+	}
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO tasks VALUES %s",
+			 rows[i]);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL),
+				 SQLITE_OK);
+	}
+	sqlite3_close(db);
+
+	b = open_db(path, NULL);
+	db = raw_open(path);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), 6);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM wf_keys"), 2);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master "
+				 "WHERE name = 'tasks_v1'"), 0);
+	raw_text(sql, sizeof(sql), db, "PRAGMA integrity_check");
+	assert_string_equal(sql, "ok");
+	sqlite3_close(db);
+	memset(&r, 0, sizeof(r));
+	EXPECT(ORC_OK, b->get_task(&r, b, "wf-old", "B2", 0, E));
+	assert_int_equal(r.state, ORC_TASK_RUNNING);
+	assert_int_equal(r.version, 3);
+	assert_int_equal(r.attempt, 1);
+	assert_int_equal(r.ndone, 1);
+	assert_string_equal(r.owner, "w");
+	EXPECT(ORC_OK, b->get_task(&r, b, "wf-old", "A", ORC_LIST_PAYLOADS, E));
+	assert_int_equal(r.state, ORC_TASK_SUCCEEDED);
+	assert_string_equal(r.output, "{\"a\":1}");
+	orc_task_rec_clear(&r);
+	EXPECT(ORC_OK, b->get_task(&r, b, "other", "x", 0, E));
+	assert_int_equal(r.state, ORC_TASK_READY);
+
+	/* The run goes on: B2 with its token, then whatever is runnable. */
+	EXPECT(ORC_OK, orc_context_create(&ctx, b, NULL, E));
+	EXPECT(ORC_OK, orc_workflow_complete(ctx, "wf-old", "B2", 3, "{}", E));
+	EXPECT(ORC_OK, b->get_task(&r, b, "wf-old", "C", 0, E));
+	assert_int_equal(r.ndone, 1);
+	assert_int_equal(r.state, ORC_TASK_PENDING);
+	while (orc_workflow_claim(&cl, ctx, "wf-old", "w2", 60000, NULL) ==
+	       ORC_OK) {
+		EXPECT(ORC_OK, orc_workflow_complete(ctx, "wf-old", cl.task_id,
+						     cl.token, "{}", E));
+		n++;
+	}
+	assert_int_equal(n, 3);  /* B1, B3, then C */
+	memset(&wf, 0, sizeof(wf));
+	EXPECT(ORC_OK, b->get_workflow(&wf, b, "wf-old", E));
+	assert_int_equal(wf.state, ORC_WORKFLOW_SUCCEEDED);
+	orc_workflow_rec_clear(&wf);
+	orc_context_free(ctx);
+	orc_backend_free(b);
+	orc_free(def);
+	orc_dag_free(dag);
 	sqlite_files_remove(path);
 }
 
@@ -860,7 +1012,7 @@ static void test_sqlite__processes_create_one_file_at_once(void **state)
 	run_children(opener_child, path);
 	/* One schema, every workflow. */
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM workflows"),
 			 NPROC);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), NPROC);
@@ -1100,6 +1252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sqlite__new_file_gets_schema_version),
 		cmocka_unit_test(test_sqlite__migrates_empty_and_foreign_files),
+		cmocka_unit_test(test_sqlite__migrates_version_1_file),
 		cmocka_unit_test(test_sqlite__refuses_newer_schema),
 		cmocka_unit_test(test_sqlite__reopen_keeps_data),
 		cmocka_unit_test(test_sqlite__injection_looking_ids_are_ids),
