@@ -52,41 +52,83 @@ static void cache_free(orc__wf_cache *c)
 	orc_free(c->outputs);
 	orc_free(c->reads_left);
 	orc_free(c->done);
-	orc_free(c->hints);
+	orc_free(c->hint_ver);
+	orc_free(c->hint_bits);
 	orc_dag_free(c->dag);
 	orc_free(c->input);
 	orc_free(c->sinks);
 	orc_free(c);
 }
 
-#define HINTS_MAX 4096
+/* Versions are kept in 32 bits; a larger one is simply not a hint. */
+#define HINT_VERSION_MAX UINT32_MAX
 
 void orc__hint_push(orc__wf_cache *wf, uint32_t task, int64_t version)
 {
-	if (wf->hints_head == wf->nhints)
-		wf->hints_head = wf->nhints = 0;
-	if (wf->nhints == wf->hints_cap && wf->hints_head > 0) {
-		/* Reuse the consumed front before growing. */
-		memmove(wf->hints, wf->hints + wf->hints_head,
-			(wf->nhints - wf->hints_head) * sizeof(*wf->hints));
-		wf->nhints -= wf->hints_head;
-		wf->hints_head = 0;
-	}
-	if (wf->nhints == wf->hints_cap) {
-		size_t cap = wf->hints_cap ? wf->hints_cap * 2 : 16;
-		struct orc__hint *p;
+	size_t n = orc_dag_task_count(wf->dag);
 
-		if (cap > HINTS_MAX)
+	if (task >= n || version <= 0 || version > HINT_VERSION_MAX)
+		return;
+	if (!wf->hint_ver) {
+		wf->hint_ver = orc__calloc(n, sizeof(*wf->hint_ver));
+		wf->hint_bits = orc__calloc((n + 63) / 64,
+					    sizeof(*wf->hint_bits));
+		if (!wf->hint_ver || !wf->hint_bits) {
+			orc_free(wf->hint_ver);
+			orc_free(wf->hint_bits);
+			wf->hint_ver = NULL;
+			wf->hint_bits = NULL;
 			return;
-		p = orc__realloc(wf->hints, cap * sizeof(*p));
-		if (!p)
-			return;
-		wf->hints = p;
-		wf->hints_cap = cap;
+		}
 	}
-	wf->hints[wf->nhints].task = task;
-	wf->hints[wf->nhints].version = version;
-	wf->nhints++;
+	if (!wf->hint_ver[task])
+		wf->nhints++;
+	wf->hint_ver[task] = (uint32_t)version;
+	wf->hint_bits[task / 64] |= 1ULL << (task % 64);
+}
+
+/* The first set bit at or after @p from, or n when there is none. */
+static size_t hint_scan(const orc__wf_cache *wf, size_t from, size_t n)
+{
+	size_t w = from / 64, nw = (n + 63) / 64;
+	uint64_t bits;
+
+	if (from >= n)
+		return n;
+	bits = wf->hint_bits[w] & (~0ULL << (from % 64));
+	while (!bits) {
+		if (++w == nw)
+			return n;
+		bits = wf->hint_bits[w];
+	}
+	return w * 64 + (size_t)__builtin_ctzll(bits);
+}
+
+int orc__hint_next(uint32_t *task, int64_t *version, const orc__wf_cache *wf,
+		   size_t from)
+{
+	size_t n = orc_dag_task_count(wf->dag), i;
+
+	if (!wf->nhints)
+		return 0;
+	i = hint_scan(wf, from, n);
+	if (i == n)
+		i = hint_scan(wf, 0, n);  /* wrap around */
+	if (i == n)
+		return 0;
+	*task = (uint32_t)i;
+	*version = wf->hint_ver[i];
+	return 1;
+}
+
+void orc__hint_drop(orc__wf_cache *wf, uint32_t task)
+{
+	if (!wf->hint_ver || task >= orc_dag_task_count(wf->dag) ||
+	    !wf->hint_ver[task])
+		return;
+	wf->hint_ver[task] = 0;
+	wf->hint_bits[task / 64] &= ~(1ULL << (task % 64));
+	wf->nhints--;
 }
 
 void orc__remember_output(orc__wf_cache *wf, size_t task, const char *json)

@@ -23,12 +23,13 @@ typedef struct orc__wf_cache {
 	/* What this context's own writes taught it, so a single process
 	 * running a workflow skips reads it would otherwise repeat. Each
 	 * fact is checked by the next conditional write or is final. */
-	struct orc__hint {
-		uint32_t task;
-		int64_t version;
-	} *hints;              /* tasks we saw become READY, at version:
-				  a queue, claimed in the order seen */
-	size_t hints_head, nhints, hints_cap;
+	uint32_t *hint_ver;    /* per task: the version at which our
+				  writes saw it READY, 0 = none (allocated
+				  at the first hint) */
+	uint64_t *hint_bits;   /* per 64 tasks: which have a hint */
+	size_t nhints;
+	size_t hint_from;      /* where orc_workflow_claim looks first:
+				  after the task it claimed last */
 	char **outputs;        /* per task: output of a task we completed,
 				  kept until each dependent has read it
 				  (allocated at the first output) */
@@ -40,9 +41,19 @@ typedef struct orc__wf_cache {
 	orc_workflow_state end_state;
 } orc__wf_cache;
 
-/* Remember that @p task became READY at @p version (bounded; dropping a
- * hint only costs a listing later). */
+/* Remember that @p task became READY at @p version (best effort:
+ * dropping a hint only costs a listing later). */
 void orc__hint_push(orc__wf_cache *wf, uint32_t task, int64_t version);
+
+/* The hinted task nearest at or after @p from in definition order,
+ * wrapping around: claims go through a workflow's tasks in order, so a
+ * worker's writes stay on few pages of a backend's storage. 0 when
+ * there is no hint. */
+int orc__hint_next(uint32_t *task, int64_t *version, const orc__wf_cache *wf,
+		   size_t from);
+
+/* Forget the hint for @p task (taken, or found stale). */
+void orc__hint_drop(orc__wf_cache *wf, uint32_t task);
 
 /* Remember a completion of ours: its output (copied) for the
  * dependents' payloads, and that the task SUCCEEDED. Best effort: out of

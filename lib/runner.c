@@ -396,8 +396,12 @@ static int64_t slot_end(struct slot *s, int64_t token)
 	return token;
 }
 
+/* Run claimed task @p cl and report its outcome. A success also claims
+ * the next task for @p owner (orc_workflow_complete_claim): *@p next
+ * is filled and *@p have_next set when one was claimed. */
 static orc_status run_one(struct run_state *rs, orc_context *ctx,
 			  struct slot *slot, const orc_claim *cl, int64_t lease,
+			  const char *owner, orc_claim *next, int *have_next,
 			  orc_error *err)
 {
 	orc_runner *r = rs->r;
@@ -426,8 +430,15 @@ static orc_status run_one(struct run_state *rs, orc_context *ctx,
 	token = slot_end(slot, cl->token);
 	lock_engine(r);
 	if (hst == ORC_OK) {
-		st = orc_workflow_complete(ctx, rs->wf_id, cl->task_id,
-					   token, call.output, err);
+		orc_status next_st;
+
+		/* A claim that fails after the completion committed is
+		 * left for the loop's next claim to report. */
+		st = orc_workflow_complete_claim(next, &next_st, ctx, rs->wf_id,
+						 cl->task_id, token,
+						 call.output, owner,
+						 r->opts.lease_ms, err);
+		*have_next = st == ORC_OK && next_st == ORC_OK;
 	} else {
 		if (call.error[0] == '\0')
 			snprintf(call.error, sizeof(call.error), "%s: %s",
@@ -450,6 +461,8 @@ static void worker_loop(struct run_state *rs, orc_context *ctx,
 	orc_runner *r = rs->r;
 	char owner[ORC_OWNER_MAX + 1];
 	int64_t idle_ms = 1, last_reconcile = 0;
+	orc_claim next;
+	int have_next = 0;
 	orc_error err;
 	orc_status st;
 
@@ -461,15 +474,23 @@ static void worker_loop(struct run_state *rs, orc_context *ctx,
 			 (long)getpid(), index);
 		orc__strlcpy(owner, tmp, sizeof(owner));
 	}
-	while (!atomic_load(&rs->stop)) {
+	/* A task claimed with the last completion is ours: it runs even if
+	 * the run is stopping, rather than wait for its lease to expire. */
+	while (have_next || !atomic_load(&rs->stop)) {
 		orc_claim cl;
 		orc_task_spec spec;
 		int64_t now;
 
-		lock_engine(r);
-		st = orc_workflow_claim(&cl, ctx, rs->wf_id, owner,
-					r->opts.lease_ms, &err);
-		unlock_engine(r);
+		if (have_next) {
+			cl = next;
+			have_next = 0;
+			st = ORC_OK;
+		} else {
+			lock_engine(r);
+			st = orc_workflow_claim(&cl, ctx, rs->wf_id, owner,
+						r->opts.lease_ms, &err);
+			unlock_engine(r);
+		}
 		if (st == ORC_OK) {
 			orc_dag_task_get(&spec, rs->dag, cl.task_index, NULL);
 			if (lease_for(r, &spec) > r->opts.lease_ms) {
@@ -487,7 +508,8 @@ static void worker_loop(struct run_state *rs, orc_context *ctx,
 			}
 			if (st == ORC_OK)
 				st = run_one(rs, ctx, slot, &cl,
-					     lease_for(r, &spec), &err);
+					     lease_for(r, &spec), owner, &next,
+					     &have_next, &err);
 			if (st != ORC_OK) {
 				record_error(rs, st, &err);
 				return;

@@ -276,38 +276,64 @@ static int collect_ready(const orc_task_rec *rec, void *payload)
 	return ++cs->n == cs->limit;
 }
 
-static orc_status claim_one(orc_claim *out, orc_context *ctx,
-			    orc__wf_cache *wf, const char *task_id,
-			    int64_t version, int32_t attempt, const char *owner,
-			    int64_t lease_ms, int64_t now, orc_error *err)
+/* The write that claims a READY task at @p version for @p owner. */
+static void claim_update_init(orc_task_update *u, int64_t version,
+			      int32_t attempt, const char *owner,
+			      int64_t lease_ms, int64_t now)
 {
-	orc_task_update u;
-	orc_status st;
-
-	orc__task_update_init(&u, now);
-	u.if_states = T_BIT(READY);
-	u.if_version = version;
-	u.set = ORC_SET_STATE | ORC_SET_ATTEMPT | ORC_SET_LEASE |
+	orc__task_update_init(u, now);
+	u->if_states = T_BIT(READY);
+	u->if_version = version;
+	u->set = ORC_SET_STATE | ORC_SET_ATTEMPT | ORC_SET_LEASE |
 		ORC_SET_STARTED;
-	u.state = ORC_TASK_RUNNING;
-	u.attempt = attempt + 1;
-	u.owner = owner;
-	u.lease_expiry_ms = now + lease_ms;
-	u.started_ms = now;
-	/* The write is conditioned on the version, and every write adds
-	 * exactly one to it: the claim is known without reading it back. */
-	st = ctx->backend->update_task(ctx->backend, wf->id, task_id, &u, NULL,
-				       err);
-	if (st != ORC_OK)
-		return st;
+	u->state = ORC_TASK_RUNNING;
+	u->attempt = attempt + 1;
+	u->owner = owner;
+	u->lease_expiry_ms = now + lease_ms;
+	u->started_ms = now;
+}
+
+/* The claim @p u wrote on @p task_id. The write is conditioned on the
+ * version, and every write adds exactly one to it: the claim is known
+ * without reading it back. */
+static orc_status claim_fill(orc_claim *out, orc__wf_cache *wf,
+			     const char *task_id, const orc_task_update *u,
+			     orc_error *err)
+{
 	memset(out, 0, sizeof(*out));
 	orc__strlcpy(out->task_id, task_id, sizeof(out->task_id));
 	if (task_index(&out->task_index, wf, task_id, err) != ORC_OK)
 		return ORC_EBACKEND;
-	out->token = version + 1;
-	out->attempt = u.attempt;
-	out->lease_expiry_ms = u.lease_expiry_ms;
+	out->token = u->if_version + 1;
+	out->attempt = u->attempt;
+	out->lease_expiry_ms = u->lease_expiry_ms;
 	return ORC_OK;
+}
+
+/* The seed-position hint for backends of version 3 and later. */
+static void at_task(orc_task_update *u, const orc_context *ctx, size_t idx)
+{
+	if (ctx->backend->version >= 3 && idx < UINT32_MAX)
+		u->seed_pos = (uint32_t)idx + 1;
+}
+
+static orc_status claim_one(orc_claim *out, orc_context *ctx,
+			    orc__wf_cache *wf, size_t idx, int64_t version,
+			    int32_t attempt, const char *owner,
+			    int64_t lease_ms, int64_t now, orc_error *err)
+{
+	const char *task_id = orc__task_id_at(wf->dag, idx);
+	orc_task_update u;
+	orc_status st;
+
+	claim_update_init(&u, version, attempt, owner, lease_ms, now);
+	at_task(&u, ctx, idx);
+	st = ctx->backend->update_task(ctx->backend, wf->id, task_id, &u, NULL,
+				       err);
+	if (st != ORC_OK)
+		return st;
+	wf->hint_from = idx + 1;
+	return claim_fill(out, wf, task_id, &u, err);
 }
 
 static orc_status check_owner(const char *owner, int64_t lease_ms,
@@ -366,11 +392,14 @@ ORC_API orc_status orc_workflow_claim(orc_claim *out, orc_context *ctx,
 	/* Tasks our own writes made READY: claim them by id, without
 	 * listing. The version makes the claim exact: if anything touched
 	 * the task since, the write is refused and we list as usual. */
-	while (wf->hints_head < wf->nhints) {
-		struct orc__hint h = wf->hints[wf->hints_head++];
+	for (;;) {
+		uint32_t h;
+		int64_t hv;
 
-		st = claim_one(out, ctx, wf, orc__task_id_at(wf->dag, h.task),
-			       h.version, 0, owner, lease_ms,
+		if (!orc__hint_next(&h, &hv, wf, wf->hint_from))
+			break;
+		orc__hint_drop(wf, h);
+		st = claim_one(out, ctx, wf, h, hv, 0, owner, lease_ms,
 			       orc_context_now(ctx), err);
 		if (st == ORC_OK)
 			return ORC_OK;
@@ -398,9 +427,13 @@ ORC_API orc_status orc_workflow_claim(orc_claim *out, orc_context *ctx,
 		for (i = 0; i < cs.n; i++) {
 			size_t k = (start + i) % cs.n;
 
-			st = claim_one(out, ctx, wf, cs.c[k].id,
-				       cs.c[k].version, cs.c[k].attempt, owner,
-				       lease_ms, cs.now, err);
+			size_t idx;
+
+			if (task_index(&idx, wf, cs.c[k].id, err) != ORC_OK)
+				return ORC_EBACKEND;
+			st = claim_one(out, ctx, wf, idx, cs.c[k].version,
+				       cs.c[k].attempt, owner, lease_ms, cs.now,
+				       err);
 			if (st == ORC_OK)
 				return ORC_OK;
 			if (st != ORC_ECONFLICT)
@@ -438,8 +471,14 @@ ORC_API orc_status orc_workflow_claim_task(orc_claim *out, orc_context *ctx,
 				     task_id, wf_id,
 				     orc_task_state_name(rec.state),
 				     rec.state == ORC_TASK_READY ? ", backing off" : "");
-	return claim_one(out, ctx, wf, task_id, rec.version, rec.attempt,
-			 owner, lease_ms, now, err);
+	{
+		size_t idx;
+
+		if ((st = task_index(&idx, wf, task_id, err)) != ORC_OK)
+			return st;
+		return claim_one(out, ctx, wf, idx, rec.version, rec.attempt,
+				 owner, lease_ms, now, err);
+	}
 }
 
 /* ---- payload ---- */
@@ -628,6 +667,7 @@ orc_status orc__mark_done(orc_context *ctx, orc__wf_cache *wf,
 				     orc__task_id_at(wf->dag, task),
 				     orc__task_id_at(wf->dag, dep));
 	orc__task_update_init(&u, now);
+	at_task(&u, ctx, task);
 	u.if_states = T_BIT(PENDING);
 	u.set = ORC_SET_DONE_DEP | ORC_SET_PROMOTE;
 	u.done_dep = orc__task_id_at(wf->dag, dep);
@@ -717,25 +757,64 @@ static orc_status check_sinks(orc_context *ctx, orc__wf_cache *wf,
 	return st;
 }
 
+/* A claim for the completing worker to fold into the completion's
+ * group (orc_workflow_complete_claim). */
+struct fold_claim {
+	const char *owner;
+	int64_t lease_ms;
+	orc_task_update u;     /* the claim write, when one was added */
+	uint32_t task;
+	const char *task_id;   /* non-NULL when one was added */
+	int applied;
+};
+
+/* Add the claim of the oldest task our own writes made READY to a
+ * group that writes @p idx and its dependents @p succ (every write of a
+ * group names a different task). */
+static int fold_claim_add(struct fold_claim *fc, orc_context *ctx,
+			  orc__wf_cache *wf, size_t idx, const uint32_t *succ,
+			  size_t ns, int64_t now)
+{
+	uint32_t h;
+	int64_t hv;
+	size_t i;
+
+	/* The task after the one completed: a worker goes through the
+	 * workflow in definition order. */
+	if (!fc || wf->ended || !orc__hint_next(&h, &hv, wf, idx + 1))
+		return 0;
+	if (h == idx)
+		return 0;
+	for (i = 0; i < ns; i++)
+		if (succ[i] == h)
+			return 0;
+	claim_update_init(&fc->u, hv, 0, fc->owner, fc->lease_ms, now);
+	at_task(&fc->u, ctx, h);
+	fc->task = h;
+	fc->task_id = orc__task_id_at(wf->dag, h);
+	return 1;
+}
+
 /* Completion and fan-out as one atomic group, for backends that can:
- * no crash can fall between them. */
+ * no crash can fall between them. With @p fc, the group also claims
+ * the next task for the completing worker when the context knows one. */
 static orc_status complete_with_fan_out(orc_context *ctx, orc__wf_cache *wf,
 					size_t idx, const orc_task_update *done,
-					orc_error *err)
+					struct fold_claim *fc, orc_error *err)
 {
 	const uint32_t *succ;
-	size_t ns = orc_dag_dependents(&succ, wf->dag, idx), i;
-	orc_task_write small_w[9], *w = small_w;
+	size_t ns = orc_dag_dependents(&succ, wf->dag, idx), i, n;
+	orc_task_write small_w[10], *w = small_w;
 	orc_task_update small_u[8], *u = small_u;
-	orc_task_rec small_r[9], *r = small_r;
-	unsigned char small_a[9], *a = small_a;
+	orc_task_rec small_r[10], *r = small_r;
+	unsigned char small_a[10], *a = small_a;
 	orc_status st;
 
-	if (ns + 1 > sizeof(small_w) / sizeof(small_w[0])) {
-		w = orc__malloc((ns + 1) * sizeof(*w));
+	if (ns + 2 > sizeof(small_w) / sizeof(small_w[0])) {
+		w = orc__malloc((ns + 2) * sizeof(*w));
 		u = orc__malloc(ns * sizeof(*u));
-		r = orc__malloc((ns + 1) * sizeof(*r));
-		a = orc__malloc(ns + 1);
+		r = orc__malloc((ns + 2) * sizeof(*r));
+		a = orc__malloc(ns + 2);
 		if (!w || !u || !r || !a) {
 			st = orc_error_set(err, ORC_ENOMEM, NULL);
 			goto out;
@@ -751,6 +830,7 @@ static orc_status complete_with_fan_out(orc_context *ctx, orc__wf_cache *wf,
 		for (k = 0; k < nd && deps[k] != idx; k++)
 			;
 		orc__task_update_init(&u[i], done->now_ms);
+		at_task(&u[i], ctx, succ[i]);
 		u[i].if_states = T_BIT(PENDING);
 		u[i].set = ORC_SET_DONE_DEP | ORC_SET_PROMOTE;
 		u[i].done_dep = w[0].task_id;
@@ -759,11 +839,28 @@ static orc_status complete_with_fan_out(orc_context *ctx, orc__wf_cache *wf,
 		w[i + 1].update = &u[i];
 		w[i + 1].optional = 1;
 	}
-	st = ctx->backend->update_tasks(ctx->backend, wf->id, w, ns + 1, r, a,
-					err);
+	n = ns + 1;
+	if (fold_claim_add(fc, ctx, wf, idx, succ, ns, done->now_ms)) {
+		w[n].task_id = fc->task_id;
+		w[n].update = &fc->u;
+		w[n].optional = 1;
+		n++;
+	}
+	/* Only state and version of the marks are read back. */
+	for (i = 0; i < n; i++)
+		w[i].brief = ctx->backend->version >= 3;
+	st = ctx->backend->update_tasks(ctx->backend, wf->id, w, n, r, a, err);
 	for (i = 1; st == ORC_OK && i <= ns; i++)
 		if (a[i] && r[i].state == ORC_TASK_READY)
 			orc__hint_push(wf, succ[i - 1], r[i].version);
+	if (st == ORC_OK && n > ns + 1) {
+		/* Consumed whatever the outcome: a skipped claim means the
+		 * hint was stale, as in orc_workflow_claim(). */
+		orc__hint_drop(wf, fc->task);
+		fc->applied = a[ns + 1];
+		if (fc->applied)
+			wf->hint_from = fc->task + 1u;
+	}
 out:
 	if (w != small_w) {
 		orc_free(w);
@@ -774,9 +871,10 @@ out:
 	return st;
 }
 
-ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
-					 const char *task_id, int64_t token,
-					 const char *output_json, orc_error *err)
+static orc_status complete_task(orc__wf_cache **wf_out, orc_context *ctx,
+				const char *wf_id, const char *task_id,
+				int64_t token, const char *output_json,
+				struct fold_claim *fc, orc_error *err)
 {
 	orc__wf_cache *wf;
 	orc_task_update u;
@@ -789,9 +887,11 @@ ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
 		return st;
 	if ((st = orc__context_workflow(&wf, ctx, wf_id, err)) != ORC_OK)
 		return st;
+	*wf_out = wf;
 	if ((st = task_index(&idx, wf, task_id, err)) != ORC_OK)
 		return st;
 	orc__task_update_init(&u, orc_context_now(ctx));
+	at_task(&u, ctx, idx);
 	u.if_states = T_BIT(RUNNING);
 	u.if_version = token;
 	u.set = ORC_SET_STATE | ORC_SET_ENDED | ORC_SET_LEASE |
@@ -801,7 +901,7 @@ ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
 	u.owner = "";
 	u.output = output_json;
 	if (ORC_BACKEND_HAS(ctx->backend, update_tasks, 2))
-		st = complete_with_fan_out(ctx, wf, idx, &u, err);
+		st = complete_with_fan_out(ctx, wf, idx, &u, fc, err);
 	else
 		st = ctx->backend->update_task(ctx->backend, wf_id, task_id,
 					       &u, NULL, err);
@@ -815,6 +915,51 @@ ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
 		return st;
 	if (orc_dag_dependents(&succ, wf->dag, idx) == 0)
 		return check_sinks(ctx, wf, err);
+	return ORC_OK;
+}
+
+ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
+					 const char *task_id, int64_t token,
+					 const char *output_json, orc_error *err)
+{
+	orc__wf_cache *wf;
+
+	return complete_task(&wf, ctx, wf_id, task_id, token, output_json,
+			     NULL, err);
+}
+
+ORC_API orc_status orc_workflow_complete_claim(orc_claim *next,
+					       orc_status *next_st,
+					       orc_context *ctx,
+					       const char *wf_id,
+					       const char *task_id,
+					       int64_t token,
+					       const char *output_json,
+					       const char *owner,
+					       int64_t lease_ms, orc_error *err)
+{
+	struct fold_claim fc;
+	orc__wf_cache *wf = NULL;
+	orc_status st;
+
+	ORC_CHECK_ARG(next != NULL && next_st != NULL, err);
+	*next_st = ORC_EINVAL;
+	if ((st = check_owner(owner, lease_ms, err)) != ORC_OK)
+		return st;
+	memset(&fc, 0, sizeof(fc));
+	fc.owner = owner;
+	fc.lease_ms = lease_ms;
+	st = complete_task(&wf, ctx, wf_id, task_id, token, output_json, &fc,
+			   err);
+	if (st != ORC_OK) {
+		*next_st = st;
+		return st;
+	}
+	if (fc.applied)
+		*next_st = claim_fill(next, wf, fc.task_id, &fc.u, err);
+	else
+		*next_st = orc_workflow_claim(next, ctx, wf_id, owner,
+					      lease_ms, err);
 	return ORC_OK;
 }
 

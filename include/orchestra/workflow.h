@@ -168,6 +168,35 @@ ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
 					 const char *output_json, orc_error *err);
 
 /**
+ * @brief orc_workflow_complete(), then orc_workflow_claim() for the same
+ * worker, in one call: a worker that finishes a task and wants the next
+ * one. On a backend with atomic groups (memory, SQLite) the claim of a
+ * task this context saw become READY is written in the completion's own
+ * transaction, so a task life costs one commit instead of two; otherwise
+ * the claim follows the completion as orc_workflow_claim() would.
+ * Either way a crash between the two leaves the next task claimed by
+ * @p owner, exactly as a crash right after orc_workflow_claim() would:
+ * its lease expires and reconcile makes it runnable again.
+ * @param[out] next filled when *next_st is ORC_OK.
+ * @param[out] next_st the claim's status, as orc_workflow_claim()
+ * returns it (ORC_OK, ORC_ENOTFOUND, ORC_ECANCELED, ...; @p err then
+ * holds the claim's message); when the completion fails, its status,
+ * and nothing was claimed.
+ * @return the completion's status, as orc_workflow_complete(); also
+ * ORC_EINVAL for a bad @p owner or @p lease_ms (nothing written).
+ * @since 0.1
+ */
+ORC_API orc_status orc_workflow_complete_claim(orc_claim *next,
+					       orc_status *next_st,
+					       orc_context *ctx,
+					       const char *wf_id,
+					       const char *task_id,
+					       int64_t token,
+					       const char *output_json,
+					       const char *owner,
+					       int64_t lease_ms, orc_error *err);
+
+/**
  * @brief Report a failed attempt, conditional on @p token. With attempts
  * left, the task goes back to READY with a not-before time from its retry
  * policy; otherwise it is FAILED, its downstream tasks are CANCELED and

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now_s();
-	st = bench_run_all(&done, ctx, 0, &err);
+	st = bench_run_all(&done, ctx, 0, 1, &err);
 	secs = now_s() - t0;
 	heap_end = heap_bytes();
 	if (done != n || st != ORC_ECANCELED) {

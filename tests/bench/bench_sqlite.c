@@ -160,7 +160,7 @@ static orc_backend *open_db(orc_sqlite_sync sync)
 }
 
 static struct engine_run run_engine(orc_backend *b, const orc_dag *dag,
-				    double cap_s)
+				    double cap_s, int folded)
 {
 	struct engine_run r;
 	orc_context *ctx = NULL;
@@ -178,7 +178,7 @@ static struct engine_run run_engine(orc_backend *b, const orc_dag *dag,
 	r.start_s = now_s() - t0;
 	t0 = now_s();
 	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-	st = bench_run_all(&r.done, ctx, cap_s, &err);
+	st = bench_run_all(&r.done, ctx, cap_s, folded, &err);
 	r.wall_s = now_s() - t0;
 	r.cpu_s = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	if (st != ORC_OK && st != ORC_ECANCELED)
@@ -189,30 +189,51 @@ static struct engine_run run_engine(orc_backend *b, const orc_dag *dag,
 	return r;
 }
 
-/* Returns the raw baseline's rate per CPU second. */
-static double report(const char *sync, const orc_dag *dag, double cap_s)
+static const char *const mode_name[2] = {
+	"orc_workflow_claim + orc_workflow_complete, two calls",
+	"orc_workflow_complete_claim, as the runner's workers"
+};
+
+/* One engine run against @p raw; @p judged: print the verdict. */
+static void report_engine(const char *sync, const struct rate *raw,
+			  const orc_dag *dag, double cap_s, int folded,
+			  int judged)
 {
-	struct rate raw = bench_raw(RAW_DB, sync, RAW_SECONDS);
 	orc_backend *b = open_db(strcmp(sync, "FULL") == 0 ?
 				 ORC_SQLITE_SYNC_FULL :
 				 ORC_SQLITE_SYNC_NORMAL);
-	struct engine_run r = run_engine(b, dag, cap_s);
+	struct engine_run r = run_engine(b, dag, cap_s, folded);
 	double rate = (double)r.done / r.wall_s;
-	double per_life = raw.wall / rate;
+	double per_life = raw->wall / rate;
 
 	orc_backend_free(b);
 	remove_db(DB);
+	printf("  engine (%s): %zu of %zu tasks in %.2f s: %.0f tasks/s "
+	       "(%.0f per CPU s); seeding took %.2f s\n", mode_name[folded],
+	       r.done, r.ntasks, r.wall_s, rate, (double)r.done / r.cpu_s,
+	       r.start_s);
+	printf("    one task life = %.2f raw transactions (%.2f by CPU)",
+	       per_life, raw->cpu / ((double)r.done / r.cpu_s));
+	if (judged)
+		printf("  target <= %.0f: %s", TARGET,
+		       per_life <= TARGET ? "PASS" : "FAIL");
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Returns the raw baseline's rate per CPU second. The target is judged
+ * on the path the runner takes; the two-call path is shown beside it. */
+static double report(const char *sync, const orc_dag *dag, double cap_s,
+		     int both)
+{
+	struct rate raw = bench_raw(RAW_DB, sync, RAW_SECONDS);
+
 	printf("synchronous=%s\n", sync);
 	printf("  raw baseline: %.0f txn/s (%.0f per CPU s)\n", raw.wall,
 	       raw.cpu);
-	printf("  engine: %zu of %zu tasks in %.2f s: %.0f tasks/s "
-	       "(%.0f per CPU s); seeding took %.2f s\n", r.done, r.ntasks,
-	       r.wall_s, rate, (double)r.done / r.cpu_s, r.start_s);
-	printf("  one task life = %.2f raw transactions (%.2f by CPU)  "
-	       "target <= %.0f: %s\n", per_life,
-	       raw.cpu / ((double)r.done / r.cpu_s), TARGET,
-	       per_life <= TARGET ? "PASS" : "FAIL");
-	fflush(stdout);
+	report_engine(sync, &raw, dag, cap_s, 1, 1);
+	if (both)
+		report_engine(sync, &raw, dag, cap_s, 0, 0);
 	return raw.cpu;
 }
 
@@ -230,8 +251,15 @@ static void report_calls(double raw_cpu)
 		die("dag", "could not build the layered DAG");
 	b = open_db(ORC_SQLITE_SYNC_NORMAL);
 	count_calls(b);
-	r = run_engine(b, dag, 0);
+	r = run_engine(b, dag, 0, 1);
 	n = (double)r.done;
+	{
+		int cur = 0, hi = 0;
+
+		sqlite3_db_status(orc__sqlite_db(b), SQLITE_DBSTATUS_CACHE_WRITE,
+				  &cur, &hi, 0);
+		printf("pages written per task life: %.2f\n", cur / n);
+	}
 	/* The seeding commit is not part of a task life. */
 	printf("per task life (%zu tasks, 10 layers): %.2f commits; "
 	       "update_task %.2f, get_task %.2f, list_tasks %.2f, "
@@ -267,8 +295,8 @@ int main(void)
 	printf("layered DAG: %zu tasks, %zu edges; file %s in the current "
 	       "directory\n", orc_dag_task_count(dag),
 	       orc_dag_edge_count(dag), DB);
-	raw_cpu = report("NORMAL", dag, 0);
-	report("FULL", dag, cap && *cap ? atof(cap) : 20.0);
+	raw_cpu = report("NORMAL", dag, 0, 1);
+	report("FULL", dag, cap && *cap ? atof(cap) : 20.0, 0);
 	report_calls(raw_cpu);
 	orc_dag_free(dag);
 	return 0;

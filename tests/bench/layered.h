@@ -77,25 +77,40 @@ fail:
  * task of workflow "bench" (claim, then complete with its fan-out) on
  * one thread, until the workflow ends (ORC_ECANCELED) or, when @p cap_s
  * > 0, that many seconds have passed (ORC_OK; checked each 256 tasks).
+ * With @p folded, as the runner's workers do: each completion claims
+ * the next task (orc_workflow_complete_claim); otherwise one call of
+ * orc_workflow_claim() and one of orc_workflow_complete() per task.
  * Kept out of line so profilers can isolate it
  * (callgrind --toggle-collect='bench_run_all*').
  */
 __attribute__((noinline, unused)) static orc_status
-bench_run_all(size_t *done, orc_context *ctx, double cap_s, orc_error *err)
+bench_run_all(size_t *done, orc_context *ctx, double cap_s, int folded,
+	      orc_error *err)
 {
 	struct timespec t0, t;
-	orc_claim cl;
-	orc_status st;
+	orc_claim cl, next;
+	orc_status st, next_st = ORC_ENOTFOUND;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		st = orc_workflow_claim(&cl, ctx, "bench", "w", 600000, err);
+		if (next_st == ORC_OK)
+			cl = next;
+		else if ((st = orc_workflow_claim(&cl, ctx, "bench", "w",
+						  600000, err)) != ORC_OK)
+			return st;
+		if (folded)
+			st = orc_workflow_complete_claim(&next, &next_st, ctx,
+							 "bench", cl.task_id,
+							 cl.token, NULL, "w",
+							 600000, err);
+		else
+			st = orc_workflow_complete(ctx, "bench", cl.task_id,
+						   cl.token, NULL, err);
 		if (st != ORC_OK)
 			return st;
-		st = orc_workflow_complete(ctx, "bench", cl.task_id, cl.token,
-					   NULL, err);
-		if (st != ORC_OK)
-			return st;
+		if (next_st != ORC_OK && next_st != ORC_ENOTFOUND &&
+		    next_st != ORC_ECANCELED)
+			return next_st;
 		if ((++*done & 255) != 0 || cap_s <= 0)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t);

@@ -782,6 +782,120 @@ static void test_engine__stale_hint_falls_back(void **state)
 	orc_context_free(other);
 }
 
+/* ---- complete and claim ---- */
+
+/* Complete @p cl with orc_workflow_complete_claim; returns next_st. */
+static orc_status complete_claim(fixture *f, orc_claim *cl, const char *owner)
+{
+	orc_claim next;
+	orc_status next_st = ORC_OK;
+	orc_error err;
+
+	memset(&next, 0, sizeof(next));
+	ASSERT_ST(ORC_OK, orc_workflow_complete_claim(&next, &next_st, f->ctx,
+						      "wf", cl->task_id,
+						      cl->token, "{}", owner,
+						      1000, &err));
+	if (next_st == ORC_OK)
+		*cl = next;
+	return next_st;
+}
+
+/* The seed through orc_workflow_complete_claim alone: every task once,
+ * in dependency order; a claim known in advance (B2, B3: READY since A
+ * completed) shares the completion's group, the others (B1, C: made
+ * READY by that very completion) follow it as orc_workflow_claim()
+ * would. */
+static void test_engine__complete_claim_runs_the_workflow(void **state)
+{
+	static const char *const order[] = { "A", "B1", "B2", "B3", "C" };
+	fixture *f = *state;
+	unsigned long claims, groups;
+	orc_claim cl;
+	orc_error err;
+	size_t i;
+
+	ASSERT_ST(ORC_OK, orc_workflow_start(f->ctx, "wf", f->dag, NULL, &err));
+	claim_expect(f, "A", &cl);
+	claims = checked_backend_calls(f->cb, CK_UPDATE_TASK);
+	groups = checked_backend_calls(f->cb, CK_UPDATE_TASKS);
+	for (i = 1; i < 5; i++) {
+		assert_int_equal(complete_claim(f, &cl, "w1"), ORC_OK);
+		assert_string_equal(cl.task_id, order[i]);
+		assert_int_equal(get_rec(f, order[i]).state, ORC_TASK_RUNNING);
+		assert_string_equal(get_rec(f, order[i]).owner, "w1");
+		assert_int_equal(cl.token, get_rec(f, order[i]).version);
+		assert_int_equal(cl.attempt, 1);
+	}
+	assert_int_equal(complete_claim(f, &cl, "w1"), ORC_ECANCELED);
+	assert_int_equal(wf_state(f), ORC_WORKFLOW_SUCCEEDED);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(checked_backend_successes(f->cb, "wf",
+							   order[i]), 1);
+	/* Five completions, five groups; claims of their own for B1 and C
+	 * only. */
+	assert_int_equal(checked_backend_calls(f->cb, CK_UPDATE_TASKS) - groups,
+			 5);
+	assert_int_equal(checked_backend_calls(f->cb, CK_UPDATE_TASK) - claims,
+			 2);
+}
+
+/* A stale token: the completion fails, nothing is claimed, and the
+ * task the folded claim would have taken is still there to claim. */
+static void test_engine__complete_claim_stale_token_claims_nothing(
+	void **state)
+{
+	fixture *f = *state;
+	orc_claim cl, next;
+	orc_status next_st = ORC_OK;
+	orc_error err;
+
+	ASSERT_ST(ORC_OK, orc_workflow_start(f->ctx, "wf", f->dag, NULL, &err));
+	run_task(f, "A", NULL);
+	claim_expect(f, "B1", &cl);
+	assert_int_equal(orc_workflow_complete_claim(&next, &next_st, f->ctx,
+						     "wf", "B1", cl.token + 7,
+						     NULL, "w1", 1000, &err),
+			 ORC_ECONFLICT);
+	assert_int_equal(next_st, ORC_ECONFLICT);
+	assert_int_equal(get_rec(f, "B1").state, ORC_TASK_RUNNING);
+	assert_int_equal(get_rec(f, "B2").state, ORC_TASK_READY);
+	/* A bad owner changes nothing either. */
+	assert_int_equal(orc_workflow_complete_claim(&next, &next_st, f->ctx,
+						     "wf", "B1", cl.token,
+						     NULL, "", 1000, &err),
+			 ORC_EINVAL);
+	assert_int_equal(next_st, ORC_EINVAL);
+	assert_int_equal(get_rec(f, "B1").state, ORC_TASK_RUNNING);
+	claim_expect(f, "B2", &next);
+}
+
+/* The task a context would fold into its completion was claimed by
+ * another worker since: that claim is skipped, the completion still
+ * commits, and the next runnable task is claimed instead. */
+static void test_engine__complete_claim_stale_hint_falls_back(void **state)
+{
+	fixture *f = *state;
+	orc_context *other = NULL;
+	orc_claim cl, theirs;
+	orc_error err;
+
+	ASSERT_ST(ORC_OK, orc_workflow_start(f->ctx, "wf", f->dag, NULL, &err));
+	run_task(f, "A", NULL);
+	claim_expect(f, "B1", &cl);
+	ASSERT_ST(ORC_OK, orc_context_create(&other,
+					     checked_backend_vtable(f->cb),
+					     NULL, &err));
+	ASSERT_ST(ORC_OK, orc_workflow_claim_task(&theirs, other, "wf", "B2",
+						  "w2", 1000, &err));
+	assert_int_equal(complete_claim(f, &cl, "w1"), ORC_OK);
+	assert_string_equal(cl.task_id, "B3");
+	assert_int_equal(get_rec(f, "B1").state, ORC_TASK_SUCCEEDED);
+	assert_string_equal(get_rec(f, "B2").owner, "w2");
+	assert_string_equal(get_rec(f, "B3").owner, "w1");
+	orc_context_free(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -793,6 +907,9 @@ int main(void)
 		T(test_engine__dependency_outputs_reach_payload),
 		T(test_engine__own_writes_spare_reads),
 		T(test_engine__stale_hint_falls_back),
+		T(test_engine__complete_claim_runs_the_workflow),
+		T(test_engine__complete_claim_stale_token_claims_nothing),
+		T(test_engine__complete_claim_stale_hint_falls_back),
 		T(test_engine__output_must_be_json),
 		T(test_engine__stale_token_refused_after_reclaim),
 		T(test_engine__heartbeat_keeps_the_lease),
