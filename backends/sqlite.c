@@ -74,6 +74,10 @@ enum sq_stmt {
 	S_TASK_UPDATE,
 	S_TASK_WRITE,
 	S_TASK_MARK,
+	S_READY_LO,
+	S_READY_LOWER,
+	S_READY_SET,
+	S_READY_FIRST,
 	S_LIST_READY,
 	S_LIST_READY_PAY,
 	S_LIST_MASK,
@@ -84,9 +88,12 @@ enum sq_stmt {
 	S_COUNT
 };
 
-/* The mark statement spells PENDING and READY as numbers. */
+/* The statements spell PENDING and READY as numbers. */
 _Static_assert(ORC_TASK_PENDING == 0 && ORC_TASK_READY == 1,
-	       "S_TASK_MARK and tasks_ready assume PENDING 0 and READY 1");
+	       "S_TASK_MARK and S_READY_* assume PENDING 0 and READY 1");
+
+/* A READY listing that skips more rows than this raises ready_lo. */
+#define SQ_READY_SLACK 64
 
 /* Task rows are found by key, (workflow key << 32) | position, and the
  * id is checked in the same WHERE clause (?1 key, ?2 id): a wrong key
@@ -171,13 +178,18 @@ static const char *const stmt_sql[S_COUNT] = {
 		"AND ?3 < ndeps AND ((done >> ?3) & 1) = 0 "
 		"AND (?6 = 0 OR ((?6 >> state) & 1) = 1) "
 		"AND (?7 < 0 OR version = ?7)",
-	/* Without statistics the planner would pick another index and
-	 * scan every task of the workflow; INDEXED BY makes the claim path
-	 * walk only READY rows (and fails at prepare if it cannot). */
-	[S_LIST_READY] = "SELECT " TASK_COLS " FROM tasks INDEXED BY "
-		"tasks_ready WHERE wf = ?1 AND state = 1",
-	[S_LIST_READY_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
-		"INDEXED BY tasks_ready WHERE wf = ?1 AND state = 1",
+	/* READY tasks of workflow ?1 lie at positions >= ready_lo (see
+	 * sqlite_schema.c): listings scan keys from there. */
+	[S_READY_LO] = "SELECT ready_lo FROM wf_keys WHERE key = ?1",
+	[S_READY_LOWER] = "UPDATE wf_keys SET ready_lo = ?2 "
+		"WHERE key = ?1 AND ready_lo > ?2",
+	[S_READY_SET] = "UPDATE wf_keys SET ready_lo = ?2 WHERE key = ?1",
+	[S_READY_FIRST] = "SELECT key FROM tasks WHERE key BETWEEN ?1 AND ?2 "
+		"AND state = 1 ORDER BY key LIMIT 1",
+	[S_LIST_READY] = "SELECT " TASK_COLS ", key FROM tasks "
+		"WHERE key BETWEEN ?1 AND ?2 AND state = 1",
+	[S_LIST_READY_PAY] = "SELECT " TASK_COLS ", output, error, key "
+		"FROM tasks WHERE key BETWEEN ?1 AND ?2 AND state = 1",
 	/* A range of keys: the workflow's tasks in definition order. */
 	[S_LIST_MASK] = "SELECT " TASK_COLS " FROM tasks "
 		"WHERE key BETWEEN ?1 AND ?3 "
@@ -467,6 +479,76 @@ static int64_t task_key_at(int64_t wf, uint64_t pos)
 	return (int64_t)(((uint64_t)wf << 32) | pos);
 }
 
+/* ---- the READY bound ---- */
+
+/* Task at @p key became READY in the caller's transaction: keep its
+ * workflow's ready_lo at or below it. A SQLite result code. */
+static int ready_lower(sq_backend *sb, int64_t key)
+{
+	sqlite3_stmt *s = stmt(sb, S_READY_LOWER);
+
+	sqlite3_bind_int64(s, 1, (int64_t)((uint64_t)key >> 32));
+	sqlite3_bind_int64(s, 2, (int64_t)((uint64_t)key & UINT32_MAX));
+	return exec_stmt(s);
+}
+
+/* The ready_lo of workflow @p wf (0 when it has none). */
+static int ready_lo(sq_backend *sb, int64_t wf, int64_t *lo)
+{
+	sqlite3_stmt *s = stmt(sb, S_READY_LO);
+	int rc;
+
+	*lo = 0;
+	sqlite3_bind_int64(s, 1, wf);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*lo = sqlite3_column_int64(s, 0);
+	done_with(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * Raise ready_lo of workflow @p wf to its first READY task (past the
+ * last position when there is none), so later listings skip what this
+ * one had to. Under the write lock, so no task can become READY below
+ * the new bound meanwhile; best effort and never waiting for the lock:
+ * a listing is a read, and a stale bound only costs a longer scan.
+ */
+static void ready_raise(sq_backend *sb, int64_t wf)
+{
+	sqlite3_stmt *s;
+	int64_t lo, first = UINT32_MAX;
+	int rc;
+
+	sqlite3_busy_timeout(sb->db, 0);
+	rc = exec_stmt(stmt(sb, S_BEGIN));
+	sqlite3_busy_timeout(sb->db, sb->busy_ms);
+	if (rc != SQLITE_OK)
+		return;
+	rc = ready_lo(sb, wf, &lo);
+	if (rc == SQLITE_OK) {
+		s = stmt(sb, S_READY_FIRST);
+		sqlite3_bind_int64(s, 1, task_key_at(wf, (uint64_t)lo));
+		sqlite3_bind_int64(s, 2, task_key_at(wf, UINT32_MAX));
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			first = (int64_t)((uint64_t)sqlite3_column_int64(s, 0) &
+					  UINT32_MAX);
+		done_with(s);
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	if (rc == SQLITE_OK && first > lo) {
+		s = stmt(sb, S_READY_SET);
+		sqlite3_bind_int64(s, 1, wf);
+		sqlite3_bind_int64(s, 2, first);
+		rc = exec_stmt(s);
+	}
+	if (rc == SQLITE_OK)
+		rc = exec_stmt(stmt(sb, S_COMMIT));
+	if (rc != SQLITE_OK)
+		txn_rollback(sb);
+}
+
 /* ---- workflows ---- */
 
 /* INSERT OR IGNORE one seeded task at @p key; a SQLite result code. */
@@ -596,6 +678,12 @@ static orc_status sq_create_workflow(orc_backend *b, const orc_workflow_rec *wf,
 				     t->id, wf->id);
 			goto rollback;
 		}
+	}
+	/* Seeded tasks may be READY anywhere. */
+	rc = ready_lower(sb, task_key_at(wk, 0));
+	if (rc != SQLITE_OK) {
+		st = sb_fail(err, sb, rc, "create workflow %s", wf->id);
+		goto rollback;
 	}
 	s = stmt(sb, S_WF_INSERT);
 	sqlite3_bind_text(s, 1, wf->id, -1, SQLITE_STATIC);
@@ -942,6 +1030,10 @@ static orc_status task_write_fast(sq_backend *sb, const struct sq_target *t,
 		return sb_fail(err, sb, rc, "update task %s in workflow %s",
 			       t->tid, t->wf_id);
 	changed = sqlite3_changes(sb->db) == 1;
+	if (changed && (u->set & ORC_SET_STATE) && u->state == ORC_TASK_READY &&
+	    (rc = ready_lower(sb, t->key)) != SQLITE_OK)
+		return sb_fail(err, sb, rc, "update task %s in workflow %s",
+			       t->tid, t->wf_id);
 	if (changed && (!t->out ||
 			brief_fill(t, (u->set & ORC_SET_STATE) ?
 				   (int)u->state : -1,
@@ -987,6 +1079,12 @@ static int task_mark_fast(sq_backend *sb, const struct sq_target *t,
 	}
 	if (sqlite3_changes(sb->db) != 1)
 		return 0;
+	if (sb->written_state == ORC_TASK_READY &&
+	    (rc = ready_lower(sb, t->key)) != SQLITE_OK) {
+		*st = sb_fail(err, sb, rc, "update task %s in workflow %s",
+			      t->tid, t->wf_id);
+		return -1;
+	}
 	if (t->out && !brief_fill(t, sb->written_state, sb->written_version)) {
 		*st = task_reread(sb, t, t->out, err);
 		return *st == ORC_OK ? 1 : -1;
@@ -1169,6 +1267,8 @@ static orc_status task_write_at(sq_backend *sb, const struct sq_target *t,
 	if (set & ORC_SET_ERROR)
 		bind_text(s, 18, u->error);
 	rc = exec_stmt(s);
+	if (rc == SQLITE_OK && cur.state == ORC_TASK_READY)
+		rc = ready_lower(sb, t->key);
 	if (rc != SQLITE_OK) {
 		st = sb_fail(err, sb, rc, "update task %s in workflow %s",
 			     t->tid, t->wf_id);
@@ -1316,8 +1416,8 @@ static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
 	orc_status st = ORC_OK;
 	orc_task_rec rec;
 	sqlite3_stmt *s;
-	int64_t wk;
-	int rc;
+	int64_t wk, lo = 0, first = -1;
+	int rc, ready = 0;
 
 	ORC_CHECK_ARG(b != NULL, err);
 	ORC_CHECK_ARG(wf_id != NULL, err);
@@ -1333,8 +1433,17 @@ static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
 		return st;
 	}
 	if (states == ORC_TASK_BIT(ORC_TASK_READY)) {
+		rc = ready_lo(sb, wk, &lo);
+		if (rc != SQLITE_OK) {
+			st = sb_fail(err, sb, rc, "list tasks of workflow %s",
+				     wf_id);
+			pthread_mutex_unlock(&sb->mu);
+			return st;
+		}
 		s = stmt(sb, pay ? S_LIST_READY_PAY : S_LIST_READY);
-		sqlite3_bind_int64(s, 1, wk);
+		sqlite3_bind_int64(s, 1, task_key_at(wk, (uint64_t)lo));
+		sqlite3_bind_int64(s, 2, task_key_at(wk, UINT32_MAX));
+		ready = 1;
 	} else {
 		s = stmt(sb, pay ? S_LIST_MASK_PAY : S_LIST_MASK);
 		sqlite3_bind_int64(s, 1, task_key_at(wk, 0));
@@ -1351,6 +1460,9 @@ static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
 			rec.error = (char *)sqlite3_column_text(s,
 								TASK_NCOLS + 1);
 		}
+		if (ready && first < 0)
+			first = (int64_t)((uint64_t)sqlite3_column_int64(
+				s, TASK_NCOLS + 2 * pay) & UINT32_MAX);
 		if (cb(&rec, payload))
 			break;
 	}
@@ -1358,6 +1470,12 @@ static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
 		st = sb_fail(err, sb, rc, "list tasks of workflow %s",
 			     wf_id);
 	done_with(s);
+	/* Skipped many rows, or found none: raise the bound for the next
+	 * listing (outside the statement: it needs the write lock). */
+	if (st == ORC_OK && ready && lo < UINT32_MAX &&
+	    (first < 0 || first - lo > SQ_READY_SLACK) &&
+	    sqlite3_get_autocommit(sb->db))
+		ready_raise(sb, wk);
 	pthread_mutex_unlock(&sb->mu);
 	return st;
 }

@@ -160,9 +160,8 @@ static void test_sqlite__new_file_gets_schema_version(void **state)
 	db = raw_open(path);
 	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
 	n = raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
-		    "('workflows', 'wf_keys', 'tasks', 'locks', 'tasks_id', "
-		    "'tasks_ready')");
-	assert_int_equal(n, 6);
+		    "('workflows', 'wf_keys', 'tasks', 'locks', 'tasks_id')");
+	assert_int_equal(n, 5);
 	sqlite3_close(db);
 	orc_backend_free(b);
 	sqlite_files_remove(path);
@@ -716,43 +715,133 @@ static void test_sqlite__busy_is_throttled(void **state)
 
 /* ---- the READY listing uses its index ---- */
 
-static void test_sqlite__ready_listing_uses_index(void **state)
+static int collect_ids(const orc_task_rec *rec, void *payload)
 {
-	char path[512], plan[512] = "";
-	sqlite3_stmt *s = NULL, *e = NULL;
-	orc_backend *b;
+	char *ids = payload;
+
+	snprintf(ids + strlen(ids), 4096 - strlen(ids), "%s ", rec->id);
+	return 0;
+}
+
+/* The READY tasks of "wf" as "t1 t2 ", listed through @p b. */
+static void ready_ids(char ids[4096], orc_backend *b)
+{
+	ids[0] = '\0';
+	EXPECT(ORC_OK, b->list_tasks(b, "wf", ORC_TASK_BIT(ORC_TASK_READY), 0,
+				     collect_ids, ids, E));
+}
+
+static void set_state(orc_backend *b, const char *id, orc_task_state st)
+{
+	orc_task_update u = upd();
+
+	u.set = ORC_SET_STATE;
+	u.state = st;
+	EXPECT(ORC_OK, b->update_task(b, "wf", id, &u, NULL, E));
+}
+
+/* READY tasks are found by a scan from a bound no READY task is below:
+ * a listing that skipped many rows raises it, and every way a task
+ * becomes READY again (a retry, a promotion, a reset) lowers it, for
+ * every connection. The listing is right at each step. */
+static void test_sqlite__ready_bound_follows_the_tasks(void **state)
+{
+	char path[512], ids[4096], id[16];
+	orc_backend *b, *b2;
 	sqlite3 *db;
-	int found = 0;
+	int i;
 
 	(void)state;
-	path_for(path, sizeof(path), "plan.db");
+	path_for(path, sizeof(path), "bound.db");
 	b = open_db(path, NULL);
-	db = orc__sqlite_db(b);
-	/* Find the backend's own READY-listing statement and ask SQLite
-	 * how it runs it. */
-	while ((s = sqlite3_next_stmt(db, s)) != NULL) {
-		const char *sql = sqlite3_sql(s);
-		char q[1024];
-
-		if (!strstr(sql, "state = 1") || !strstr(sql, "SELECT") ||
-		    strstr(sql, "output"))
-			continue;
-		snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
-		assert_int_equal(sqlite3_prepare_v2(db, q, -1, &e, NULL),
-				 SQLITE_OK);
-		while (sqlite3_step(e) == SQLITE_ROW)
-			snprintf(plan + strlen(plan),
-				 sizeof(plan) - strlen(plan), "%s; ",
-				 (const char *)sqlite3_column_text(e, 3));
-		sqlite3_finalize(e);
-		found = 1;
-		break;
+	b2 = open_db(path, NULL);
+	db = raw_open(path);
+	seed_flat(b, "wf", 300);
+	for (i = 0; i < 290; i++) {
+		snprintf(id, sizeof(id), "t%d", i);
+		set_state(b, id, ORC_TASK_SUCCEEDED);
 	}
-	assert_true(found);
-	if (!strstr(plan, "tasks_ready"))
-		fail_msg("READY listing does not use tasks_ready: %s", plan);
+	ready_ids(ids, b);
+	assert_string_equal(ids, "t290 t291 t292 t293 t294 t295 t296 t297 "
+			    "t298 t299 ");
+	/* Raised past the 290 rows this listing skipped. */
+	assert_int_equal(raw_int(db, "SELECT ready_lo FROM wf_keys"), 290);
+	/* A task below the bound becomes READY again, on the other
+	 * connection: the bound comes down with it. */
+	set_state(b2, "t5", ORC_TASK_READY);
+	assert_int_equal(raw_int(db, "SELECT ready_lo FROM wf_keys"), 5);
+	ready_ids(ids, b);
+	assert_int_equal(strncmp(ids, "t5 t290 ", 8), 0);
+	/* Nothing READY: the bound goes past the end, and the next READY
+	 * task brings it back. */
+	set_state(b, "t5", ORC_TASK_SUCCEEDED);
+	for (i = 290; i < 300; i++) {
+		snprintf(id, sizeof(id), "t%d", i);
+		set_state(b, id, ORC_TASK_SUCCEEDED);
+	}
+	ready_ids(ids, b);
+	assert_string_equal(ids, "");
+	assert_true(raw_int(db, "SELECT ready_lo > 300 FROM wf_keys"));
+	set_state(b2, "t7", ORC_TASK_READY);
+	ready_ids(ids, b);
+	assert_string_equal(ids, "t7 ");
+	sqlite3_close(db);
+	orc_backend_free(b2);
 	orc_backend_free(b);
 	sqlite_files_remove(path);
+}
+
+/* The bound also comes down when a fan-out mark promotes a task: the
+ * one-statement mark (an INTEGER done set) and the general one (a BLOB
+ * done set, past 62 dependencies). */
+static void test_sqlite__ready_bound_lowered_by_promotion(void **state)
+{
+	static const int ndeps[2] = { 2, 70 };
+	char path[512], ids[4096], names[70][8];
+	const char *deps[70];
+	orc_task_seed t[71];
+	orc_workflow_rec wf;
+	orc_backend *b;
+	int round, i;
+
+	(void)state;
+	for (i = 0; i < 70; i++) {
+		snprintf(names[i], sizeof(names[i]), "d%d", i);
+		deps[i] = names[i];
+	}
+	for (round = 0; round < 2; round++) {
+		int n = ndeps[round];
+
+		path_for(path, sizeof(path), "promote.db");
+		b = open_db(path, NULL);
+		memset(t, 0, sizeof(t));
+		for (i = 0; i < n; i++)
+			t[i].id = names[i];
+		t[n].id = "z";
+		t[n].ndeps = (uint32_t)n;
+		t[n].deps = deps;
+		wf_init(&wf, "wf");
+		wf.ntasks = (uint32_t)n + 1;
+		EXPECT(ORC_OK, b->create_workflow(b, &wf, t, (size_t)n + 1, E));
+		for (i = 0; i < n; i++)
+			set_state(b, names[i], ORC_TASK_SUCCEEDED);
+		ready_ids(ids, b);
+		assert_string_equal(ids, "");  /* bound past the end */
+		for (i = 0; i < n; i++) {
+			orc_task_update u = upd();
+
+			u.if_states = ORC_TASK_BIT(ORC_TASK_PENDING);
+			u.set = ORC_SET_DONE_DEP | ORC_SET_PROMOTE;
+			u.done_dep = names[i];
+			u.done_dep_index = (uint32_t)i;
+			EXPECT(ORC_OK, b->update_task(b, "wf", "z", &u, NULL,
+						      E));
+		}
+		ready_ids(ids, b);
+		assert_string_equal(ids, "z ");
+		orc_backend_free(b);
+		sqlite_files_remove(path);
+	}
 }
 
 /* ---- two connections racing, in threads ---- */
@@ -1261,7 +1350,8 @@ int main(void)
 		cmocka_unit_test(test_sqlite__memory_database),
 		cmocka_unit_test(test_sqlite__bad_options_and_paths),
 		cmocka_unit_test(test_sqlite__busy_is_throttled),
-		cmocka_unit_test(test_sqlite__ready_listing_uses_index),
+		cmocka_unit_test(test_sqlite__ready_bound_follows_the_tasks),
+		cmocka_unit_test(test_sqlite__ready_bound_lowered_by_promotion),
 		cmocka_unit_test(test_sqlite__two_connections_claim_once),
 		cmocka_unit_test(test_sqlite__processes_claim_each_task_once),
 		cmocka_unit_test(test_sqlite__processes_create_one_file_at_once),
