@@ -49,10 +49,12 @@ ORC_API const char *orc_backend_name(const orc_backend *b);
  */
 typedef enum orc_sqlite_sync {
 	/**
-	 * PRAGMA synchronous = NORMAL: the WAL is synced at checkpoints,
-	 * not at each commit. The database stays consistent and every
-	 * committed write survives a crash of the process (SIGKILL, abort);
-	 * the last commits may be lost on power loss or an OS crash.
+	 * PRAGMA synchronous = NORMAL: the WAL is synced at checkpoints
+	 * (each 4 MiB of WAL, as with SQLite's defaults), not at each
+	 * commit. The database stays consistent and every committed write
+	 * survives a crash of the process (SIGKILL, abort); the commits
+	 * since the last checkpoint may be lost on power loss or an OS
+	 * crash.
 	 */
 	ORC_SQLITE_SYNC_NORMAL = 0,
 	/**
