@@ -78,8 +78,6 @@ enum sq_stmt {
 	S_READY_LOWER,
 	S_READY_SET,
 	S_READY_FIRST,
-	S_LIST_READY,
-	S_LIST_READY_PAY,
 	S_LIST_MASK,
 	S_LIST_MASK_PAY,
 	S_LOCK_GET,
@@ -186,16 +184,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_READY_SET] = "UPDATE wf_keys SET ready_lo = ?2 WHERE key = ?1",
 	[S_READY_FIRST] = "SELECT key FROM tasks WHERE key BETWEEN ?1 AND ?2 "
 		"AND state = 1 ORDER BY key LIMIT 1",
-	[S_LIST_READY] = "SELECT " TASK_COLS ", key FROM tasks "
-		"WHERE key BETWEEN ?1 AND ?2 AND state = 1",
-	[S_LIST_READY_PAY] = "SELECT " TASK_COLS ", output, error, key "
-		"FROM tasks WHERE key BETWEEN ?1 AND ?2 AND state = 1",
-	/* A range of keys: the workflow's tasks in definition order. */
-	[S_LIST_MASK] = "SELECT " TASK_COLS " FROM tasks "
+	/* Keys ?1 to ?3 (a workflow's, in definition order; a READY
+	 * listing starts at ready_lo), states in mask ?2 (0 = all). */
+	[S_LIST_MASK] = "SELECT " TASK_COLS ", key FROM tasks "
 		"WHERE key BETWEEN ?1 AND ?3 "
 		"AND (?2 = 0 OR ((?2 >> state) & 1) = 1)",
-	[S_LIST_MASK_PAY] = "SELECT " TASK_COLS ", output, error FROM tasks "
-		"WHERE key BETWEEN ?1 AND ?3 "
+	[S_LIST_MASK_PAY] = "SELECT " TASK_COLS ", output, error, key "
+		"FROM tasks WHERE key BETWEEN ?1 AND ?3 "
 		"AND (?2 = 0 OR ((?2 >> state) & 1) = 1)",
 	[S_LOCK_GET] = "SELECT name, owner, version, expiry_ms FROM locks "
 		"WHERE name = ?1",
@@ -1417,7 +1412,7 @@ static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
 	orc_task_rec rec;
 	sqlite3_stmt *s;
 	int64_t wk, lo = 0, first = -1;
-	int rc, ready = 0;
+	int rc, ready;
 
 	ORC_CHECK_ARG(b != NULL, err);
 	ORC_CHECK_ARG(wf_id != NULL, err);
@@ -1432,24 +1427,16 @@ static orc_status sq_list_tasks(orc_backend *b, const char *wf_id,
 		pthread_mutex_unlock(&sb->mu);
 		return st;
 	}
-	if (states == ORC_TASK_BIT(ORC_TASK_READY)) {
-		rc = ready_lo(sb, wk, &lo);
-		if (rc != SQLITE_OK) {
-			st = sb_fail(err, sb, rc, "list tasks of workflow %s",
-				     wf_id);
-			pthread_mutex_unlock(&sb->mu);
-			return st;
-		}
-		s = stmt(sb, pay ? S_LIST_READY_PAY : S_LIST_READY);
-		sqlite3_bind_int64(s, 1, task_key_at(wk, (uint64_t)lo));
-		sqlite3_bind_int64(s, 2, task_key_at(wk, UINT32_MAX));
-		ready = 1;
-	} else {
-		s = stmt(sb, pay ? S_LIST_MASK_PAY : S_LIST_MASK);
-		sqlite3_bind_int64(s, 1, task_key_at(wk, 0));
-		sqlite3_bind_int64(s, 2, states);
-		sqlite3_bind_int64(s, 3, task_key_at(wk, UINT32_MAX));
+	ready = states == ORC_TASK_BIT(ORC_TASK_READY);
+	if (ready && (rc = ready_lo(sb, wk, &lo)) != SQLITE_OK) {
+		st = sb_fail(err, sb, rc, "list tasks of workflow %s", wf_id);
+		pthread_mutex_unlock(&sb->mu);
+		return st;
 	}
+	s = stmt(sb, pay ? S_LIST_MASK_PAY : S_LIST_MASK);
+	sqlite3_bind_int64(s, 1, task_key_at(wk, (uint64_t)lo));
+	sqlite3_bind_int64(s, 2, states);
+	sqlite3_bind_int64(s, 3, task_key_at(wk, UINT32_MAX));
 	/* One statement: one snapshot, held until reset; callbacks must not
 	 * call back into this backend (the mutex is held). */
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
