@@ -7,11 +7,18 @@
  * leaves its task FAILED, its downstream CANCELED and the workflow
  * FAILED with that task's error.
  *
+ * The same runs go to the in-memory backend (2000 workflows) and to one
+ * SQLite file (300 workflows): there they also exercise its integer
+ * keys, grouped claims and the READY bound that listings start from.
+ *
  * Seeds are fixed (ORC_RANDOM_SEED overrides the base, and
  * ORC_RANDOM_WORKFLOWS the count); a failure prints the seed to replay.
  */
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,8 +26,14 @@
 #include "support/checked_backend.h"
 #include "support/testutil.h"
 
+#if ORC_HAVE_SQLITE
+#include "orchestra/backends.h"
+#include "sqlite/sqlite_files.h"
+#endif
+
 #define DEFAULT_SEED 20261126ULL
 #define DEFAULT_WORKFLOWS 2000
+#define DEFAULT_WORKFLOWS_SQLITE 300
 #define LEASE_MS 1000
 
 typedef struct world {
@@ -182,15 +195,29 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 	return buf;
 }
 
-static void test_random__workflows_hold_invariants(void **state)
+/* A workflow that never ends (a READY task nobody can find, a lost
+ * wake-up) would hang the suite: each run gets WATCHDOG_S seconds of
+ * real time, then the test fails naming the seed. */
+#define WATCHDOG_S 120
+static char watchdog_msg[96];
+
+static void watchdog(int sig)
+{
+	(void)sig;
+	if (write(2, watchdog_msg, strlen(watchdog_msg)) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/* Run @p count random workflows on @p store (shared by all of them,
+ * each under its own id) and check each one. */
+static void run_random(orc_backend *store, unsigned count)
 {
 	const char *env = getenv("ORC_RANDOM_SEED");
 	uint64_t base = env ? strtoull(env, NULL, 10) : DEFAULT_SEED;
-	unsigned count = DEFAULT_WORKFLOWS, k;
-	unsigned succeeded = 0, failed = 0;
+	unsigned succeeded = 0, failed = 0, k;
 	unsigned long tasks = 0, stale = 0;
 
-	(void)state;
 	env = getenv("ORC_RANDOM_WORKFLOWS");
 	if (env)
 		count = (unsigned)strtoul(env, NULL, 10);
@@ -198,8 +225,9 @@ static void test_random__workflows_hold_invariants(void **state)
 		uint64_t seed = base + k, rng = seed;
 		world w;
 		orc_runner_options o = ORC_RUNNER_OPTIONS_INIT;
-		orc_backend *mem = NULL;
+		orc_backend *mem = store;
 		checked_backend *cb;
+		char id[16];
 		orc_runner *runner = NULL;
 		orc_context *ctx = NULL;
 		orc_dag *dag;
@@ -218,10 +246,13 @@ static void test_random__workflows_hold_invariants(void **state)
 		if (!dag)
 			fail_msg("seed %llu: could not build DAG",
 				 (unsigned long long)seed);
-		assert_int_equal(orc_memory_backend_create(&mem, NULL, NULL),
-				 ORC_OK);
+		snprintf(id, sizeof(id), "r%u", k);
+		if (!store)
+			assert_int_equal(orc_memory_backend_create(&mem, NULL,
+								   NULL),
+					 ORC_OK);
 		cb = checked_backend_create(mem);
-		checked_backend_watch(cb, "r", dag);
+		checked_backend_watch(cb, id, dag);
 		o.threads = 8;
 		o.lease_ms = LEASE_MS;
 		o.clock = world_now;
@@ -235,7 +266,13 @@ static void test_random__workflows_hold_invariants(void **state)
 		assert_int_equal(orc_runner_register(runner, NULL,
 						     random_handler, &w, NULL),
 				 ORC_OK);
-		st = orc_runner_run(&res, runner, "r", dag, NULL, &err);
+		snprintf(watchdog_msg, sizeof(watchdog_msg), "seed %llu: the "
+			 "workflow did not end within %d s\n",
+			 (unsigned long long)seed, WATCHDOG_S);
+		signal(SIGALRM, watchdog);
+		alarm(WATCHDOG_S);
+		st = orc_runner_run(&res, runner, id, dag, NULL, &err);
+		alarm(0);
 		if (st != ORC_OK)
 			fail_msg("seed %llu: run failed: %s",
 				 (unsigned long long)seed, err.message);
@@ -244,7 +281,7 @@ static void test_random__workflows_hold_invariants(void **state)
 				 checked_backend_first_violation(cb));
 		assert_int_equal(orc_context_create(&ctx, mem, NULL, NULL),
 				 ORC_OK);
-		assert_int_equal(orc_workflow_snapshot(&snap, ctx, "r",
+		assert_int_equal(orc_workflow_snapshot(&snap, ctx, id,
 						       ORC_SNAPSHOT_PAYLOADS,
 						       &err), ORC_OK);
 		bad = check_final(dag, &snap, &res, buf, sizeof(buf));
@@ -263,7 +300,8 @@ static void test_random__workflows_hold_invariants(void **state)
 		orc_context_free(ctx);
 		orc_runner_free(runner);
 		checked_backend_free(cb);
-		orc_backend_free(mem);
+		if (!store)
+			orc_backend_free(mem);
 		orc_dag_free(dag);
 	}
 	/* Both outcomes must be exercised, or the test proves too little. */
@@ -276,10 +314,39 @@ static void test_random__workflows_hold_invariants(void **state)
 	assert_true(stale > count / 20);
 }
 
+static void test_random__workflows_hold_invariants(void **state)
+{
+	(void)state;
+	run_random(NULL, DEFAULT_WORKFLOWS);
+}
+
+#if ORC_HAVE_SQLITE
+static void test_random__workflows_hold_invariants_on_sqlite(void **state)
+{
+	char dir[256], path[300];
+	orc_backend *b = NULL;
+	orc_error err;
+
+	(void)state;
+	assert_int_equal(sqlite_test_dir_create(dir, sizeof(dir), "random"),
+			 0);
+	snprintf(path, sizeof(path), "%s/random.db", dir);
+	if (orc_sqlite_backend_open(&b, path, NULL, &err) != ORC_OK)
+		fail_msg("open %s: %s", path, err.message);
+	run_random(b, DEFAULT_WORKFLOWS_SQLITE);
+	orc_backend_free(b);
+	sqlite_files_remove(path);
+	assert_int_equal(sqlite_test_dir_remove(dir), 0);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random__workflows_hold_invariants),
+#if ORC_HAVE_SQLITE
+		cmocka_unit_test(test_random__workflows_hold_invariants_on_sqlite),
+#endif
 	};
 	return cmocka_run_group_tests_name("random", tests, NULL, NULL);
 }
