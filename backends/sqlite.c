@@ -499,6 +499,10 @@ static int ready_lo(sq_backend *sb, int64_t wf, int64_t *lo)
 	if (rc == SQLITE_ROW)
 		*lo = sqlite3_column_int64(s, 0);
 	done_with(s);
+	/* A position: out of range (a file edited by hand) would reach
+	 * into another workflow's keys; 0 is always safe. */
+	if (*lo < 0 || *lo > UINT32_MAX)
+		*lo = 0;
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 

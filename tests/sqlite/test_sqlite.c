@@ -785,6 +785,17 @@ static void test_sqlite__ready_bound_follows_the_tasks(void **state)
 	set_state(b2, "t7", ORC_TASK_READY);
 	ready_ids(ids, b);
 	assert_string_equal(ids, "t7 ");
+	/* A bound edited out of range by hand reads as 0: the READY task
+	 * is still found, and only this workflow's. */
+	seed_flat(b, "wf2", 3);
+	seed_flat(b, "wf3", 3);
+	assert_int_equal(raw_int(db, "SELECT key FROM wf_keys WHERE id = "
+				 "'wf3'"), 3);
+	assert_int_equal(sqlite3_exec(db, "UPDATE wf_keys SET ready_lo = "
+				      "(2 << 32) WHERE id = 'wf'", NULL,
+				      NULL, NULL), SQLITE_OK);
+	ready_ids(ids, b);
+	assert_string_equal(ids, "t7 ");
 	sqlite3_close(db);
 	orc_backend_free(b2);
 	orc_backend_free(b);
