@@ -768,9 +768,9 @@ struct fold_claim {
 	int applied;
 };
 
-/* Add the claim of the oldest task our own writes made READY to a
- * group that writes @p idx and its dependents @p succ (every write of a
- * group names a different task). */
+/* Add to a group that writes @p idx and its dependents @p succ the
+ * claim of the task our own writes made READY nearest after @p idx
+ * (every write of a group names a different task). */
 static int fold_claim_add(struct fold_claim *fc, orc_context *ctx,
 			  orc__wf_cache *wf, size_t idx, const uint32_t *succ,
 			  size_t ns, int64_t now)
@@ -779,8 +779,7 @@ static int fold_claim_add(struct fold_claim *fc, orc_context *ctx,
 	int64_t hv;
 	size_t i;
 
-	/* The task after the one completed: a worker goes through the
-	 * workflow in definition order. */
+	/* A worker goes through the workflow in definition order. */
 	if (!fc || wf->ended || !orc__hint_next(&h, &hv, wf, idx + 1))
 		return 0;
 	if (h == idx)
