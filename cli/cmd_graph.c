@@ -46,7 +46,7 @@ int cli_cmd_validate(int argc, char **argv)
 	n = orc_dag_task_count(dag);
 	orc_dag_levels(dag, &nlevels);
 	for (i = 0; i < n; i++) {
-		orc_task_spec t;
+		orc_task_spec t = ORC_TASK_SPEC_INIT;
 
 		if (orc_dag_task_get(&t, dag, i, NULL) == ORC_OK &&
 		    t.target_kind == ORC_TARGET_COMMAND)
@@ -71,8 +71,8 @@ static int snapshot_state(const char *task_id, void *payload)
 	size_t i;
 
 	for (i = 0; i < snap->ntasks; i++)
-		if (strcmp(snap->tasks[i].id, task_id) == 0)
-			return (int)snap->tasks[i].state;
+		if (strcmp(orc_snapshot_task(snap, i)->id, task_id) == 0)
+			return (int)orc_snapshot_task(snap, i)->state;
 	return -1;
 }
 

@@ -150,10 +150,10 @@ static void print_results(orc_backend *backend, const char *wf_id,
 		goto out;
 	for (i = 0; i < snap.ntasks; i++) {
 		if (orc_dag_dependents(&succ, dag, i) != 0 ||
-		    !snap.tasks[i].output)
+		    !orc_snapshot_task(&snap, i)->output)
 			continue;
-		printf("%s output: ", snap.tasks[i].id);
-		cli_print_line(stdout, snap.tasks[i].output, 2000);
+		printf("%s output: ", orc_snapshot_task(&snap, i)->id);
+		cli_print_line(stdout, orc_snapshot_task(&snap, i)->output, 2000);
 		fputc('\n', stdout);
 	}
 out:

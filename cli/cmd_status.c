@@ -73,7 +73,7 @@ static int print_json(const orc_snapshot *snap, int64_t now)
 	json_object_set_new(doc, "updatedMs",
 			    json_integer(snap->workflow.updated_ms));
 	for (i = 0; i < snap->ntasks; i++) {
-		const orc_task_rec *t = &snap->tasks[i];
+		const orc_task_rec *t = orc_snapshot_task(snap, i);
 		json_t *o = json_object();
 
 		json_object_set_new(o, "id", json_string(t->id));
@@ -116,12 +116,12 @@ static void print_table(const orc_snapshot *snap, int64_t now)
 		fputc('\n', stdout);
 	}
 	for (i = 0; i < snap->ntasks; i++)
-		if (strlen(snap->tasks[i].id) > w)
-			w = strlen(snap->tasks[i].id);
+		if (strlen(orc_snapshot_task(snap, i)->id) > w)
+			w = strlen(orc_snapshot_task(snap, i)->id);
 	printf("\n%-*s  %-9s  %7s  %8s\n", (int)w, "TASK", "STATE",
 	       "ATTEMPT", "ELAPSED");
 	for (i = 0; i < snap->ntasks; i++) {
-		const orc_task_rec *t = &snap->tasks[i];
+		const orc_task_rec *t = orc_snapshot_task(snap, i);
 
 		printf("%-*s  %-9s  %7d  %8s", (int)w, t->id,
 		       orc_task_state_name(t->state), (int)t->attempt,

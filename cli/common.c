@@ -332,7 +332,7 @@ static const char *kind_name(orc_target_kind k)
 int cli_check_commands(const orc_dag *dag, const char *source)
 {
 	size_t i, n = orc_dag_task_count(dag), bad = 0;
-	orc_task_spec t;
+	orc_task_spec t = ORC_TASK_SPEC_INIT;
 
 	for (i = 0; i < n; i++) {
 		if (orc_dag_task_get(&t, dag, i, NULL) != ORC_OK ||
@@ -407,7 +407,7 @@ static int rebuild(orc_dag **out, const orc_dag *dag, const char *dir,
 	if ((st = orc_dag_create(&copy, &err)) != ORC_OK)
 		return cli_fail(source, st, &err);
 	for (i = 0; i < n && rc == CLI_OK; i++) {
-		orc_task_spec t;
+		orc_task_spec t = ORC_TASK_SPEC_INIT;
 		size_t argc = 0;
 		const char **argv;
 		char **owned;
@@ -439,7 +439,7 @@ static int rebuild(orc_dag **out, const orc_dag *dag, const char *dir,
 	for (i = 0; i < n && rc == CLI_OK; i++) {
 		const uint32_t *deps;
 		size_t nd = orc_dag_deps(&deps, dag, i);
-		orc_task_spec t, d;
+		orc_task_spec t = ORC_TASK_SPEC_INIT, d = ORC_TASK_SPEC_INIT;
 
 		orc_dag_task_get(&t, dag, i, NULL);
 		for (j = 0; j < nd && rc == CLI_OK; j++) {

@@ -101,7 +101,7 @@ static void draw(cli_view *v, const orc_snapshot *s)
 	if (v->drawn > 0)
 		printf("\x1b[%dA", v->drawn);
 	for (i = 0; i < s->ntasks; i++)
-		done += s->tasks[i].state == ORC_TASK_SUCCEEDED;
+		done += orc_snapshot_task(s, i)->state == ORC_TASK_SUCCEEDED;
 	printf("\r\x1b[2K%.*s  %s  %zu/%zu done\n",
 	       cols > 40 ? cols - 30 : 10, v->id,
 	       orc_workflow_state_name(s->workflow.state), done, s->ntasks);
@@ -112,7 +112,7 @@ static void draw(cli_view *v, const orc_snapshot *s)
 	limit = fit ? s->ntasks : room - 1;
 	for (pass = 0; pass < (fit ? 1 : 2); pass++) {
 		for (i = 0; i < s->ntasks && shown < limit; i++) {
-			const orc_task_rec *t = &s->tasks[i];
+			const orc_task_rec *t = orc_snapshot_task(s, i);
 
 			if (!fit && shown_first(t) != (pass == 0))
 				continue;
@@ -154,7 +154,7 @@ static void print_changes(cli_view *v, const orc_snapshot *s)
 		v->nseen = s->ntasks;
 	}
 	for (i = 0; i < s->ntasks; i++) {
-		const orc_task_rec *t = &s->tasks[i];
+		const orc_task_rec *t = orc_snapshot_task(s, i);
 
 		if (v->seen_state[i] == (int)t->state &&
 		    v->seen_attempt[i] == t->attempt)

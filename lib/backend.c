@@ -55,3 +55,8 @@ ORC_API const char *orc_backend_name(const orc_backend *b)
 {
 	return b && b->name ? b->name : "";
 }
+
+ORC_API uint32_t orc_backend_caps(const orc_backend *b)
+{
+	return b ? b->caps : 0;
+}

@@ -496,6 +496,19 @@ static orc_status frozen(orc_error *err)
 			     "DAG is validated and read-only");
 }
 
+/* Version 1 is the only one so far: a later version reads its new
+ * fields only when spec->version has them. */
+static orc_status spec_version(const orc_task_spec *spec, orc_error *err)
+{
+	if (spec->version == 0 || spec->version > ORC_TASK_SPEC_VERSION)
+		return orc_error_set(err, ORC_EINVAL,
+				     "task spec: version %u not in 1..%d (start "
+				     "from ORC_TASK_SPEC_INIT or "
+				     "orc_task_spec_init())",
+				     spec->version, ORC_TASK_SPEC_VERSION);
+	return ORC_OK;
+}
+
 ORC_API orc_status orc_dag_add_task(orc_dag *dag, const orc_task_spec *spec,
 				    orc_error *err)
 {
@@ -506,6 +519,8 @@ ORC_API orc_status orc_dag_add_task(orc_dag *dag, const orc_task_spec *spec,
 
 	ORC_CHECK_ARG(dag != NULL, err);
 	ORC_CHECK_ARG(spec != NULL, err);
+	if ((st = spec_version(spec, err)) != ORC_OK)
+		return st;
 	if (dag->valid)
 		return frozen(err);
 	if (spec->id == NULL)
@@ -924,9 +939,12 @@ ORC_API orc_status orc_dag_task_get(orc_task_spec *out, const orc_dag *dag,
 {
 	const struct orc__task *t;
 	const struct orc__policy *p;
+	orc_status st;
 
 	ORC_CHECK_ARG(out != NULL, err);
 	ORC_CHECK_ARG(dag != NULL, err);
+	if ((st = spec_version(out, err)) != ORC_OK)
+		return st;
 	if (index >= dag->ntasks)
 		return orc_error_set(err, ORC_EINVAL,
 				     "task index %zu out of range (%u tasks)",

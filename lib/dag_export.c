@@ -122,7 +122,7 @@ static int state_of(orc_dag_state_fn fn, void *payload, const char *id)
 
 static const char *id_of(const orc_dag *dag, size_t i)
 {
-	orc_task_spec s;
+	orc_task_spec s = ORC_TASK_SPEC_INIT;
 
 	orc_dag_task_get(&s, dag, i, NULL);
 	return s.id;

@@ -547,7 +547,7 @@ static int put(json_t *obj, const char *key, json_t *v)
 
 static json_t *task_json(const orc_dag *dag, size_t t)
 {
-	orc_task_spec s;
+	orc_task_spec s = ORC_TASK_SPEC_INIT;
 	const uint32_t *deps;
 	size_t nd, k;
 	json_t *o = json_object(), *a;
@@ -571,7 +571,7 @@ static json_t *task_json(const orc_dag *dag, size_t t)
 	if (ok && nd) {
 		ok = put(o, "dependsOn", a = json_array());
 		for (k = 0; ok && k < nd; k++) {
-			orc_task_spec d;
+			orc_task_spec d = ORC_TASK_SPEC_INIT;
 
 			orc_dag_task_get(&d, dag, deps[k], NULL);
 			ok = json_array_append_new(a, json_string(d.id)) == 0;

@@ -40,6 +40,14 @@ orc_status orc__cancel_claimable(orc_context *ctx, const char *wf_id,
 /* Have the backend write tasks of a started workflow that are missing. */
 orc_status orc__reseed(orc_context *ctx, orc__wf_cache *wf, orc_error *err);
 
+/* Task @p i of a snapshot this library filled (records at its own
+ * sizeof; the public accessor is orc_snapshot_task()). */
+static inline orc_task_rec *orc__snap_task(const orc_snapshot *snap,
+					   size_t i)
+{
+	return (orc_task_rec *)snap->task_data + i;
+}
+
 /* orc_workflow_snapshot() that counts missing task records in
  * @p missing instead of failing (they show as PENDING). */
 orc_status orc__snapshot(orc_snapshot *out, orc_context *ctx,

@@ -39,6 +39,22 @@ void orc__error_locate(orc_error *err, const char *source, int line,
 /* Copy src into a fixed array, NUL-terminated; returns 1 when it fit. */
 int orc__strlcpy(char *dst, const char *src, size_t size);
 
+/* Versioned structs (options, task specs; lib/options.c). @p ends[v] is
+ * the size of version v (ends[0] unused), @p nends the current version
+ * + 1. A caller built against older headers passes a shorter struct, so
+ * only ends[version] bytes are ever read or written. */
+#define ORC__ENDS_CHECK(ends, current)                                     \
+	_Static_assert(sizeof(ends) / sizeof((ends)[0]) == (current) + 1,  \
+		       #ends ": give the size of each new version")
+/* Fill @p s with the defaults @p def of @p version's fields. */
+orc_status orc__struct_init(void *s, const void *def, unsigned int version,
+			    const size_t *ends, size_t nends);
+/* @p dst holds the defaults; copy over it the fields of the version that
+ * @p src (may be NULL: defaults) declares, or ORC_EINVAL naming @p what
+ * and the versions this library knows. */
+orc_status orc__struct_read(void *dst, const void *src, const size_t *ends,
+			    size_t nends, const char *what, orc_error *err);
+
 /* Validated DAGs are shared read-only by reference count (atomic). */
 struct orc_dag;
 struct orc_dag *orc__dag_ref(const struct orc_dag *dag);

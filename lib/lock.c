@@ -135,12 +135,13 @@ ORC_API orc_status orc_lock_renew(orc_lease *lease, orc_context *ctx,
 			    orc_context_now(ctx) + ttl_ms, err);
 }
 
-ORC_API orc_status orc_lock_release(orc_context *ctx, const orc_lease *lease,
+ORC_API orc_status orc_lock_release(orc_lease *lease, orc_context *ctx,
 				    orc_error *err)
 {
-	orc_lease copy;
-
 	ORC_CHECK_ARG(lease != NULL && ctx != NULL, err);
-	copy = *lease;
-	return lock_rewrite(&copy, ctx, "", 0, err);
+	/* Released through this struct already (acquire never leaves an
+	 * expiry of 0): nothing left to write. */
+	if (lease->expiry_ms == 0 && lease->token > 0)
+		return ORC_OK;
+	return lock_rewrite(lease, ctx, "", 0, err);
 }

@@ -1,6 +1,6 @@
 /*
  * Reconcile: the repair pass that makes "nothing stuck" true after any
- * crash (DESIGN.md invariant 4). It reads every task once and then only
+ * crash (invariant 4, "nothing stuck", in docs/architecture.md). It reads every task once and then only
  * issues the same idempotent conditional writes the engine uses.
  */
 #include <stdio.h>
@@ -35,19 +35,21 @@ static orc_status repair_pending(orc_context *ctx, orc__wf_cache *wf,
 				 int64_t now, orc_reconcile_report *rep,
 				 orc_error *err)
 {
-	const orc_task_rec *t = &snap->tasks[i];
+	const orc_task_rec *t = orc__snap_task(snap, i);
 	const uint32_t *deps;
 	size_t nd = orc_dag_deps(&deps, wf->dag, i), k, ok = 0;
 	orc_status st;
 
 	for (k = 0; k < nd; k++)
-		if (snap->tasks[deps[k]].state == ORC_TASK_SUCCEEDED)
+		if (orc__snap_task(snap, deps[k])->state ==
+		    ORC_TASK_SUCCEEDED)
 			ok++;
 	if (ok > t->ndone) {
 		for (k = 0; k < nd; k++) {
 			int promoted = 0;
 
-			if (snap->tasks[deps[k]].state != ORC_TASK_SUCCEEDED)
+			if (orc__snap_task(snap, deps[k])->state !=
+			    ORC_TASK_SUCCEEDED)
 				continue;
 			st = orc__mark_done(ctx, wf, i, deps[k], now,
 					    &promoted, err);
@@ -76,10 +78,12 @@ static orc_status recompute(orc_context *ctx, orc__wf_cache *wf,
 	if (st != ORC_OK)
 		return st;
 	for (i = 0; i < snap.ntasks; i++) {
-		if (snap.tasks[i].state == ORC_TASK_SUCCEEDED)
+		const orc_task_rec *t = orc__snap_task(&snap, i);
+
+		if (t->state == ORC_TASK_SUCCEEDED)
 			succeeded++;
-		else if (snap.tasks[i].state == ORC_TASK_FAILED && !failed)
-			failed = &snap.tasks[i];
+		else if (t->state == ORC_TASK_FAILED && !failed)
+			failed = t;
 	}
 	if (!orc_workflow_state_is_terminal(snap.workflow.state)) {
 		if (failed) {
@@ -146,7 +150,7 @@ ORC_API orc_status orc_workflow_reconcile(orc_reconcile_report *report_out,
 		goto done;
 	}
 	for (i = 0; i < snap.ntasks && st == ORC_OK; i++) {
-		const orc_task_rec *t = &snap.tasks[i];
+		const orc_task_rec *t = orc__snap_task(&snap, i);
 
 		switch (t->state) {
 		case ORC_TASK_RUNNING:

@@ -290,7 +290,7 @@ static orc_status resolve_handlers(struct run_state *rs, orc_error *err)
 	if (!rs->resolved)
 		return orc_error_set(err, ORC_ENOMEM, NULL);
 	for (i = 0; i < n; i++) {
-		orc_task_spec spec;
+		orc_task_spec spec = ORC_TASK_SPEC_INIT;
 		const struct handler *h = NULL;
 
 		orc_dag_task_get(&spec, rs->dag, i, NULL);
@@ -406,7 +406,7 @@ static orc_status run_one(struct run_state *rs, orc_context *ctx,
 {
 	orc_runner *r = rs->r;
 	const struct handler *h = rs->resolved[cl->task_index];
-	orc_task_spec spec;
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 	orc_handler_call call;
 	char *payload = NULL;
 	int64_t token;
@@ -478,7 +478,7 @@ static void worker_loop(struct run_state *rs, orc_context *ctx,
 	 * the run is stopping, rather than wait for its lease to expire. */
 	while (have_next || !atomic_load(&rs->stop)) {
 		orc_claim cl;
-		orc_task_spec spec;
+		orc_task_spec spec = ORC_TASK_SPEC_INIT;
 		int64_t now;
 
 		if (have_next) {

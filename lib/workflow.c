@@ -1,7 +1,8 @@
 /*
  * The workflow engine, written once against the backend vtable. Every
- * write is one conditional single-record update; correctness never
- * depends on multi-record transactions (DESIGN.md invariant 4).
+ * write is one conditional single-record update, or, on a backend with
+ * update_tasks, one atomic group of them; correctness never depends on
+ * multi-record transactions (invariant 4 in docs/architecture.md).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -93,7 +94,7 @@ static void workflow_update_init(orc_workflow_update *u, int64_t now)
 
 const char *orc__task_id_at(const orc_dag *dag, size_t i)
 {
-	orc_task_spec spec;
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 
 	if (orc_dag_task_get(&spec, dag, i, NULL) != ORC_OK)
 		return "";
@@ -135,7 +136,7 @@ static orc_status seed_workflow(orc_context *ctx, const char *wf_id,
 	nedges = 0;
 	for (i = 0; i < n; i++) {
 		const uint32_t *deps;
-		orc_task_spec spec;
+		orc_task_spec spec = ORC_TASK_SPEC_INIT;
 		size_t nd = orc_dag_deps(&deps, dag, i);
 
 		orc_dag_task_get(&spec, dag, i, NULL);
@@ -1106,7 +1107,7 @@ orc_status orc__retry_or_fail(int *final_out, orc_context *ctx,
 				int32_t attempt, const char *message,
 				uint32_t *canceled, orc_error *err)
 {
-	orc_task_spec spec;
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 	orc_task_update u;
 	orc_task_rec rec;
 	orc_status st;
@@ -1284,7 +1285,7 @@ static int fill_snapshot(const orc_task_rec *rec, void *payload)
 	if (orc_dag_find(&idx, f->wf->dag, rec->id, NULL) != ORC_OK ||
 	    idx >= f->snap->ntasks)
 		return 0;
-	dst = &f->snap->tasks[idx];
+	dst = orc__snap_task(f->snap, idx);
 	orc_task_rec_clear(dst);
 	*dst = *rec;
 	dst->output = rec->output ? orc_strdup(rec->output) : NULL;
@@ -1330,15 +1331,18 @@ orc_status orc__snapshot(orc_snapshot *out, orc_context *ctx,
 	if (st != ORC_OK)
 		return st;
 	n = orc_dag_task_count(wf->dag);
-	out->tasks = orc__calloc(n, sizeof(*out->tasks));
-	if (!out->tasks) {
+	out->task_data = orc__calloc(n, sizeof(orc_task_rec));
+	if (!out->task_data) {
 		orc_snapshot_clear(out);
 		return orc_error_set(err, ORC_ENOMEM, NULL);
 	}
 	out->ntasks = n;
-	for (i = 0; i < n; i++)
-		orc__strlcpy(out->tasks[i].id, orc__task_id_at(wf->dag, i),
-			     sizeof(out->tasks[i].id));
+	for (i = 0; i < n; i++) {
+		orc_task_rec *t = orc__snap_task(out, i);
+
+		orc__strlcpy(t->id, orc__task_id_at(wf->dag, i),
+			     sizeof(t->id));
+	}
 	f.snap = out;
 	f.wf = wf;
 	f.filled = 0;
@@ -1355,6 +1359,19 @@ orc_status orc__snapshot(orc_snapshot *out, orc_context *ctx,
 	return st;
 }
 
+ORC_API size_t orc_snapshot_task_count(const orc_snapshot *snap)
+{
+	return snap ? snap->ntasks : 0;
+}
+
+ORC_API const orc_task_rec *orc_snapshot_task(const orc_snapshot *snap,
+					      size_t index)
+{
+	if (!snap || index >= snap->ntasks)
+		return NULL;
+	return orc__snap_task(snap, index);
+}
+
 ORC_API void orc_snapshot_clear(orc_snapshot *snap)
 {
 	size_t i;
@@ -1362,8 +1379,8 @@ ORC_API void orc_snapshot_clear(orc_snapshot *snap)
 	if (!snap)
 		return;
 	for (i = 0; i < snap->ntasks; i++)
-		orc_task_rec_clear(&snap->tasks[i]);
-	orc_free(snap->tasks);
+		orc_task_rec_clear(orc__snap_task(snap, i));
+	orc_free(snap->task_data);
 	orc_workflow_rec_clear(&snap->workflow);
 	memset(snap, 0, sizeof(*snap));
 }

@@ -5,11 +5,17 @@
  * (docs/api-stability.md). docs/backends.md walks through writing one.
  *
  * A backend stores three kinds of record: workflows, tasks and leases
- * (locks). The engine needs nothing else and never assumes multi-record
- * transactions: every primitive below touches one record, atomically.
- * Correctness comes from the conditions, so a backend only has to make
- * each single-record read-check-write atomic (a row transaction, a
- * conditional PutItem, a mutex).
+ * (locks). The engine needs nothing else, and its correctness never
+ * depends on multi-record transactions: every required primitive below
+ * touches one record, atomically. Correctness comes from the
+ * conditions, so a backend only has to make each single-record
+ * read-check-write atomic (a row transaction, a conditional PutItem, a
+ * mutex). The one multi-record primitive, the optional update_tasks()
+ * (version 2), is an optimisation: when a backend provides it, the
+ * engine writes a completion and its fan-out marks (and, for
+ * orc_workflow_complete_claim(), the next claim) as one atomic group;
+ * without it the engine writes them one at a time, and reconcile
+ * repairs a group a crash cut short.
  *
  * Conventions for every method:
  *  - return ORC_OK or an orc_status, and fill @p err through
@@ -22,6 +28,7 @@
 #ifndef ORCHESTRA_BACKEND_H
 #define ORCHESTRA_BACKEND_H
 
+#include "backends.h"
 #include "common.h"
 #include "status.h"
 #include "task.h"
@@ -32,12 +39,8 @@ ORC_BEGIN_DECLS
 
 #define ORC_BACKEND_VERSION 3
 
-/** Methods are safe to call from many threads at once. */
-#define ORC_BACKEND_CAP_THREADSAFE 0x1u
-/** Records can expire by a TTL attribute. */
-#define ORC_BACKEND_CAP_TTL 0x2u
-/** create_workflow() seeds all records in one transaction. */
-#define ORC_BACKEND_CAP_TXN 0x4u
+/* The ORC_BACKEND_CAP_* bits are in backends.h, with orc_backend_caps(),
+ * so that users see them through <orchestra/orchestra.h>. */
 
 /** One task to seed: id, dependency ids, and target for display. */
 typedef struct orc_task_seed {

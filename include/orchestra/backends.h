@@ -20,6 +20,17 @@ typedef struct orc_memory_options {
 #define ORC_MEMORY_OPTIONS_INIT { ORC_MEMORY_OPTIONS_VERSION, 0 }
 
 /**
+ * @brief Fill @p opts with the defaults of ORC_MEMORY_OPTIONS_INIT, for callers that
+ * cannot use the macro (bindings). Only the fields of @p version are
+ * written, so a program built against older headers passes its own
+ * version.
+ * @param version ORC_MEMORY_OPTIONS_VERSION.
+ * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
+ * @since 0.1
+ */
+ORC_API orc_status orc_memory_options_init(orc_memory_options *opts, unsigned int version);
+
+/**
  * @brief An in-memory backend: fast, thread-safe
  * (ORC_BACKEND_CAP_THREADSAFE), gone when freed.
  * @param opts NULL for defaults.
@@ -40,6 +51,22 @@ ORC_API void orc_backend_free(orc_backend *b);
 
 /** @brief The backend's name ("memory", ...); borrowed. @since 0.1 */
 ORC_API const char *orc_backend_name(const orc_backend *b);
+
+/** Methods are safe to call from many threads at once: one instance may
+ * serve many contexts on many threads. */
+#define ORC_BACKEND_CAP_THREADSAFE 0x1u
+/** Records can expire by a TTL attribute. */
+#define ORC_BACKEND_CAP_TTL 0x2u
+/** create_workflow() seeds all records in one transaction. */
+#define ORC_BACKEND_CAP_TXN 0x4u
+
+/**
+ * @brief The backend's ORC_BACKEND_CAP_* bits: memory and SQLite have
+ * ORC_BACKEND_CAP_THREADSAFE | ORC_BACKEND_CAP_TXN, DynamoDB none
+ * (docs/threading.md). 0 for NULL.
+ * @since 0.1
+ */
+ORC_API uint32_t orc_backend_caps(const orc_backend *b);
 
 /* ---- SQLite backend (block owned by the SQLite backend) ---- */
 
@@ -79,6 +106,17 @@ typedef struct orc_sqlite_options {
 #define ORC_SQLITE_OPTIONS_VERSION 1
 #define ORC_SQLITE_OPTIONS_INIT { ORC_SQLITE_OPTIONS_VERSION, \
 	ORC_SQLITE_SYNC_NORMAL, 0 }
+
+/**
+ * @brief Fill @p opts with the defaults of ORC_SQLITE_OPTIONS_INIT, for callers that
+ * cannot use the macro (bindings). Only the fields of @p version are
+ * written, so a program built against older headers passes its own
+ * version.
+ * @param version ORC_SQLITE_OPTIONS_VERSION.
+ * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
+ * @since 0.1
+ */
+ORC_API orc_status orc_sqlite_options_init(orc_sqlite_options *opts, unsigned int version);
 
 /**
  * @brief Open (creating if needed) a SQLite database file as a backend.
@@ -128,6 +166,17 @@ typedef struct orc_dynamodb_options {
 #define ORC_DYNAMODB_OPTIONS_VERSION 2
 #define ORC_DYNAMODB_OPTIONS_INIT { ORC_DYNAMODB_OPTIONS_VERSION, NULL, \
 	NULL, NULL, NULL, 0, 0, 0, 0 }
+
+/**
+ * @brief Fill @p opts with the defaults of ORC_DYNAMODB_OPTIONS_INIT, for callers that
+ * cannot use the macro (bindings). Only the fields of @p version are
+ * written, so a program built against older headers passes its own
+ * version.
+ * @param version ORC_DYNAMODB_OPTIONS_VERSION.
+ * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
+ * @since 0.1
+ */
+ORC_API orc_status orc_dynamodb_options_init(orc_dynamodb_options *opts, unsigned int version);
 
 /**
  * @brief Open a DynamoDB table (the seed's single-table layout) as a

@@ -26,8 +26,14 @@ typedef enum orc_target_kind {
  * orc_dag_task_get(). Pointers are borrowed in both directions: the DAG
  * copies what it is given, and what it hands out stays valid until the
  * DAG is modified or freed.
+ *
+ * Versioned like the options structs: start from ORC_TASK_SPEC_INIT or
+ * orc_task_spec_init(), also before orc_dag_task_get(). Fields are only
+ * appended, each addition bumping ORC_TASK_SPEC_VERSION, and the library
+ * reads and writes only the fields of the version a caller declares.
  */
 typedef struct orc_task_spec {
+	unsigned int version;          /**< ORC_TASK_SPEC_VERSION */
 	const char *id;                /**< required; see orc_dag_check_id() */
 	orc_target_kind target_kind;
 	const char *target;            /**< handler name or Lambda ARN */
@@ -36,9 +42,21 @@ typedef struct orc_task_spec {
 	int64_t timeout_ms;            /**< 0 = no timeout */
 } orc_task_spec;
 
+#define ORC_TASK_SPEC_VERSION 1
 /** A spec with no target, the default retry policy and no timeout. */
-#define ORC_TASK_SPEC_INIT { NULL, ORC_TARGET_NONE, NULL, NULL, \
-	ORC_RETRY_POLICY_INIT, 0 }
+#define ORC_TASK_SPEC_INIT { ORC_TASK_SPEC_VERSION, NULL, ORC_TARGET_NONE, \
+	NULL, NULL, ORC_RETRY_POLICY_INIT, 0 }
+
+/**
+ * @brief Fill @p spec with the defaults of ORC_TASK_SPEC_INIT, for
+ * callers that cannot use the macro (bindings). Only the fields of
+ * @p version are written.
+ * @param version ORC_TASK_SPEC_VERSION.
+ * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
+ * @since 0.1
+ */
+ORC_API orc_status orc_task_spec_init(orc_task_spec *spec,
+				      unsigned int version);
 
 /**
  * @brief Create an empty DAG.
@@ -63,17 +81,19 @@ ORC_API orc_status orc_dag_check_id(const char *id, orc_error *err);
 
 /**
  * @brief Add a task. Everything in @p spec is copied.
- * @return ORC_OK, ORC_EINVAL (bad id, bad policy, missing argv for a
- * command), ORC_EEXISTS (duplicate id), ORC_ENOMEM.
+ * @return ORC_OK, ORC_EINVAL (spec->version not one this library knows,
+ * bad id, bad policy, missing argv for a command), ORC_EEXISTS
+ * (duplicate id), ORC_ENOMEM.
  * @since 0.1
  */
 ORC_API orc_status orc_dag_add_task(orc_dag *dag, const orc_task_spec *spec,
 				    orc_error *err);
 
 /**
- * @brief Declare that @p task_id depends on @p dep_id. Either task may be
- * added later; unknown ids are reported by orc_dag_validate(). A repeated
- * edge is ignored.
+ * @brief Declare that @p task_id depends on @p dep_id. @p task_id must
+ * have been added already; @p dep_id may name a task added later, and
+ * a dependency that is never added is reported by orc_dag_validate().
+ * A repeated edge is ignored.
  * @return ORC_OK, ORC_EINVAL (bad id, self-dependency), ORC_ENOTFOUND
  * (@p task_id not added yet), ORC_ENOMEM.
  * @since 0.1
@@ -116,7 +136,10 @@ ORC_API orc_status orc_dag_find(size_t *index_out, const orc_dag *dag,
 /**
  * @brief Read task @p index into @p out; pointers in it are borrowed from
  * the DAG (valid until it is modified or freed).
- * @return ORC_OK, ORC_EINVAL (index out of range).
+ * @param[in,out] out its version must be set (ORC_TASK_SPEC_INIT or
+ * orc_task_spec_init()): the fields of that version are filled.
+ * @return ORC_OK, ORC_EINVAL (index out of range, unknown
+ * out->version).
  * @since 0.1
  */
 ORC_API orc_status orc_dag_task_get(orc_task_spec *out, const orc_dag *dag,

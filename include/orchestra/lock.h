@@ -55,20 +55,28 @@ ORC_API orc_status orc_lock_acquire(orc_lease *out, orc_context *ctx,
 				    int64_t ttl_ms, orc_error *err);
 
 /**
- * @brief Extend a lease, conditional on its token; updates *lease.
- * @return ORC_OK, ORC_ECONFLICT (the lease was lost: another owner took
- * it after expiry), ORC_EINVAL, ORC_EBACKEND.
+ * @brief Extend a lease, conditional on its token.
+ * @param[in,out] lease a lease from orc_lock_acquire(); on ORC_OK its
+ * token and expiry are updated.
+ * @return ORC_OK, ORC_ECONFLICT (the lease expired, or was lost: another
+ * owner took it after expiry), ORC_EINVAL, ORC_EBACKEND.
  * @since 0.1
  */
 ORC_API orc_status orc_lock_renew(orc_lease *lease, orc_context *ctx,
 				  int64_t ttl_ms, orc_error *err);
 
 /**
- * @brief Release a lease, conditional on its token.
+ * @brief Release a lease, conditional on its token. Every lock call
+ * takes the lease first and the context second (out-params first, then
+ * the object): the lease is updated by each of them.
+ * @param[in,out] lease a lease from orc_lock_acquire(); on ORC_OK it is
+ * marked released: its token is the version of the release write and
+ * its expiry_ms is 0. Releasing it again returns ORC_OK and writes
+ * nothing; renewing it gives ORC_ECONFLICT (acquire again).
  * @return ORC_OK, ORC_ECONFLICT (already lost), ORC_EINVAL, ORC_EBACKEND.
  * @since 0.1
  */
-ORC_API orc_status orc_lock_release(orc_context *ctx, const orc_lease *lease,
+ORC_API orc_status orc_lock_release(orc_lease *lease, orc_context *ctx,
 				    orc_error *err);
 
 ORC_END_DECLS

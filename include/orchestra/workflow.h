@@ -61,6 +61,17 @@ typedef struct orc_context_options {
 #define ORC_CONTEXT_OPTIONS_INIT { ORC_CONTEXT_OPTIONS_VERSION, NULL, NULL, 0 }
 
 /**
+ * @brief Fill @p opts with the defaults of ORC_CONTEXT_OPTIONS_INIT, for callers that
+ * cannot use the macro (bindings). Only the fields of @p version are
+ * written, so a program built against older headers passes its own
+ * version.
+ * @param version ORC_CONTEXT_OPTIONS_VERSION.
+ * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
+ * @since 0.1
+ */
+ORC_API orc_status orc_context_options_init(orc_context_options *opts, unsigned int version);
+
+/**
  * @brief Create an engine context over @p backend.
  * @param backend Borrowed: must outlive the context. One backend may
  * serve many contexts (one per thread) when it has
@@ -261,11 +272,16 @@ ORC_API orc_status orc_workflow_reconcile(orc_reconcile_report *report_out,
 ORC_API orc_status orc_workflow_cancel(orc_context *ctx, const char *wf_id,
 				       const char *reason, orc_error *err);
 
-/** A status snapshot: the workflow record and every task record. */
+/**
+ * @brief A status snapshot: the workflow record and every task record.
+ * Read the tasks with orc_snapshot_task(): orc_task_rec may grow (fields
+ * are appended), so the records are laid out at the size of the library
+ * that filled them, not at the caller's sizeof(orc_task_rec).
+ */
 typedef struct orc_snapshot {
 	orc_workflow_rec workflow;
-	size_t ntasks;
-	orc_task_rec *tasks;   /**< in the definition's task order */
+	size_t ntasks;         /**< as orc_snapshot_task_count() */
+	void *task_data;       /**< private: use orc_snapshot_task() */
 } orc_snapshot;
 
 /** Ask for task outputs and errors in the snapshot. */
@@ -280,6 +296,18 @@ typedef struct orc_snapshot {
 ORC_API orc_status orc_workflow_snapshot(orc_snapshot *out, orc_context *ctx,
 					 const char *wf_id, uint32_t flags,
 					 orc_error *err);
+
+/** @brief Number of task records; 0 for NULL. @since 0.1 */
+ORC_API size_t orc_snapshot_task_count(const orc_snapshot *snap);
+
+/**
+ * @brief Task @p index of the snapshot, in the definition's task order.
+ * Borrowed; valid until orc_snapshot_clear(). NULL when @p snap is NULL
+ * or @p index >= orc_snapshot_task_count().
+ * @since 0.1
+ */
+ORC_API const orc_task_rec *orc_snapshot_task(const orc_snapshot *snap,
+					      size_t index);
 
 /** @brief Release a snapshot's memory. Accepts NULL. @since 0.1 */
 ORC_API void orc_snapshot_clear(orc_snapshot *snap);

@@ -318,7 +318,7 @@ orc_status orc__lh_invoke(const orc__lh_env *env, const char *function,
 const char *orc__lh_task_target(const orc__lh_env *env, const orc_dag *dag,
 				size_t index, const char *requested)
 {
-	orc_task_spec spec;
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 	size_t i;
 
 	if (orc_dag_task_get(&spec, dag, index, NULL) != ORC_OK)

@@ -88,7 +88,7 @@ static orc_status fan_out(const orc__lh_env *env, const orc__lh_record *r,
 		return st;
 	n = orc_dag_dependents(&succ, wf->dag, idx);
 	for (i = 0; i < n; i++) {
-		orc_task_spec spec;
+		orc_task_spec spec = ORC_TASK_SPEC_INIT;
 
 		orc_dag_task_get(&spec, wf->dag, succ[i], NULL);
 		st = orc_workflow_mark_dep_done(env->ctx, r->wf_id, spec.id,

@@ -117,7 +117,7 @@ static orc_status run_target(job *j, const char *payload, char **output_out,
 {
 	const orc_lambda_target *h = c_handler(j->env->cfg,
 					       j->target ? j->target : "");
-	orc_task_spec spec;
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 	orc_status st;
 	orc_error e;
 
@@ -175,7 +175,7 @@ static orc_status dispatch_next(job *j, json_t *ids, orc_error *err)
 		return ORC_OK;
 	}
 	for (i = 0; i < n; i++) {
-		orc_task_spec spec;
+		orc_task_spec spec = ORC_TASK_SPEC_INIT;
 		orc_task_rec rec;
 
 		orc_dag_task_get(&spec, j->wf->dag, succ[i], NULL);

@@ -144,11 +144,11 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 	if (snap->workflow.state != res->state)
 		return "run result and stored state disagree";
 	for (i = 0; i < n; i++) {
-		orc_task_state s = snap->tasks[i].state;
+		orc_task_state s = orc_snapshot_task(snap, i)->state;
 
 		if (s == ORC_TASK_PENDING || s == ORC_TASK_READY ||
 		    s == ORC_TASK_RUNNING) {
-			snprintf(buf, len, "task %s left %s", snap->tasks[i].id,
+			snprintf(buf, len, "task %s left %s", orc_snapshot_task(snap, i)->id,
 				 orc_task_state_name(s));
 			return buf;
 		}
@@ -158,14 +158,14 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 
 			any_failed = 1;
 			for (j = 0; j < ns; j++) {
-				if (snap->tasks[succ[j]].state !=
+				if (orc_snapshot_task(snap, succ[j])->state !=
 				    ORC_TASK_CANCELED) {
 					snprintf(buf, len,
 						 "task %s downstream of failed %s is %s",
-						 snap->tasks[succ[j]].id,
-						 snap->tasks[i].id,
+						 orc_snapshot_task(snap, succ[j])->id,
+						 orc_snapshot_task(snap, i)->id,
 						 orc_task_state_name(
-							 snap->tasks[succ[j]].state));
+							 orc_snapshot_task(snap, succ[j])->state));
 					return buf;
 				}
 			}
@@ -173,7 +173,7 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 	}
 	if (res->state == ORC_WORKFLOW_SUCCEEDED) {
 		for (i = 0; i < n; i++)
-			if (snap->tasks[i].state != ORC_TASK_SUCCEEDED)
+			if (orc_snapshot_task(snap, i)->state != ORC_TASK_SUCCEEDED)
 				return "succeeded workflow with unfinished task";
 		return NULL;
 	}
@@ -183,10 +183,10 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 	for (i = 0; i < n; i++) {
 		char want[600];
 
-		if (snap->tasks[i].state != ORC_TASK_FAILED)
+		if (orc_snapshot_task(snap, i)->state != ORC_TASK_FAILED)
 			continue;
-		snprintf(want, sizeof(want), "task %s: %s", snap->tasks[i].id,
-			 snap->tasks[i].error ? snap->tasks[i].error : "");
+		snprintf(want, sizeof(want), "task %s: %s", orc_snapshot_task(snap, i)->id,
+			 orc_snapshot_task(snap, i)->error ? orc_snapshot_task(snap, i)->error : "");
 		if (res->error && strcmp(res->error, want) == 0)
 			return NULL;
 	}

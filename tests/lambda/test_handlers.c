@@ -373,10 +373,10 @@ static void assert_succeeded_once(world *w, const char *wf_id)
 
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	for (i = 0; i < s.ntasks; i++) {
-		assert_int_equal(s.tasks[i].state, ORC_TASK_SUCCEEDED);
-		assert_int_equal(s.tasks[i].attempt, 1);
+		assert_int_equal(orc_snapshot_task(&s, i)->state, ORC_TASK_SUCCEEDED);
+		assert_int_equal(orc_snapshot_task(&s, i)->attempt, 1);
 	}
-	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 }
 
@@ -656,7 +656,7 @@ static void test_handlers__killed_worker_is_recovered_by_reconcile(
 	close(fds[0]);
 	free(req);
 	s = snapshot(w, "wf-kill");
-	assert_int_equal(s.tasks[0].state, ORC_TASK_RUNNING);
+	assert_int_equal(orc_snapshot_task(&s, 0)->state, ORC_TASK_RUNNING);
 	orc_snapshot_clear(&s);
 
 	/* Within the lease, reconcile leaves the task to its worker. */
@@ -676,8 +676,8 @@ static void test_handlers__killed_worker_is_recovered_by_reconcile(
 	run(w, 0);
 	s = snapshot(w, "wf-kill");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
-	assert_int_equal(s.tasks[0].attempt, 2);
-	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	assert_int_equal(orc_snapshot_task(&s, 0)->attempt, 2);
+	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	world_free(w);
 }
@@ -696,14 +696,14 @@ static void test_handlers__target_error_fails_the_workflow(void **state)
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_FAILED);
 	assert_non_null(s.workflow.error);
 	assert_non_null(strstr(s.workflow.error, "B2 exploded"));
-	assert_int_equal(s.tasks[2].state, ORC_TASK_FAILED);
+	assert_int_equal(orc_snapshot_task(&s, 2)->state, ORC_TASK_FAILED);
 	/* The default policy: three attempts, retried in the invocation
 	 * (the clock jumps over the backoff). */
-	assert_int_equal(s.tasks[2].attempt, 3);
-	assert_string_equal(s.tasks[2].error,
+	assert_int_equal(orc_snapshot_task(&s, 2)->attempt, 3);
+	assert_string_equal(orc_snapshot_task(&s, 2)->error,
 			    "{\"errorMessage\":\"B2 exploded\","
 			    "\"errorType\":\"ValueError\"}");
-	assert_int_equal(s.tasks[4].state, ORC_TASK_CANCELED);
+	assert_int_equal(orc_snapshot_task(&s, 4)->state, ORC_TASK_CANCELED);
 	orc_snapshot_clear(&s);
 	assert_int_equal(w->emf_workflow, 1);
 	assert_string_equal(w->last_workflow_outcome, "FAILED");
@@ -740,13 +740,13 @@ static void test_handlers__stream_repairs_a_fan_out_cut_short(void **state)
 	CHECK(ORC_OK, w->b->update_task(w->b, "wf-cut", "A", &u, NULL, E));
 	orc_context_free(ctx);
 	s = snapshot(w, "wf-cut");
-	assert_int_equal(s.tasks[1].state, ORC_TASK_PENDING);
+	assert_int_equal(orc_snapshot_task(&s, 1)->state, ORC_TASK_PENDING);
 	orc_snapshot_clear(&s);
 
 	run(w, 1);
 	s = snapshot(w, "wf-cut");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
-	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	assert_int_equal(w->worker_invokes, 5);
 	assert_int_equal(w->target_invokes, 4);
@@ -803,9 +803,9 @@ static void test_handlers__late_result_is_dropped(void **state)
 	free(resp);
 	free(req);
 	s = snapshot(w, "wf-late");
-	assert_int_equal(s.tasks[0].state, ORC_TASK_RUNNING);
-	assert_string_equal(s.tasks[0].owner, "other");
-	assert_null(s.tasks[0].output);
+	assert_int_equal(orc_snapshot_task(&s, 0)->state, ORC_TASK_RUNNING);
+	assert_string_equal(orc_snapshot_task(&s, 0)->owner, "other");
+	assert_null(orc_snapshot_task(&s, 0)->output);
 	orc_snapshot_clear(&s);
 	assert_int_equal(w->qhead, w->qtail);
 	world_free(w);

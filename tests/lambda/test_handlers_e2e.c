@@ -222,8 +222,8 @@ static void test_handlers_e2e__seed_runs_with_ten_invocations(void **state)
 	(void)state;
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	for (i = 0; i < s.ntasks; i++)
-		assert_int_equal(s.tasks[i].attempt, 1);
-	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+		assert_int_equal(orc_snapshot_task(&s, i)->attempt, 1);
+	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	/* The seed's count: one worker and one target per task. */
 	assert_int_equal(count_invokes("worker", "Event"), 5);
@@ -238,14 +238,14 @@ static void test_handlers_e2e__function_error_fails_the_workflow(
 	(void)state;
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_FAILED);
 	assert_non_null(strstr(s.workflow.error, "failed on purpose"));
-	assert_int_equal(s.tasks[2].state, ORC_TASK_FAILED);
+	assert_int_equal(orc_snapshot_task(&s, 2)->state, ORC_TASK_FAILED);
 	/* The function's own error document, kept. */
-	assert_non_null(strstr(s.tasks[2].error,
+	assert_non_null(strstr(orc_snapshot_task(&s, 2)->error,
 			       "\"errorMessage\":\"task B2 failed on "
 			       "purpose\""));
-	assert_non_null(strstr(s.tasks[2].error,
+	assert_non_null(strstr(orc_snapshot_task(&s, 2)->error,
 			       "\"errorType\":\"TaskFailed\""));
-	assert_int_equal(s.tasks[4].state, ORC_TASK_CANCELED);
+	assert_int_equal(orc_snapshot_task(&s, 4)->state, ORC_TASK_CANCELED);
 	orc_snapshot_clear(&s);
 }
 
@@ -279,7 +279,7 @@ static void test_handlers_e2e__linked_tasks_cost_one_invocation_each(
 	orc_dag_free(dag);
 	s = wait_terminal("e2e-linked");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
-	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	assert_int_equal(count_invokes("worker-linked", "Event"), 5);
 	assert_int_equal(count_invokes("task-", "RequestResponse"), targets);
@@ -384,8 +384,8 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 	s = wait_terminal("e2e-stream");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	for (i = 0; i < (int)s.ntasks; i++)
-		assert_int_equal(s.tasks[i].attempt, 1);
-	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+		assert_int_equal(orc_snapshot_task(&s, i)->attempt, 1);
+	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	/* The seed's count through the stream too: one worker and one
 	 * target invocation per task. */

@@ -510,7 +510,7 @@ static void test_sqlite_engine__four_processes_exactly_once(void **state)
 		failed_wf += want == ORC_WORKFLOW_FAILED;
 		shared += (procs[w] & (procs[w] - 1)) != 0;
 		for (t = 0; t < NT; t++) {
-			const orc_task_rec *r = &snap.tasks[t];
+			const orc_task_rec *r = orc_snapshot_task(&snap, t);
 			const seen *e = &s[w * NT + task_index(r->id)];
 			int p = planned_failures(w, task_index(r->id));
 			uint64_t before = (1ull << r->attempt) - 2;
@@ -724,7 +724,7 @@ static void test_sqlite_engine__sigkill_then_resume(void **state)
 		wf_name(wf, sizeof(wf), w);
 		snapshot(&snap, ctx, wf);
 		for (t = 0; t < NT; t++) {
-			const orc_task_rec *r = &snap.tasks[t];
+			const orc_task_rec *r = orc_snapshot_task(&snap, t);
 
 			if (r->state != ORC_TASK_SUCCEEDED)
 				FAIL("%s %s is %s after resume", wf, r->id,

@@ -127,7 +127,7 @@ static void check_write(checked_backend *cb, const char *wf_id,
 	pthread_mutex_unlock(&cb->lock);
 	nd = orc_dag_deps(&deps, w->dag, idx);
 	for (i = 0; i < nd; i++) {
-		orc_task_spec spec;
+		orc_task_spec spec = ORC_TASK_SPEC_INIT;
 		orc_task_rec rec;
 
 		orc_dag_task_get(&spec, w->dag, deps[i], NULL);

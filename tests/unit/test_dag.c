@@ -266,7 +266,7 @@ static void test_dag__task_get_copies_everything(void **state)
 {
 	char id[8] = "cmd", arg[8] = "a b";
 	const char *argv[] = { "/bin/echo", arg, NULL };
-	orc_task_spec s = ORC_TASK_SPEC_INIT, g;
+	orc_task_spec s = ORC_TASK_SPEC_INIT, g = ORC_TASK_SPEC_INIT;
 	orc_dag *d = new_dag();
 	size_t i;
 
@@ -635,7 +635,7 @@ static void expect_same_tasks(const orc_dag *a, const orc_dag *b)
 	assert_int_equal(orc_dag_task_count(b), n);
 	assert_int_equal(orc_dag_edge_count(b), orc_dag_edge_count(a));
 	for (i = 0; i < n; i++) {
-		orc_task_spec x, y;
+		orc_task_spec x = ORC_TASK_SPEC_INIT, y = ORC_TASK_SPEC_INIT;
 		const uint32_t *dx, *dy;
 		size_t nd;
 
@@ -748,7 +748,7 @@ static void test_dag__load_seed_graph_object_with_lambdas(void **state)
 		" \"C\": \"arn:map-c\"}}";
 	char *wf = NULL;
 	orc_dag *d = load_ok(json, &wf);
-	orc_task_spec s;
+	orc_task_spec s = ORC_TASK_SPEC_INIT;
 	const uint32_t *l;
 
 	(void)state;
@@ -778,7 +778,7 @@ static void test_dag__load_defaults_merge_field_by_field(void **state)
 		" \"timeoutMs\": 0}]}";
 	char *wf = NULL;
 	orc_dag *d = load_ok(json, &wf);
-	orc_task_spec s;
+	orc_task_spec s = ORC_TASK_SPEC_INIT;
 
 	(void)state;
 	assert_string_equal(wf, "w");

@@ -103,7 +103,7 @@ static const char *run_valid(const char *dir, const char *name, char *why,
 	for (line = strtok_r(exp, "\n", &save); line && !why[0];
 	     line = strtok_r(NULL, "\n", &save), i++) {
 		char *sp = strrchr(line, ' ');
-		orc_task_spec s;
+		orc_task_spec s = ORC_TASK_SPEC_INIT;
 
 		if (!sp) {
 			snprintf(why, whysize, "bad expected line \"%s\"",

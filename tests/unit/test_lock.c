@@ -84,14 +84,40 @@ static void test_lock__acquire_exclusive_until_expiry(void **state)
 	f->clock.now -= 50;
 	assert_int_equal(orc_lock_renew(&a2, f->ctx, 100, &err), ORC_ECONFLICT);
 	assert_non_null(strstr(err.message, "lost"));
-	assert_int_equal(orc_lock_release(f->ctx, &a2, &err), ORC_ECONFLICT);
+	assert_int_equal(orc_lock_release(&a2, f->ctx, &err), ORC_ECONFLICT);
 	/* Bob renews and releases; then anyone may take it. */
 	ASSERT_ST(ORC_OK, orc_lock_renew(&b, f->ctx, 1000, &err));
 	assert_int_equal(b.token, 4);
-	ASSERT_ST(ORC_OK, orc_lock_release(f->ctx, &b, &err));
+	ASSERT_ST(ORC_OK, orc_lock_release(&b, f->ctx, &err));
 	ASSERT_ST(ORC_OK, orc_lock_acquire(&a, f->ctx, "deploy", "alice", 100,
 					   &err));
 	assert_int_equal(a.token, 6);
+}
+
+/* Every lock call takes the lease first, then the context, and updates
+ * the lease: release leaves it marked released. */
+static void test_lock__release_updates_the_lease(void **state)
+{
+	fixture *f = *state;
+	orc_lease l, other;
+	orc_error err;
+
+	ASSERT_ST(ORC_OK, orc_lock_acquire(&l, f->ctx, "deploy", "alice", 100,
+					   &err));
+	ASSERT_ST(ORC_OK, orc_lock_renew(&l, f->ctx, 100, &err));
+	assert_int_equal(l.token, 2);
+	ASSERT_ST(ORC_OK, orc_lock_release(&l, f->ctx, &err));
+	assert_int_equal(l.token, 3);
+	assert_int_equal(l.expiry_ms, 0);
+	/* Again: nothing to write, so nothing is fenced. */
+	ASSERT_ST(ORC_OK, orc_lock_release(&l, f->ctx, &err));
+	assert_int_equal(l.token, 3);
+	assert_int_equal(orc_lock_renew(&l, f->ctx, 100, &err), ORC_ECONFLICT);
+	assert_non_null(strstr(err.message, "acquire again"));
+	/* The release was written once: the next holder gets version 4. */
+	ASSERT_ST(ORC_OK, orc_lock_acquire(&other, f->ctx, "deploy", "bob", 100,
+					   &err));
+	assert_int_equal(other.token, 4);
 }
 
 static void test_lock__bad_arguments(void **state)
@@ -111,7 +137,7 @@ static void test_lock__bad_arguments(void **state)
 	assert_int_equal(orc_lock_acquire(NULL, f->ctx, "n", "o", 10, &err),
 			 ORC_EINVAL);
 	assert_int_equal(orc_lock_renew(NULL, f->ctx, 10, &err), ORC_EINVAL);
-	assert_int_equal(orc_lock_release(f->ctx, NULL, &err), ORC_EINVAL);
+	assert_int_equal(orc_lock_release(NULL, f->ctx, &err), ORC_EINVAL);
 }
 
 /* ---- mutual exclusion across threads, real clock ---- */
@@ -150,7 +176,7 @@ static void *racer_main(void *arg)
 			atomic_fetch_add(&me->r->overlaps, 1);
 		atomic_fetch_add(&me->r->entries, 1);
 		atomic_store(&me->r->inside, 0);
-		if (orc_lock_release(ctx, &l, NULL) != ORC_OK)
+		if (orc_lock_release(&l, ctx, NULL) != ORC_OK)
 			atomic_fetch_add(&me->r->overlaps, 1);
 		done++;
 	}
@@ -190,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_lock__cas_check),
 		cmocka_unit_test(test_lock__lease_liveness),
 		T(test_lock__acquire_exclusive_until_expiry),
+		T(test_lock__release_updates_the_lease),
 		T(test_lock__bad_arguments),
 		T(test_lock__threads_exclude_each_other),
 	};

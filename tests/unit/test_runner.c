@@ -195,8 +195,8 @@ static void test_runner__exhausted_retries_fail_the_run(void **state)
 	orc_run_result_clear(&res);
 	ASSERT_ST(ORC_OK, orc_context_create(&ctx, f->mem, NULL, &err));
 	ASSERT_ST(ORC_OK, orc_workflow_snapshot(&snap, ctx, "wf", 0, &err));
-	assert_int_equal(snap.tasks[2].state, ORC_TASK_FAILED);
-	assert_int_equal(snap.tasks[4].state, ORC_TASK_CANCELED);
+	assert_int_equal(orc_snapshot_task(&snap, 2)->state, ORC_TASK_FAILED);
+	assert_int_equal(orc_snapshot_task(&snap, 4)->state, ORC_TASK_CANCELED);
 	orc_snapshot_clear(&snap);
 	orc_context_free(ctx);
 	orc_dag_free(dag);
