@@ -34,13 +34,15 @@ typedef struct orc_lambda_context {
 
 /**
  * @brief A handler. @p event is NUL-terminated JSON of @p len bytes
- * (borrowed for the call). On ORC_OK it sets *response_out to a malloc'd
- * NUL-terminated JSON text that the runtime frees with free(). On any
- * other status, err->message becomes errorMessage and the error type is
- * orc_lambda_error_type(err): the status name (e.g. "ORC_EPARSE") unless
- * the handler set its own with orc_lambda_set_error_type(). A
- * *response_out left on failure is freed. @p userdata is the pointer
- * given to orc_lambda_runtime_run().
+ * (borrowed for the call). On ORC_OK it sets *response_out to a
+ * NUL-terminated JSON text allocated with orc_malloc() or orc_strdup(),
+ * which the runtime releases with orc_free() (docs/ownership.md: one
+ * allocator, never free()). On any other status, err->message becomes
+ * errorMessage and the error type is orc_lambda_error_type(err): the
+ * status name (e.g. "ORC_EPARSE") unless the handler set its own with
+ * orc_lambda_set_error_type(). A *response_out left on failure is
+ * released too. @p userdata is the pointer given to
+ * orc_lambda_runtime_run().
  */
 typedef orc_status (*orc_lambda_handler_fn)(const char *event, size_t len,
 					    const orc_lambda_context *ctx,
@@ -50,13 +52,25 @@ typedef orc_status (*orc_lambda_handler_fn)(const char *event, size_t len,
 
 /** @brief Options for orc_lambda_runtime_run(). */
 typedef struct orc_lambda_runtime_options {
+	unsigned int version; /**< ORC_LAMBDA_RUNTIME_OPTIONS_VERSION */
 	/** "host:port" of the Runtime API; NULL = $AWS_LAMBDA_RUNTIME_API. */
 	const char *api;
 	/** Return ORC_OK after this many invocations; 0 = run forever. */
 	int max_invocations;
 } orc_lambda_runtime_options;
 
-#define ORC_LAMBDA_RUNTIME_OPTIONS_INIT { NULL, 0 }
+#define ORC_LAMBDA_RUNTIME_OPTIONS_VERSION 1
+#define ORC_LAMBDA_RUNTIME_OPTIONS_INIT { ORC_LAMBDA_RUNTIME_OPTIONS_VERSION, \
+	NULL, 0 }
+
+/**
+ * @brief Fill @p opts with the defaults of ORC_LAMBDA_RUNTIME_OPTIONS_INIT
+ * (for bindings); only the fields of @p version are written.
+ * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
+ * @since 0.1
+ */
+ORC_API orc_status orc_lambda_runtime_options_init(
+	orc_lambda_runtime_options *opts, unsigned int version);
 
 /**
  * @brief Run the Runtime API loop: wait for the next invocation (no
@@ -67,7 +81,8 @@ typedef struct orc_lambda_runtime_options {
  *
  * Handler failures are reported to Lambda and the loop goes on. Returns
  * ORC_OK after opts->max_invocations invocations; otherwise only when the
- * Runtime API cannot be used (ORC_EINVAL: no API address; ORC_EBACKEND:
+ * Runtime API cannot be used (ORC_EINVAL: no API address, or an
+ * opts->version this library does not know; ORC_EBACKEND:
  * unreachable or answering 5xx, as Lambda asks a runtime to exit then).
  * Prints nothing. @p opts NULL = defaults.
  *
@@ -92,8 +107,8 @@ ORC_API orc_status orc_lambda_runtime_init_error(const char *api,
 						 orc_error *err);
 
 /**
- * @brief The errorType reported for @p err: the type given to
- * orc_lambda_set_error_type() after the error was set, else the status
+ * @brief The errorType reported for @p err: err->type when set (by
+ * orc_lambda_set_error_type() after the error was set), else the status
  * name ("ORC_EPARSE"). Borrowed from @p err (or static); never NULL.
  * @since 0.1
  */
@@ -101,8 +116,9 @@ ORC_API const char *orc_lambda_error_type(const orc_error *err);
 
 /**
  * @brief Give an error already set (orc_error_set()) its own errorType,
- * such as "TaskFailed": printable ASCII, at most 69 bytes, kept in
- * err->source as "errorType=<type>". Setting the error again clears it.
+ * such as "TaskFailed": printable ASCII, 1 to sizeof(err->type) - 1
+ * bytes, kept in err->type (err->source is left alone). Setting the
+ * error again clears it.
  * @return err->code, so `return orc_lambda_set_error_type(err, "X");`
  * works after orc_error_set(); ORC_EINVAL for a NULL or unusable type.
  * @since 0.1
@@ -128,6 +144,7 @@ typedef struct orc_lambda_client orc_lambda_client;
 
 /** @brief Options for orc_lambda_client_create(); strings are copied. */
 typedef struct orc_lambda_client_options {
+	unsigned int version;       /**< ORC_LAMBDA_CLIENT_OPTIONS_VERSION */
 	const char *region;         /**< NULL = environment, config file */
 	const char *endpoint;       /**< NULL = environment, AWS */
 	int max_attempts;           /**< 0 = 3 */
@@ -135,11 +152,24 @@ typedef struct orc_lambda_client_options {
 	int64_t request_timeout_ms;
 } orc_lambda_client_options;
 
-#define ORC_LAMBDA_CLIENT_OPTIONS_INIT { NULL, NULL, 0, 0 }
+#define ORC_LAMBDA_CLIENT_OPTIONS_VERSION 1
+#define ORC_LAMBDA_CLIENT_OPTIONS_INIT { ORC_LAMBDA_CLIENT_OPTIONS_VERSION, \
+	NULL, NULL, 0, 0 }
+
+/**
+ * @brief Fill @p opts with the defaults of ORC_LAMBDA_CLIENT_OPTIONS_INIT
+ * (for bindings); only the fields of @p version are written.
+ * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
+ * @since 0.1
+ */
+ORC_API orc_status orc_lambda_client_options_init(
+	orc_lambda_client_options *opts, unsigned int version);
 
 /**
  * @brief Create a client. *out belongs to the caller
  * (orc_lambda_client_free()); NULL on failure. @p opts NULL = defaults.
+ * @return ORC_OK, ORC_EINVAL (bad option, or an opts->version this
+ * library does not know), ORC_ENOMEM, ORC_ENOTSUPPORTED.
  * @since 0.1
  */
 ORC_API orc_status orc_lambda_client_create(
@@ -161,9 +191,8 @@ typedef enum orc_lambda_invocation {
  * @brief Invoke @p function (name, partial or full ARN, with an optional
  * ":qualifier") with @p payload (JSON text; NULL = "{}").
  *
- * ORC_OK: *response_out = the function's payload, malloc'd, NUL-terminated
- * ("" for Event); free it with free() (orc_free() is the same
- * allocator). A function error (the
+ * ORC_OK: *response_out = the function's payload, NUL-terminated ("" for
+ * Event); the caller releases it with orc_free(). A function error (the
  * X-Amz-Function-Error header) is never ORC_OK: it returns ORC_EUSER with
  * *response_out = the error payload, kept for the caller to free, and
  * err->message naming the function and the payload's errorMessage.

@@ -24,8 +24,9 @@ ORC_BEGIN_DECLS
 /**
  * @brief How the handlers invoke a function, when not through a
  * orc_lambda_client: same contract as orc_lambda_invoke() (*response_out
- * malloc'd, freed with free(); ORC_EUSER with the error payload for a
- * function error). For embedding (another transport) and for tests.
+ * allocated with orc_malloc() or orc_strdup(), released by the handlers
+ * with orc_free(); ORC_EUSER with the error payload for a function
+ * error). For embedding (another transport) and for tests.
  */
 typedef orc_status (*orc_lambda_invoke_fn)(const char *function,
 					   orc_lambda_invocation type,
@@ -109,6 +110,15 @@ typedef struct orc_lambda_handler_config {
 #define ORC_LAMBDA_HANDLER_CONFIG_INIT { ORC_LAMBDA_HANDLER_CONFIG_VERSION, \
 	NULL, NULL, NULL, NULL, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, \
 	NULL, NULL, NULL, NULL, NULL }
+
+/**
+ * @brief Fill @p cfg with the defaults of ORC_LAMBDA_HANDLER_CONFIG_INIT
+ * (for bindings); only the fields of @p version are written.
+ * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
+ * @since 0.1
+ */
+ORC_API orc_status orc_lambda_handler_config_init(
+	orc_lambda_handler_config *cfg, unsigned int version);
 
 /**
  * @brief The orchestrator, an orc_lambda_handler_fn whose userdata is a

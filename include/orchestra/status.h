@@ -50,6 +50,10 @@ typedef struct orc_error {
 	int detail;        /**< HTTP status, SQLite extended rc, errno; 0 = none */
 	char source[80];   /**< "<string>", a file name, "sqlite", ... */
 	char message[256]; /**< readable text, NUL-terminated */
+	/** A name for the error chosen by user code, "" when none: the
+	 * errorType a Lambda handler reports (orc_lambda_set_error_type());
+	 * orc_status_name(code) stands in when empty. */
+	char type[72];
 } orc_error;
 
 /**

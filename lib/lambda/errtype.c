@@ -2,23 +2,18 @@
  * Lambda error types and deadlines: pure helpers, built with or without
  * the lambda part.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 #include "orchestra/lambda.h"
 
-#define TYPE_MARK "errorType="
-
 ORC_API const char *orc_lambda_error_type(const orc_error *err)
 {
-	size_t n = sizeof(TYPE_MARK) - 1;
-
 	if (!err)
 		return orc_status_name(ORC_ERROR);
-	if (strncmp(err->source, TYPE_MARK, n) == 0 && err->source[n] &&
-	    memchr(err->source, '\0', sizeof(err->source)))
-		return err->source + n;
+	/* An error filled by hand may lack the terminator. */
+	if (err->type[0] && memchr(err->type, '\0', sizeof(err->type)))
+		return err->type;
 	return orc_status_name(err->code);
 }
 
@@ -30,14 +25,14 @@ ORC_API orc_status orc_lambda_set_error_type(orc_error *err,
 	if (!err)
 		return ORC_EINVAL;
 	n = type ? strlen(type) : 0;
-	if (n == 0 || n + sizeof(TYPE_MARK) > sizeof(err->source))
+	if (n == 0 || n >= sizeof(err->type))
 		return ORC_EINVAL;
 	/* It goes into an HTTP header: printable ASCII only. */
 	for (i = 0; i < n; i++)
 		if ((unsigned char)type[i] < 0x20 ||
 		    (unsigned char)type[i] > 0x7e)
 			return ORC_EINVAL;
-	snprintf(err->source, sizeof(err->source), "%s%s", TYPE_MARK, type);
+	memcpy(err->type, type, n + 1);
 	return err->code;
 }
 

@@ -357,7 +357,7 @@ orc_status orc__lh_dispatch(const orc__lh_env *env, const orc_dag *dag,
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	st = orc__lh_invoke(env, env->cfg->worker_function, ORC_LAMBDA_EVENT,
 			    req, &resp, err);
-	free(resp);
+	orc_free(resp);
 	free(req);
 	fields = json_pack("{s:s, s:s, s:I}", "workflowId", wf_id, "taskId",
 			   task_id, "expectedVersion", (json_int_t)version);
@@ -435,9 +435,23 @@ int64_t orc__lh_retry_wait_ms(const orc_lambda_handler_config *cfg)
 		ORC__LH_RETRY_WAIT_MS;
 }
 
+char *orc__lh_dumps(const json_t *obj)
+{
+	/* Measured, then dumped into our own allocation: what crosses the
+	 * API is released with orc_free(), never jansson's allocator. */
+	size_t n = obj ? json_dumpb(obj, NULL, 0, JSON_COMPACT) : 0;
+	char *s = n ? orc__malloc(n + 1) : NULL;
+
+	if (s) {
+		json_dumpb(obj, s, n, JSON_COMPACT);
+		s[n] = '\0';
+	}
+	return s;
+}
+
 orc_status orc__lh_answer(char **response_out, json_t *obj, orc_error *err)
 {
-	*response_out = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	*response_out = orc__lh_dumps(obj);
 	json_decref(obj);
 	if (!*response_out)
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");

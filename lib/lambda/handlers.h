@@ -136,7 +136,11 @@ orc_status orc__lh_dispatch_ready(const orc__lh_env *env, const char *wf_id,
 #define ORC__LH_RETRY_WAIT_MS 10000
 int64_t orc__lh_retry_wait_ms(const orc_lambda_handler_config *cfg);
 
-/* Answer with @p obj (stolen) as malloc'd JSON text. */
+/* @p obj (may be NULL) as compact JSON text from the library's allocator
+ * (released with orc_free()), or NULL when out of memory. */
+char *orc__lh_dumps(const json_t *obj);
+
+/* Answer with @p obj (stolen) as JSON text for orc_free(). */
 orc_status orc__lh_answer(char **response_out, json_t *obj, orc_error *err);
 
 /* ---- log.c ---- */

@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "aws/client.h"
+#include "lambda/options.h"
 #include "orchestra/lambda.h"
 
 #define FUNCTION_ERROR "X-Amz-Function-Error"
@@ -50,15 +51,15 @@ ORC_API orc_status orc_lambda_client_create(
 	orc_lambda_client **out, const orc_lambda_client_options *opts,
 	orc_error *err)
 {
-	orc_lambda_client_options o = ORC_LAMBDA_CLIENT_OPTIONS_INIT;
+	orc_lambda_client_options o;
 	orc__aws_client_options ao;
 	orc_lambda_client *c;
 	orc_status st;
 
 	ORC_CHECK_ARG(out != NULL, err);
 	*out = NULL;
-	if (opts)
-		o = *opts;
+	if ((st = orc__lambda_client_options_read(&o, opts, err)) != ORC_OK)
+		return st;
 	ORC_CHECK_ARG(o.max_attempts >= 0 && o.request_timeout_ms >= 0, err);
 	c = orc__calloc(1, sizeof(*c));
 	if (!c)
@@ -170,7 +171,7 @@ ORC_API orc_status orc_lambda_invoke(orc_lambda_client *c,
 		if (response_out)
 			*response_out = text;
 		else
-			free(text);
+			orc_free(text);
 	}
 	orc__aws_reply_clear(&rep);
 	return st;

@@ -14,6 +14,7 @@
 #include "aws/buf.h"
 #include "aws/http.h"
 #include "aws/sigv4.h"
+#include "lambda/options.h"
 #include "orchestra/lambda.h"
 
 #define API_VERSION "2018-06-01"
@@ -188,11 +189,11 @@ static orc_status post_handler_error(rt *r, const char *id, orc_status code,
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	/* A handler that failed without filling its error. */
 	if (herr->code == ORC_OK) {
-		char src[sizeof(herr->source)];
+		char type[sizeof(herr->type)];
 
-		memcpy(src, herr->source, sizeof(src));
+		memcpy(type, herr->type, sizeof(type));
 		orc_error_set(herr, code, NULL);
-		memcpy(herr->source, src, sizeof(src));
+		memcpy(herr->type, type, sizeof(type));
 	}
 	if (!herr->message[0])
 		orc__strlcpy(herr->message, orc_strerror(herr->code),
@@ -290,7 +291,7 @@ static orc_status one(rt *r, orc_lambda_handler_fn fn, void *userdata,
 	} else {
 		st = post_handler_error(r, ctx.request_id, hst, &herr, err);
 	}
-	free(out);
+	orc_free(out);
 	if (st != ORC_OK)
 		return st;
 	/* 4xx: this invocation is lost, the next may be fine; 5xx: exit. */
@@ -304,14 +305,14 @@ ORC_API orc_status orc_lambda_runtime_run(
 	orc_lambda_handler_fn fn, void *userdata,
 	const orc_lambda_runtime_options *opts, orc_error *err)
 {
-	orc_lambda_runtime_options o = ORC_LAMBDA_RUNTIME_OPTIONS_INIT;
+	orc_lambda_runtime_options o;
 	rt r;
 	orc_status st;
 	int n;
 
 	ORC_CHECK_ARG(fn != NULL, err);
-	if (opts)
-		o = *opts;
+	if ((st = orc__lambda_runtime_options_read(&o, opts, err)) != ORC_OK)
+		return st;
 	ORC_CHECK_ARG(o.max_invocations >= 0, err);
 	st = rt_init(&r, o.api, err);
 	if (st != ORC_OK)

@@ -102,7 +102,7 @@ static char *error_payload(const char *message, const char *type)
 {
 	json_t *o = json_pack("{s:s, s:s}", "errorMessage", message,
 			      "errorType", type);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *s = orc__lh_dumps(o);
 
 	json_decref(o);
 	return s;
@@ -110,7 +110,8 @@ static char *error_payload(const char *message, const char *type)
 
 /*
  * Run the target. ORC_OK: *output_out is its JSON output (or NULL).
- * Otherwise the attempt failed and *error_out says why (malloc'd).
+ * Otherwise the attempt failed and *error_out says why. Both are
+ * released with orc_free().
  */
 static orc_status run_target(job *j, const char *payload, char **output_out,
 			     char **error_out)
@@ -129,7 +130,7 @@ static orc_status run_target(job *j, const char *payload, char **output_out,
 			   output_out, &e);
 		if (st == ORC_OK)
 			return ORC_OK;
-		free(*output_out);
+		orc_free(*output_out);
 		*output_out = NULL;
 		*error_out = error_payload(e.message,
 					   orc_lambda_error_type(&e));
@@ -156,7 +157,7 @@ static orc_status run_target(job *j, const char *payload, char **output_out,
 		*output_out = NULL;
 		return st;
 	}
-	free(*output_out);
+	orc_free(*output_out);
 	*output_out = NULL;
 	*error_out = error_payload(e.message, orc_status_name(st));
 	return st;
@@ -259,17 +260,17 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 			/* The lease was lost (expired and reclaimed, or the
 			 * workflow canceled): the result is not ours to
 			 * write, and retrying the event cannot change it. */
-			free(output);
+			orc_free(output);
 			skip(j, e.message);
 			return ORC_OK;
 		} else if (st != ORC_OK) {
-			free(output);
+			orc_free(output);
 			if (err)
 				*err = e;
 			return st;
 		}
 	}
-	free(output);
+	orc_free(output);
 	if (run != ORC_OK) {
 		memset(&e, 0, sizeof(e));
 		st = orc_workflow_fail(&final, env->ctx, j->req->wf_id,
@@ -281,7 +282,7 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 				      c->task_id, "attempt", (int)c->attempt,
 				      "error", error ? error : "",
 				      "final", final));
-		free(error);
+		orc_free(error);
 		if (st == ORC_ECONFLICT) {
 			skip(j, e.message);
 			return ORC_OK;

@@ -20,7 +20,7 @@ static char *context_json(const orc_lambda_context *ctx)
 	size_t n = 256 + strlen(ctx->request_id) + strlen(ctx->function_arn) +
 		   (ctx->trace_id ? strlen(ctx->trace_id) : 0) +
 		   (env ? strlen(env) : 0);
-	char *out = malloc(n);
+	char *out = orc_malloc(n);
 
 	if (out)
 		snprintf(out, n, "{\"requestId\":\"%s\",\"deadlineMs\":%lld,"
@@ -52,7 +52,7 @@ static orc_status echo(const char *event, size_t len,
 	}
 	if (strstr(event, "\"context\": true"))
 		*response_out = context_json(ctx);
-	else if ((*response_out = malloc(len + 1)) != NULL)
+	else if ((*response_out = orc_malloc(len + 1)) != NULL)
 		memcpy(*response_out, event, len + 1);
 	return *response_out ? ORC_OK
 			     : orc_error_set(err, ORC_ENOMEM, "out of memory");

@@ -125,7 +125,7 @@ static orc_status task_fn(const char *event, size_t len,
 		json_decref(p);
 		return orc_lambda_set_error_type(err, "ValueError");
 	}
-	*response_out = malloc(64);
+	*response_out = orc_malloc(64);
 	snprintf(*response_out, 64, "{\"task\":\"%s\",\"n\":%d}", task,
 		 (int)n);
 	json_decref(p);
@@ -145,7 +145,7 @@ static orc_status invoke(const char *function, orc_lambda_invocation type,
 		assert_true(w->qtail < sizeof(w->queue) / sizeof(w->queue[0]));
 		w->queue[w->qtail++] = strdup(request);
 		w->worker_invokes++;
-		*response_out = strdup("");
+		*response_out = orc_strdup("");
 		return ORC_OK;
 	}
 	assert_int_equal(strncmp(function, ARN, strlen(ARN)), 0);
@@ -153,7 +153,7 @@ static orc_status invoke(const char *function, orc_lambda_invocation type,
 	st = task_fn(request, strlen(request), NULL, w, response_out, err);
 	if (st != ORC_OK) {
 		/* As Lambda reports a function error: the error payload. */
-		*response_out = malloc(400);
+		*response_out = orc_malloc(400);
 		snprintf(*response_out, 400, "{\"errorMessage\":\"%s\","
 			 "\"errorType\":\"%s\"}", err->message,
 			 orc_lambda_error_type(err));
@@ -283,7 +283,7 @@ static void start(world *w, const char *wf_id, const char *extra)
 	snprintf(ev, sizeof(ev), seed_event, wf_id, extra ? extra : "");
 	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
 	assert_non_null(strstr(resp, "\"dispatched\":[\"A\"]"));
-	free(resp);
+	orc_free(resp);
 }
 
 /* ---- the table as a stream ---- */
@@ -320,7 +320,7 @@ static void deliver(world *w)
 	json_array_clear(w->pending);
 	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
 	assert_string_equal(resp, "{\"batchItemFailures\":[]}");
-	free(resp);
+	orc_free(resp);
 	free(ev);
 }
 
@@ -332,7 +332,7 @@ static void run_one(world *w)
 	resp = call(w, orc_lambda_worker_handler, &w->work, req, ORC_OK);
 	if (strstr(resp, "\"skipped\""))
 		w->skipped++;
-	free(resp);
+	orc_free(resp);
 	free(req);
 }
 
@@ -432,7 +432,7 @@ static void test_handlers__seed_runs_without_a_stream(void **state)
 	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
 	assert_string_equal(resp, "{\"workflowId\":\"wf-direct\","
 			    "\"state\":\"SUCCEEDED\",\"dispatched\":[]}");
-	free(resp);
+	orc_free(resp);
 	assert_int_equal(w->worker_invokes + w->target_invokes, 10);
 	world_free(w);
 }
@@ -493,7 +493,7 @@ static void test_handlers__redelivered_records_change_nothing(void **state)
 	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
 	if (strcmp(resp, "{\"batchItemFailures\":[]}") != 0)
 		fail_msg("seed %u: %s", seed, resp);
-	free(resp);
+	orc_free(resp);
 	free(ev);
 	json_decref(again);
 
@@ -568,7 +568,7 @@ static void test_handlers__one_bad_record_is_reported_alone(void **state)
 	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
 	assert_string_equal(resp, "{\"batchItemFailures\":[{\"itemIdentifier\":"
 			    "\"the-bad-one\"}]}");
-	free(resp);
+	orc_free(resp);
 	free(ev);
 	/* The good records did their work: B1, B2, B3 dispatched. */
 	assert_int_equal(w->qtail - w->qhead, 3);
@@ -585,7 +585,7 @@ static void test_handlers__one_bad_record_is_reported_alone(void **state)
 	assert_string_equal(resp, "{\"batchItemFailures\":["
 			    "{\"itemIdentifier\":\"no-keys\"},"
 			    "{\"itemIdentifier\":\"odd\"}]}");
-	free(resp);
+	orc_free(resp);
 	free(ev);
 	json_decref(batch);
 	/* The rest of the run is unaffected. */
@@ -664,7 +664,7 @@ static void test_handlers__killed_worker_is_recovered_by_reconcile(
 		    "{\"mode\":\"reconcile\"}", ORC_OK);
 	assert_non_null(strstr(resp, "\"expired\":0"));
 	assert_non_null(strstr(resp, "\"dispatched\":[]"));
-	free(resp);
+	orc_free(resp);
 	/* The lease ends 5 s after the invocation's 60 s deadline. */
 	w->now += 65001;
 	resp = call(w, orc_lambda_orchestrator_handler, &w->orch,
@@ -672,7 +672,7 @@ static void test_handlers__killed_worker_is_recovered_by_reconcile(
 	assert_non_null(strstr(resp, "\"workflowId\":\"wf-kill\""));
 	assert_non_null(strstr(resp, "\"expired\":1"));
 	assert_non_null(strstr(resp, "\"dispatched\":[\"A\"]"));
-	free(resp);
+	orc_free(resp);
 	run(w, 0);
 	s = snapshot(w, "wf-kill");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
@@ -779,7 +779,7 @@ static orc_status outlived_fn(const char *event, size_t len,
 	CHECK(ORC_OK, orc_workflow_claim_task(&claim, c, "wf-late", "A",
 					      "other", 60000, E));
 	orc_context_free(c);
-	*response_out = strdup("{\"late\":true}");
+	*response_out = orc_strdup("{\"late\":true}");
 	return ORC_OK;
 }
 
@@ -800,7 +800,7 @@ static void test_handlers__late_result_is_dropped(void **state)
 	req = w->queue[w->qhead++];
 	resp = call(w, orc_lambda_worker_handler, &w->work, req, ORC_OK);
 	assert_non_null(strstr(resp, "\"skipped\":\"task A: fencing token"));
-	free(resp);
+	orc_free(resp);
 	free(req);
 	s = snapshot(w, "wf-late");
 	assert_int_equal(orc_snapshot_task(&s, 0)->state, ORC_TASK_RUNNING);

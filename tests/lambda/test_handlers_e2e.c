@@ -130,7 +130,7 @@ static void invoke_orchestrator(const char *event)
 		fail_msg("invoke orchestrator: %s (%s)", err.message,
 			 resp ? resp : "");
 	assert_non_null(strstr(resp, "\"dispatched\":[\"A\"]"));
-	free(resp);
+	orc_free(resp);
 	orc_lambda_client_free(c);
 }
 
@@ -272,7 +272,7 @@ static void test_handlers_e2e__linked_tasks_cost_one_invocation_each(
 			      "{\"workflowId\":\"e2e-linked\","
 			      "\"taskId\":\"A\"}", &resp, &err) != ORC_OK)
 		fail_msg("%s", err.message);
-	free(resp);
+	orc_free(resp);
 	free(ev);
 	orc_lambda_client_free(c);
 	orc_context_free(ctx);
@@ -354,7 +354,7 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 	if (orc_lambda_invoke(c, "orchestrator", ORC_LAMBDA_REQUEST_RESPONSE,
 			      ev, &resp, &err) != ORC_OK)
 		fail_msg("start: %s", err.message);
-	free(resp);
+	orc_free(resp);
 	free(ev);
 	for (rounds = 0; rounds < 200; rounds++) {
 		if (table_stream_poll(&ts, recs) > 0) {
@@ -367,7 +367,7 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 				fail_msg("stream batch: %s", err.message);
 			assert_string_equal(resp,
 					    "{\"batchItemFailures\":[]}");
-			free(resp);
+			orc_free(resp);
 			free(ev);
 			continue;
 		}

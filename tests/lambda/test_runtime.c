@@ -150,7 +150,7 @@ static orc_status record_handler(const char *event, size_t len,
 	s->have_env = env != NULL;
 	if (env)
 		snprintf(s->env, sizeof(s->env), "%s", env);
-	*response_out = malloc(32);
+	*response_out = orc_malloc(32);
 	snprintf(*response_out, 32, "{\"call\":%d}", c->n);
 	return ORC_OK;
 }
@@ -215,7 +215,7 @@ static orc_status failing_handler(const char *event, size_t len,
 		/* Over the Runtime API's 6 MB: it answers 413. */
 		size_t n = 7u << 20;
 
-		*response_out = malloc(n + 1);
+		*response_out = orc_malloc(n + 1);
 		memset(*response_out, ' ', n);
 		(*response_out)[0] = '0';
 		(*response_out)[n] = '\0';
@@ -402,7 +402,7 @@ static void init_fails(const char *fn, const char *type)
 					   "{}", &out, &err), ORC_EUSER);
 	assert_non_null(out);
 	assert_non_null(strstr(out, "Runtime.InitError"));
-	free(out);
+	orc_free(out);
 	orc_lambda_client_free(c);
 	j = fn_state(fn);
 	assert_string_equal(str(json_array_get(json_object_get(j,
@@ -478,7 +478,7 @@ static void t_invoke_request_response(void **state)
 					   "{\"hello\": \"world\"}", &out,
 					   &err), ORC_OK);
 	assert_string_equal(out, "{\"hello\": \"world\"}");
-	free(out);
+	orc_free(out);
 	/* By ARN with a qualifier; the handler sees the ARN invoked. */
 	assert_int_equal(orc_lambda_invoke(c, ARN_PREFIX "echo:$LATEST",
 					   ORC_LAMBDA_REQUEST_RESPONSE,
@@ -492,13 +492,13 @@ static void t_invoke_request_response(void **state)
 	assert_true(json_integer_value(json_object_get(j, "deadlineMs")) >
 		    0);
 	json_decref(j);
-	free(out);
+	orc_free(out);
 	/* NULL payload is "{}". */
 	assert_int_equal(orc_lambda_invoke(c, "echo",
 					   ORC_LAMBDA_REQUEST_RESPONSE, NULL,
 					   &out, &err), ORC_OK);
 	assert_string_equal(out, "{}");
-	free(out);
+	orc_free(out);
 	orc_lambda_client_free(c);
 }
 
@@ -516,7 +516,7 @@ static void t_invoke_event(void **state)
 					   "{\"event\": 7}", &out, &err),
 			 ORC_OK);
 	assert_string_equal(out, "");
-	free(out);
+	orc_free(out);
 	orc_lambda_client_free(c);
 	/* The process answers it on its own time. */
 	for (tries = 0; tries < 200 && !found; tries++) {
@@ -549,7 +549,7 @@ static void echo_expect(orc_lambda_client *c, const char *payload,
 					   payload, &out, &err), want);
 	assert_non_null(out);
 	assert_non_null(strstr(out, needle));
-	free(out);
+	orc_free(out);
 }
 
 static void t_function_error(void **state)
@@ -570,7 +570,7 @@ static void t_function_error(void **state)
 	assert_string_equal(str(j, "errorMessage"), "boom");
 	assert_string_equal(str(j, "errorType"), "ORC_EUSER");
 	json_decref(j);
-	free(out);
+	orc_free(out);
 	assert_non_null(strstr(err.message, "echo"));
 	assert_non_null(strstr(err.message, "Unhandled"));
 	assert_non_null(strstr(err.message, "ORC_EUSER: boom"));

@@ -21,6 +21,7 @@ orc_status example_task(const char *event, size_t len,
 		json_object_get(p, "input"), "fail"));
 	json_int_t n = 1;
 	const char *key;
+	char *text;
 
 	(void)ctx;
 	(void)userdata;
@@ -36,7 +37,11 @@ orc_status example_task(const char *event, size_t len,
 	json_object_foreach(json_object_get(p, "dependencies"), key, v)
 		n += json_integer_value(json_object_get(v, "n"));
 	out = json_pack("{s:s, s:I}", "task", id, "n", n);
-	*response_out = out ? json_dumps(out, JSON_COMPACT) : NULL;
+	/* The runtime releases the response with orc_free(): copy it into
+	 * liborchestra's allocator (jansson's may be another). */
+	text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+	*response_out = orc_strdup(text);
+	free(text);
 	json_decref(out);
 	json_decref(p);
 	return *response_out ? ORC_OK :
