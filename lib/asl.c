@@ -9,6 +9,7 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1377,15 +1378,20 @@ static void fails_last(asl_ctx *c, json_t *states)
 
 /* ---- public API -------------------------------------------------------- */
 
+/* Sizes of each version; see orc__struct_init(). */
+static const size_t asl_options_ends[] = {
+	0, offsetof(orc_asl_options, fail_states), sizeof(orc_asl_options)
+};
+ORC__ENDS_CHECK(asl_options_ends, ORC_ASL_OPTIONS_VERSION);
+
 ORC_API orc_status orc_asl_options_init(orc_asl_options *opts,
 					unsigned int version)
 {
-	orc_asl_options def = ORC_ASL_OPTIONS_INIT;
+	static const orc_asl_options def = ORC_ASL_OPTIONS_INIT;
 
-	if (!opts || version == 0 || version > ORC_ASL_OPTIONS_VERSION)
-		return ORC_EINVAL;
-	*opts = def;
-	return ORC_OK;
+	return orc__struct_init(opts, &def, version, asl_options_ends,
+				sizeof(asl_options_ends) /
+				sizeof(asl_options_ends[0]));
 }
 
 ORC_API const char *orc_asl_strategy_name(orc_asl_strategy strategy)

@@ -121,7 +121,8 @@ typedef struct orc_asl_report {
 } orc_asl_report;
 
 /**
- * @brief Fill @p opts with the defaults of ORC_ASL_OPTIONS_INIT.
+ * @brief Fill @p opts with the defaults of ORC_ASL_OPTIONS_INIT (for
+ * bindings); only the fields of @p version are written.
  * @param version ORC_ASL_OPTIONS_VERSION.
  * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
  * @since 0.1
