@@ -37,7 +37,7 @@ typedef struct orc_lambda_context {
  * (borrowed for the call). On ORC_OK it sets *response_out to a
  * NUL-terminated JSON text allocated with orc_malloc() or orc_strdup(),
  * which the runtime releases with orc_free() (docs/ownership.md: one
- * allocator, never free()). On any other status, err->message becomes
+ * allocator). On any other status, err->message becomes
  * errorMessage and the error type is orc_lambda_error_type(err): the
  * status name (e.g. "ORC_EPARSE") unless the handler set its own with
  * orc_lambda_set_error_type(). A *response_out left on failure is

@@ -10,7 +10,10 @@
 
 ORC_BEGIN_DECLS
 
-/** State of one task in one workflow run (DESIGN.md data model). */
+/**
+ * State of one task in one workflow run; docs/architecture.md follows a
+ * task through them.
+ */
 typedef enum orc_task_state {
 	ORC_TASK_PENDING = 0,   /**< waiting for dependencies */
 	ORC_TASK_READY = 1,     /**< every dependency succeeded; claimable */
@@ -121,7 +124,13 @@ typedef struct orc_task_rec {
 	uint32_t ndone;           /**< distinct dependencies marked done */
 	char owner[ORC_OWNER_MAX + 1]; /**< lease owner; "" when none */
 	int64_t lease_expiry_ms;  /**< 0 when no lease */
-	int64_t not_before_ms;    /**< retry backoff; 0 = now */
+	/** Not claimable before this time (retry backoff); 0 = now. Set
+	 * by orc_workflow_fail() and, for a RUNNING task whose lease
+	 * expired, by orc_workflow_reconcile(): the expired lease counts as
+	 * a failed attempt, and the task waits its policy's delay
+	 * (orc_retry_delay_ms()) from the reconcile that found it, not from
+	 * the expiry. */
+	int64_t not_before_ms;
 	int64_t created_ms, updated_ms, started_ms, ended_ms;
 	char *output;             /**< JSON text or NULL; owned */
 	char *error;              /**< message or NULL; owned */

@@ -250,7 +250,10 @@ typedef struct orc_reconcile_report {
 
 /**
  * @brief Repair after crashes: re-ready (or fail, when attempts ran out)
- * RUNNING tasks whose lease expired; redo fan-out a crash cut short;
+ * RUNNING tasks whose lease expired, each as a failed attempt: back to
+ * READY with the not-before time of its retry policy counted from now
+ * (orc_task_rec.not_before_ms), or FAILED with the error "lease of
+ * '<owner>' expired"; redo fan-out a crash cut short;
  * cancel what a failure or cancel left claimable; recompute the
  * workflow's state. Safe to run at any time, concurrently with workers.
  * @param[out] report_out may be NULL.

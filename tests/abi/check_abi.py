@@ -10,7 +10,11 @@
  3. the generated version.h matches meson.project_version(), the .so's
     SONAME is the expected one, and (when the library can be loaded into
     this interpreter, i.e. not a sanitizer build) orc_version() returns
-    ORC_VERSION_STRING.
+    ORC_VERSION_STRING;
+ 4. every options struct (orc_*_options) starts with `unsigned int
+    version`, and every struct that does (options, orc_task_spec, the
+    Lambda handler config) has an `<name>_init()` function, since
+    bindings cannot use the _INIT macros.
 
 With ORC_ABI_ALLOW_MISSING=1 in the environment, declared functions that
 the library does not define yet are listed but do not fail the test.
@@ -55,6 +59,20 @@ def declared_functions(paths):
             fail('%s: %d ORC_API uses but %d function declarations '
                  'recognised' % (path, n_api, n_found))
     return decls
+
+
+def versioned_structs(paths):
+    """{struct name: (first member text, header)} for each
+    `typedef struct orc_x { ... } orc_x;` of the headers."""
+    found = {}
+    for path in paths:
+        with open(path) as f:
+            text = strip_c(f.read())
+        for m in re.finditer(r'typedef\s+struct\s+(orc_\w+)\s*\{([^;]*);',
+                             text):
+            first = ' '.join(m.group(2).split())
+            found[m.group(1)] = (first, os.path.basename(path))
+    return found
 
 
 def exported_symbols(nm, lib):
@@ -215,6 +233,21 @@ def main():
                  % (got, args.project_version))
         else:
             print('orc_version() = ' + got)
+
+    # 4. versioned structs and their _init() functions
+    structs = versioned_structs(headers)
+    nversioned = 0
+    for name, (first, hdr) in sorted(structs.items()):
+        versioned = first == 'unsigned int version'
+        if name.endswith('_options') and not versioned:
+            fail('%s (%s) does not start with `unsigned int version` '
+                 '(docs/api-stability.md)' % (name, hdr))
+        if versioned:
+            nversioned += 1
+            if name + '_init' not in decls:
+                fail('%s (%s) has a version field but no %s_init() '
+                     'function for bindings' % (name, hdr, name))
+    print('%d versioned structs, each with its _init()' % nversioned)
 
     if errors:
         print('%d ABI check(s) failed' % len(errors))

@@ -15,7 +15,8 @@
 #define F ORC_TASK_FAILED
 #define C ORC_TASK_CANCELED
 
-/* Written from DESIGN.md's state machine, independently of lib/task.c:
+/* Written from the state machine documented in task.h (the table of
+ * orc_task_transition_allowed()), independently of lib/task.c:
  * expected[from][to]. */
 static const int expected[6][6] = {
 	/*        P  R  U  S  F  C */
