@@ -153,7 +153,8 @@ static void print_results(orc_backend *backend, const char *wf_id,
 		    !orc_snapshot_task(&snap, i)->output)
 			continue;
 		printf("%s output: ", orc_snapshot_task(&snap, i)->id);
-		cli_print_line(stdout, orc_snapshot_task(&snap, i)->output, 2000);
+		cli_print_line(stdout, orc_snapshot_task(&snap, i)->output,
+			       2000);
 		fputc('\n', stdout);
 	}
 out:

@@ -501,9 +501,9 @@ static orc_status frozen(orc_error *err)
 static orc_status spec_version(const orc_task_spec *spec, orc_error *err)
 {
 	if (spec->version == 0 || spec->version > ORC_TASK_SPEC_VERSION)
-		return orc_error_set(err, ORC_EINVAL,
-				     "task spec: version %u not in 1..%d (start "
-				     "from ORC_TASK_SPEC_INIT or "
+		return orc_error_set(err, ORC_EINVAL, "task spec: version %u "
+				     "not in 1..%d (start from "
+				     "ORC_TASK_SPEC_INIT or "
 				     "orc_task_spec_init())",
 				     spec->version, ORC_TASK_SPEC_VERSION);
 	return ORC_OK;

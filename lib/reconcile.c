@@ -1,7 +1,8 @@
 /*
  * Reconcile: the repair pass that makes "nothing stuck" true after any
- * crash (invariant 4, "nothing stuck", in docs/architecture.md). It reads every task once and then only
- * issues the same idempotent conditional writes the engine uses.
+ * crash (invariant 4 in docs/architecture.md). It reads every task once
+ * and then only issues the same idempotent conditional writes the engine
+ * uses.
  */
 #include <stdio.h>
 #include <string.h>

@@ -20,15 +20,16 @@ typedef struct orc_memory_options {
 #define ORC_MEMORY_OPTIONS_INIT { ORC_MEMORY_OPTIONS_VERSION, 0 }
 
 /**
- * @brief Fill @p opts with the defaults of ORC_MEMORY_OPTIONS_INIT, for callers that
- * cannot use the macro (bindings). Only the fields of @p version are
- * written, so a program built against older headers passes its own
- * version.
+ * @brief Fill @p opts with the defaults of ORC_MEMORY_OPTIONS_INIT,
+ * for callers that cannot use the macro (bindings). Only the fields of
+ * @p version are written, so a program built against older headers
+ * passes its own version.
  * @param version ORC_MEMORY_OPTIONS_VERSION.
  * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
  * @since 0.1
  */
-ORC_API orc_status orc_memory_options_init(orc_memory_options *opts, unsigned int version);
+ORC_API orc_status orc_memory_options_init(orc_memory_options *opts,
+					   unsigned int version);
 
 /**
  * @brief An in-memory backend: fast, thread-safe
@@ -108,15 +109,16 @@ typedef struct orc_sqlite_options {
 	ORC_SQLITE_SYNC_NORMAL, 0 }
 
 /**
- * @brief Fill @p opts with the defaults of ORC_SQLITE_OPTIONS_INIT, for callers that
- * cannot use the macro (bindings). Only the fields of @p version are
- * written, so a program built against older headers passes its own
- * version.
+ * @brief Fill @p opts with the defaults of ORC_SQLITE_OPTIONS_INIT,
+ * for callers that cannot use the macro (bindings). Only the fields of
+ * @p version are written, so a program built against older headers
+ * passes its own version.
  * @param version ORC_SQLITE_OPTIONS_VERSION.
  * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
  * @since 0.1
  */
-ORC_API orc_status orc_sqlite_options_init(orc_sqlite_options *opts, unsigned int version);
+ORC_API orc_status orc_sqlite_options_init(orc_sqlite_options *opts,
+					   unsigned int version);
 
 /**
  * @brief Open (creating if needed) a SQLite database file as a backend.
@@ -168,15 +170,16 @@ typedef struct orc_dynamodb_options {
 	NULL, NULL, NULL, 0, 0, 0, 0 }
 
 /**
- * @brief Fill @p opts with the defaults of ORC_DYNAMODB_OPTIONS_INIT, for callers that
- * cannot use the macro (bindings). Only the fields of @p version are
- * written, so a program built against older headers passes its own
- * version.
+ * @brief Fill @p opts with the defaults of ORC_DYNAMODB_OPTIONS_INIT,
+ * for callers that cannot use the macro (bindings). Only the fields of
+ * @p version are written, so a program built against older headers
+ * passes its own version.
  * @param version ORC_DYNAMODB_OPTIONS_VERSION.
  * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
  * @since 0.1
  */
-ORC_API orc_status orc_dynamodb_options_init(orc_dynamodb_options *opts, unsigned int version);
+ORC_API orc_status orc_dynamodb_options_init(orc_dynamodb_options *opts,
+					     unsigned int version);
 
 /**
  * @brief Open a DynamoDB table (the seed's single-table layout) as a

@@ -69,15 +69,16 @@ typedef struct orc_runner_options {
 	NULL, NULL, 0, NULL, NULL }
 
 /**
- * @brief Fill @p opts with the defaults of ORC_RUNNER_OPTIONS_INIT, for callers that
- * cannot use the macro (bindings). Only the fields of @p version are
- * written, so a program built against older headers passes its own
- * version.
+ * @brief Fill @p opts with the defaults of ORC_RUNNER_OPTIONS_INIT,
+ * for callers that cannot use the macro (bindings). Only the fields of
+ * @p version are written, so a program built against older headers
+ * passes its own version.
  * @param version ORC_RUNNER_OPTIONS_VERSION.
  * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
  * @since 0.1
  */
-ORC_API orc_status orc_runner_options_init(orc_runner_options *opts, unsigned int version);
+ORC_API orc_status orc_runner_options_init(orc_runner_options *opts,
+					   unsigned int version);
 
 /**
  * @brief Create a runner over @p backend (borrowed; must outlive it).

@@ -114,6 +114,10 @@ ORC_API orc_status orc_retry_policy_check(const orc_retry_policy *policy,
  * Strings in id and owner are inline. output and error are owned by the
  * record when non-NULL (free with orc_task_rec_clear()); backends leave
  * them NULL when the caller did not ask for payloads.
+ *
+ * The library hands records out by pointer (orc_snapshot_task(), list
+ * callbacks), so later versions may append fields; a caller's own
+ * records (backends filling one) use this header's size.
  */
 typedef struct orc_task_rec {
 	char id[ORC_ID_MAX + 1];

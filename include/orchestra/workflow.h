@@ -61,15 +61,16 @@ typedef struct orc_context_options {
 #define ORC_CONTEXT_OPTIONS_INIT { ORC_CONTEXT_OPTIONS_VERSION, NULL, NULL, 0 }
 
 /**
- * @brief Fill @p opts with the defaults of ORC_CONTEXT_OPTIONS_INIT, for callers that
- * cannot use the macro (bindings). Only the fields of @p version are
- * written, so a program built against older headers passes its own
- * version.
+ * @brief Fill @p opts with the defaults of ORC_CONTEXT_OPTIONS_INIT,
+ * for callers that cannot use the macro (bindings). Only the fields of
+ * @p version are written, so a program built against older headers
+ * passes its own version.
  * @param version ORC_CONTEXT_OPTIONS_VERSION.
  * @return ORC_OK, ORC_EINVAL (NULL or unknown version).
  * @since 0.1
  */
-ORC_API orc_status orc_context_options_init(orc_context_options *opts, unsigned int version);
+ORC_API orc_status orc_context_options_init(orc_context_options *opts,
+					    unsigned int version);
 
 /**
  * @brief Create an engine context over @p backend.

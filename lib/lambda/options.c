@@ -49,18 +49,18 @@ ORC_API orc_status orc_lambda_handler_config_init(
 	return orc__struct_init(cfg, &def, version, ENDS(config_ends));
 }
 
-orc_status orc__lambda_runtime_options_read(orc_lambda_runtime_options *out,
-					    const orc_lambda_runtime_options *opts,
-					    orc_error *err)
+orc_status orc__lambda_runtime_options_read(
+	orc_lambda_runtime_options *out,
+	const orc_lambda_runtime_options *opts, orc_error *err)
 {
 	*out = runtime_def;
 	return orc__struct_read(out, opts, ENDS(runtime_ends),
 				"lambda runtime options", err);
 }
 
-orc_status orc__lambda_client_options_read(orc_lambda_client_options *out,
-					   const orc_lambda_client_options *opts,
-					   orc_error *err)
+orc_status orc__lambda_client_options_read(
+	orc_lambda_client_options *out, const orc_lambda_client_options *opts,
+	orc_error *err)
 {
 	*out = client_def;
 	return orc__struct_read(out, opts, ENDS(client_ends),

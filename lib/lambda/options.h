@@ -9,11 +9,11 @@
 
 /* *out = the defaults overlaid with @p opts (NULL = defaults), or
  * ORC_EINVAL for a version this library does not know. */
-orc_status orc__lambda_runtime_options_read(orc_lambda_runtime_options *out,
-					    const orc_lambda_runtime_options *opts,
-					    orc_error *err);
-orc_status orc__lambda_client_options_read(orc_lambda_client_options *out,
-					   const orc_lambda_client_options *opts,
-					   orc_error *err);
+orc_status orc__lambda_runtime_options_read(
+	orc_lambda_runtime_options *out,
+	const orc_lambda_runtime_options *opts, orc_error *err);
+orc_status orc__lambda_client_options_read(
+	orc_lambda_client_options *out, const orc_lambda_client_options *opts,
+	orc_error *err);
 
 #endif

@@ -144,11 +144,12 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 	if (snap->workflow.state != res->state)
 		return "run result and stored state disagree";
 	for (i = 0; i < n; i++) {
-		orc_task_state s = orc_snapshot_task(snap, i)->state;
+		const orc_task_rec *t = orc_snapshot_task(snap, i);
+		orc_task_state s = t->state;
 
 		if (s == ORC_TASK_PENDING || s == ORC_TASK_READY ||
 		    s == ORC_TASK_RUNNING) {
-			snprintf(buf, len, "task %s left %s", orc_snapshot_task(snap, i)->id,
+			snprintf(buf, len, "task %s left %s", t->id,
 				 orc_task_state_name(s));
 			return buf;
 		}
@@ -158,14 +159,14 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 
 			any_failed = 1;
 			for (j = 0; j < ns; j++) {
-				if (orc_snapshot_task(snap, succ[j])->state !=
-				    ORC_TASK_CANCELED) {
+				const orc_task_rec *d =
+					orc_snapshot_task(snap, succ[j]);
+
+				if (d->state != ORC_TASK_CANCELED) {
 					snprintf(buf, len,
 						 "task %s downstream of failed %s is %s",
-						 orc_snapshot_task(snap, succ[j])->id,
-						 orc_snapshot_task(snap, i)->id,
-						 orc_task_state_name(
-							 orc_snapshot_task(snap, succ[j])->state));
+						 d->id, t->id,
+						 orc_task_state_name(d->state));
 					return buf;
 				}
 			}
@@ -173,7 +174,8 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 	}
 	if (res->state == ORC_WORKFLOW_SUCCEEDED) {
 		for (i = 0; i < n; i++)
-			if (orc_snapshot_task(snap, i)->state != ORC_TASK_SUCCEEDED)
+			if (orc_snapshot_task(snap, i)->state !=
+			    ORC_TASK_SUCCEEDED)
 				return "succeeded workflow with unfinished task";
 		return NULL;
 	}
@@ -181,12 +183,13 @@ static const char *check_final(const orc_dag *dag, const orc_snapshot *snap,
 		return "an exhausted retry did not fail the workflow";
 	/* The kept error names a failed task and carries its message. */
 	for (i = 0; i < n; i++) {
+		const orc_task_rec *t = orc_snapshot_task(snap, i);
 		char want[600];
 
-		if (orc_snapshot_task(snap, i)->state != ORC_TASK_FAILED)
+		if (t->state != ORC_TASK_FAILED)
 			continue;
-		snprintf(want, sizeof(want), "task %s: %s", orc_snapshot_task(snap, i)->id,
-			 orc_snapshot_task(snap, i)->error ? orc_snapshot_task(snap, i)->error : "");
+		snprintf(want, sizeof(want), "task %s: %s", t->id,
+			 t->error ? t->error : "");
 		if (res->error && strcmp(res->error, want) == 0)
 			return NULL;
 	}

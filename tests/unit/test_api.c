@@ -437,7 +437,8 @@ int main(void)
 		cmocka_unit_test(test_api__task_spec_version_checked),
 		cmocka_unit_test(test_api__task_spec_init_matches_macro),
 		cmocka_unit_test(test_api__options_init_functions),
-		cmocka_unit_test(test_api__options_init_writes_only_its_version),
+		cmocka_unit_test(
+			test_api__options_init_writes_only_its_version),
 		cmocka_unit_test(test_api__lambda_options_version_checked),
 		cmocka_unit_test(test_api__snapshot_tasks_through_accessors),
 		cmocka_unit_test(test_api__backend_caps_match_threading_md),

@@ -554,8 +554,10 @@ static void test_engine__cancel_stops_new_claims(void **state)
 						NULL, &err));
 	ASSERT_ST(ORC_OK, orc_workflow_snapshot(&snap, f->ctx, "wf", 0, &err));
 	assert_int_equal(snap.workflow.state, ORC_WORKFLOW_CANCELED);
-	assert_int_equal(orc_snapshot_task(&snap, 1)->state, ORC_TASK_SUCCEEDED); /* B1 */
-	assert_int_equal(orc_snapshot_task(&snap, 4)->state, ORC_TASK_CANCELED); /* C */
+	assert_int_equal(orc_snapshot_task(&snap, 1)->state,
+			 ORC_TASK_SUCCEEDED); /* B1 */
+	assert_int_equal(orc_snapshot_task(&snap, 4)->state,
+			 ORC_TASK_CANCELED); /* C */
 	orc_snapshot_clear(&snap);
 	/* Cancelling again is harmless. */
 	ASSERT_ST(ORC_OK, orc_workflow_cancel(f->ctx, "wf", NULL, &err));
@@ -645,8 +647,10 @@ static void test_engine__snapshot_lists_tasks_in_definition_order(void **state)
 	assert_int_equal(snap.ntasks, 5);
 	assert_string_equal(orc_snapshot_task(&snap, 0)->id, "A");
 	assert_string_equal(orc_snapshot_task(&snap, 4)->id, "C");
-	assert_int_equal(orc_snapshot_task(&snap, 0)->state, ORC_TASK_SUCCEEDED);
-	assert_string_equal(orc_snapshot_task(&snap, 0)->output, "{\"x\":\"y\"}");
+	assert_int_equal(orc_snapshot_task(&snap, 0)->state,
+			 ORC_TASK_SUCCEEDED);
+	assert_string_equal(orc_snapshot_task(&snap, 0)->output,
+			    "{\"x\":\"y\"}");
 	assert_int_equal(orc_snapshot_task(&snap, 2)->state, ORC_TASK_READY);
 	assert_string_equal(snap.workflow.input, "[1]");
 	assert_int_equal(snap.workflow.ntasks, 5);
