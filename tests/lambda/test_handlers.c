@@ -377,8 +377,8 @@ static void assert_succeeded_once(world *w, const char *wf_id)
 				 ORC_TASK_SUCCEEDED);
 		assert_int_equal(orc_snapshot_task(&s, i)->attempt, 1);
 	}
-	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",
-			    \"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output,
+			    "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 }
 
@@ -679,8 +679,8 @@ static void test_handlers__killed_worker_is_recovered_by_reconcile(
 	s = snapshot(w, "wf-kill");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	assert_int_equal(orc_snapshot_task(&s, 0)->attempt, 2);
-	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",
-			    \"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output,
+			    "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	world_free(w);
 }
@@ -749,8 +749,8 @@ static void test_handlers__stream_repairs_a_fan_out_cut_short(void **state)
 	run(w, 1);
 	s = snapshot(w, "wf-cut");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
-	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",
-			    \"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output,
+			    "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	assert_int_equal(w->worker_invokes, 5);
 	assert_int_equal(w->target_invokes, 4);

@@ -223,8 +223,8 @@ static void test_handlers_e2e__seed_runs_with_ten_invocations(void **state)
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	for (i = 0; i < s.ntasks; i++)
 		assert_int_equal(orc_snapshot_task(&s, i)->attempt, 1);
-	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",
-			    \"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output,
+			    "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	/* The seed's count: one worker and one target per task. */
 	assert_int_equal(count_invokes("worker", "Event"), 5);
@@ -280,8 +280,8 @@ static void test_handlers_e2e__linked_tasks_cost_one_invocation_each(
 	orc_dag_free(dag);
 	s = wait_terminal("e2e-linked");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
-	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",
-			    \"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output,
+			    "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	assert_int_equal(count_invokes("worker-linked", "Event"), 5);
 	assert_int_equal(count_invokes("task-", "RequestResponse"), targets);
@@ -387,8 +387,8 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	for (i = 0; i < (int)s.ntasks; i++)
 		assert_int_equal(orc_snapshot_task(&s, i)->attempt, 1);
-	assert_string_equal(orc_snapshot_task(&s, 4)->output, "{\"task\":\"C\",
-			    \"n\":7}");
+	assert_string_equal(orc_snapshot_task(&s, 4)->output,
+			    "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 	/* The seed's count through the stream too: one worker and one
 	 * target invocation per task. */
