@@ -194,7 +194,7 @@ typedef enum orc_lambda_invocation {
  * ORC_OK: *response_out = the function's payload, NUL-terminated ("" for
  * Event); the caller releases it with orc_free(). A function error (the
  * X-Amz-Function-Error header) is never ORC_OK: it returns ORC_EUSER with
- * *response_out = the error payload, kept for the caller to free, and
+ * *response_out = the error payload (also released with orc_free()), and
  * err->message naming the function and the payload's errorMessage.
  * Other failures: the service's error mapped as for DynamoDB (ORC_EAUTH,
  * ORC_ENOTFOUND, ORC_ETHROTTLED, ORC_ETOOBIG, ORC_EINVAL, ORC_ETIMEOUT,
