@@ -104,7 +104,8 @@ int cli_cmd_graph(int argc, char **argv)
 		return rc;
 	memset(&err, 0, sizeof(err));
 	if (o.state) {
-		rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.state, 0);
+		rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.state, 0,
+				       CLI_STORE_READ);
 		if (rc != CLI_OK)
 			goto out;
 	}

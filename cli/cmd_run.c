@@ -94,32 +94,61 @@ static void stop_children(void)
 	closedir(d);
 }
 
+/* What the signal thread waits for and the run it reports on. */
+typedef struct sig_ctx {
+	sigset_t set;
+	const char *wf_id;
+	const cli_opts *o;
+} sig_ctx;
+
+static const char *sig_name(int sig)
+{
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	case SIGHUP: return "SIGHUP";
+	default: return "a signal";
+	}
+}
+
 /* The durable state is always consistent, so a signal ends the process
  * at once: leases expire and 'resume' picks up from there. The signals
  * are blocked in every thread (runner threads inherit the mask) and
- * taken here, where stopping the children is allowed. */
+ * taken here, where stopping the children is allowed. The last line is
+ * still the result (docs/cli.md), with the command that continues; the
+ * stdout lock is kept until _exit so the live view cannot follow it. */
 static void *signal_main(void *arg)
 {
-	sigset_t *set = arg;
+	sig_ctx *sc = arg;
+	char store[300];
 	int sig = 0;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-	if (sigwait(set, &sig) != 0)
+	if (sigwait(&sc->set, &sig) != 0)
 		return NULL;
 	cli_view_restore_terminal();
 	stop_children();
+	flockfile(stdout);
+	printf("workflow %s INTERRUPTED by %s; continue with: orchestra "
+	       "resume %s", sc->wf_id, sig_name(sig), sc->wf_id);
+	if (sc->o->table)
+		printf(" --backend dynamodb --table %s", sc->o->table);
+	else if (sc->o->db)
+		printf(" --db %s", cli_store_name(store, sizeof(store), sc->o));
+	putchar('\n');
+	fflush(stdout);
 	_exit(sig == SIGINT ? CLI_INTERRUPTED : 128 + sig);
 }
 
-static int start_signal_thread(pthread_t *th, sigset_t *set)
+static int start_signal_thread(pthread_t *th, sig_ctx *sc)
 {
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+	sigemptyset(&sc->set);
+	sigaddset(&sc->set, SIGINT);
+	sigaddset(&sc->set, SIGTERM);
+	sigaddset(&sc->set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &sc->set, NULL) != 0)
 		return -1;
-	return pthread_create(th, NULL, signal_main, set) == 0 ? 0 : -1;
+	return pthread_create(th, NULL, signal_main, sc) == 0 ? 0 : -1;
 }
 
 /* After a success, "<id> output: <json>" for each task nothing depends
@@ -171,7 +200,8 @@ static int execute(orc_backend *backend, const char *wf_id,
 	cli_view *view = NULL;
 	char owner[64];
 	pthread_t sig_thread;
-	sigset_t sigs;
+	sig_ctx sigs;
+	cli_pin pin;
 	int have_sig;
 	orc_error err;
 	orc_status st;
@@ -183,6 +213,8 @@ static int execute(orc_backend *backend, const char *wf_id,
 	ro.owner = owner;
 	ro.seed = (uint64_t)cli_now_ms() ^ (uint64_t)getpid();
 	memset(&err, 0, sizeof(err));
+	sigs.wf_id = wf_id;
+	sigs.o = o;
 	/* Before any other thread exists, so that all inherit the mask. */
 	have_sig = start_signal_thread(&sig_thread, &sigs) == 0;
 	st = orc_runner_create(&runner, backend, &ro, &err);
@@ -201,6 +233,7 @@ static int execute(orc_backend *backend, const char *wf_id,
 		view = NULL; /* progress is a nicety; the run goes on */
 
 	memset(&res, 0, sizeof(res));
+	cli_store_pin(&pin, o);
 	st = orc_runner_run(&res, runner, wf_id, dag, input, &err);
 	cli_view_stop(view);
 	orc_runner_free(runner);
@@ -208,6 +241,10 @@ static int execute(orc_backend *backend, const char *wf_id,
 		/* sigwait is a cancellation point. */
 		pthread_cancel(sig_thread);
 		pthread_join(sig_thread, NULL);
+	}
+	if (cli_store_check(&pin, o) != CLI_OK) {
+		orc_run_result_clear(&res);
+		return CLI_RUNTIME;
 	}
 	if (st != ORC_OK) {
 		if (st == ORC_EEXISTS)
@@ -307,7 +344,7 @@ int cli_cmd_run(int argc, char **argv)
 		rc = CLI_USAGE;
 		goto out;
 	}
-	if ((rc = cli_open_store(&backend, &o, 0)) != CLI_OK)
+	if ((rc = cli_open_store(&backend, &o, CLI_STORE_CREATE)) != CLI_OK)
 		goto out;
 	rc = execute(backend, wf_id, dag, input, &o);
 out:
@@ -334,7 +371,8 @@ int cli_cmd_resume(int argc, char **argv)
 		       "one workflow id");
 	if (rc >= 0)
 		return rc;
-	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0);
+	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0,
+			       CLI_STORE_EXISTING);
 	if (rc != CLI_OK)
 		goto out;
 	memset(&err, 0, sizeof(err));

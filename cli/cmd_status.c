@@ -147,7 +147,7 @@ int cli_cmd_status(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0],
-			       ORC_SNAPSHOT_PAYLOADS);
+			       ORC_SNAPSHOT_PAYLOADS, CLI_STORE_READ);
 	if (rc == CLI_OK) {
 		if (o.json)
 			rc = print_json(&snap, cli_now_ms());
@@ -213,7 +213,7 @@ int cli_cmd_list(int argc, char **argv)
 		       list_help, 0, "no arguments");
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_store(&backend, &o, 1)) != CLI_OK)
+	if ((rc = cli_open_store(&backend, &o, CLI_STORE_READ)) != CLI_OK)
 		return rc;
 	if (!ORC_BACKEND_HAS(backend, list_workflows, 1)) {
 		cli_err("list: the %s backend cannot list workflows (%s)",
@@ -233,7 +233,8 @@ int cli_cmd_list(int argc, char **argv)
 	} else if (st != ORC_OK) {
 		rc = cli_fail("list", st, &err);
 	} else {
-		qsort(l.v, l.n, sizeof(*l.v), by_created);
+		if (l.n)  /* qsort's array may not be NULL, even empty */
+			qsort(l.v, l.n, sizeof(*l.v), by_created);
 		if (o.json) {
 			json_t *arr = json_array();
 
@@ -287,7 +288,8 @@ int cli_cmd_cancel(int argc, char **argv)
 		       "one workflow id");
 	if (rc >= 0)
 		return rc;
-	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0);
+	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0,
+			       CLI_STORE_EXISTING);
 	if (rc != CLI_OK)
 		goto out;
 	if (orc_workflow_state_is_terminal(snap.workflow.state)) {

@@ -103,7 +103,16 @@ static int set_opt(cli_opts *o, const char *cmd, const opt_def *d,
 	switch (d->bit) {
 	case CLI_O_INPUT: o->input = v; break;
 	case CLI_O_ID: o->id = v; break;
-	case CLI_O_DB: o->db = v; break;
+	case CLI_O_DB:
+		/* An unset shell variable: SQLite would take "" as a private
+		 * temporary database, and nothing could be resumed. */
+		if (!v[0]) {
+			cli_err("%s: --db needs a file name, not an empty "
+				"string", cmd);
+			return CLI_USAGE;
+		}
+		o->db = v;
+		break;
 	case CLI_O_BACKEND: o->backend = v; break;
 	case CLI_O_TABLE: o->table = v; break;
 	case CLI_O_FORMAT: o->format = v; break;
@@ -213,7 +222,7 @@ int cli_start(cli_opts *o, const char *cmd, int argc, char **argv,
 
 int cli_open_snapshot(orc_backend **backend, orc_context **ctx,
 		      orc_snapshot *snap, const cli_opts *o, const char *id,
-		      uint32_t flags)
+		      uint32_t flags, int mode)
 {
 	char name[300];
 	orc_error err;
@@ -221,7 +230,7 @@ int cli_open_snapshot(orc_backend **backend, orc_context **ctx,
 	int rc;
 
 	memset(snap, 0, sizeof(*snap));
-	if ((rc = cli_open_store(backend, o, 1)) != CLI_OK)
+	if ((rc = cli_open_store(backend, o, mode)) != CLI_OK)
 		return rc;
 	memset(&err, 0, sizeof(err));
 	st = orc_context_create(ctx, *backend, NULL, &err);

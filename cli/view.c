@@ -230,7 +230,7 @@ int cli_view_start(cli_view **out, const cli_opts *o, const char *wf_id,
 	pthread_cond_init(&v->cv, NULL);
 	v->tty = tty;
 	snprintf(v->id, sizeof(v->id), "%s", wf_id);
-	if (cli_open_store(&v->backend, o, 0) != CLI_OK ||
+	if (cli_open_store(&v->backend, o, CLI_STORE_CREATE) != CLI_OK ||
 	    orc_context_create(&v->ctx, v->backend, NULL, NULL) != ORC_OK) {
 		view_free(v);
 		return CLI_RUNTIME;
