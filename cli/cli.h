@@ -136,9 +136,17 @@ const char *cli_store_name(char *buf, size_t len, const cli_opts *o);
 /* Check the --backend/--db/--table combination; prints. An exit code. */
 int cli_check_store(const cli_opts *o, const char *cmd);
 
-/* Print @p s on one line (newlines and tabs as spaces), at most @p max
- * bytes of it ("..." marks a cut). Error texts hold stderr tails. */
+/* Print @p s on one line (newlines and tabs as spaces, other controls
+ * escaped as by cli_safe()), at most @p max bytes of it ("..." marks a
+ * cut). Error texts hold stderr tails. */
 void cli_print_line(FILE *f, const char *s, size_t max);
+
+/* @p s for a terminal, in @p buf: C0 and C1 controls, DEL, bidi and
+ * invisible marks as \uXXXX, bytes that are not UTF-8 as \xHH; cut
+ * with "..." to fit. Returns @p buf. An id is at most CLI_SAFE_ID
+ * bytes this way. */
+const char *cli_safe(char *buf, size_t len, const char *s);
+#define CLI_SAFE_ID (ORC_ID_MAX * 6 + 8)
 
 /* "1.2s", "3m04s" into @p buf. */
 const char *cli_elapsed(char *buf, size_t len, int64_t ms);

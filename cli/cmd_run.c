@@ -120,7 +120,7 @@ static const char *sig_name(int sig)
 static void *signal_main(void *arg)
 {
 	sig_ctx *sc = arg;
-	char store[300];
+	char store[300], id[CLI_SAFE_ID];
 	int sig = 0;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
@@ -129,8 +129,9 @@ static void *signal_main(void *arg)
 	cli_view_restore_terminal();
 	stop_children();
 	flockfile(stdout);
+	cli_safe(id, sizeof(id), sc->wf_id);
 	printf("workflow %s INTERRUPTED by %s; continue with: orchestra "
-	       "resume %s", sc->wf_id, sig_name(sig), sc->wf_id);
+	       "resume %s", id, sig_name(sig), id);
 	if (sc->o->table)
 		printf(" --backend dynamodb --table %s", sc->o->table);
 	else if (sc->o->db)
@@ -162,6 +163,7 @@ static void print_results(orc_backend *backend, const char *wf_id,
 	orc_context *ctx = NULL;
 	orc_snapshot snap;
 	const uint32_t *succ;
+	char id[CLI_SAFE_ID];
 	orc_error err;
 	size_t i;
 
@@ -181,7 +183,7 @@ static void print_results(orc_backend *backend, const char *wf_id,
 		if (orc_dag_dependents(&succ, dag, i) != 0 ||
 		    !snap.tasks[i].output)
 			continue;
-		printf("%s output: ", snap.tasks[i].id);
+		printf("%s output: ", cli_safe(id, sizeof(id), snap.tasks[i].id));
 		cli_print_line(stdout, snap.tasks[i].output, 2000);
 		fputc('\n', stdout);
 	}
@@ -202,6 +204,7 @@ static int execute(orc_backend *backend, const char *wf_id,
 	pthread_t sig_thread;
 	sig_ctx sigs;
 	cli_pin pin;
+	char id[CLI_SAFE_ID];
 	int have_sig;
 	orc_error err;
 	orc_status st;
@@ -226,7 +229,7 @@ static int execute(orc_backend *backend, const char *wf_id,
 		return cli_fail("runner", st, &err);
 	}
 
-	printf("workflow %s\n", wf_id);
+	printf("workflow %s\n", cli_safe(id, sizeof(id), wf_id));
 	fflush(stdout);
 	if (cli_view_start(&view, o, wf_id,
 			   !o->plain && isatty(STDOUT_FILENO)) != CLI_OK)
@@ -258,7 +261,7 @@ static int execute(orc_backend *backend, const char *wf_id,
 	}
 	if (res.state == ORC_WORKFLOW_SUCCEEDED)
 		print_results(backend, wf_id, dag);
-	printf("workflow %s %s", wf_id, orc_workflow_state_name(res.state));
+	printf("workflow %s %s", id, orc_workflow_state_name(res.state));
 	if (res.error) {
 		fputs(": ", stdout);
 		cli_print_line(stdout, res.error, 2000);

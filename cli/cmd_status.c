@@ -106,9 +106,10 @@ static int print_json(const orc_snapshot *snap, int64_t now)
 static void print_table(const orc_snapshot *snap, int64_t now)
 {
 	size_t i, w = 4;
-	char el[32];
+	char el[32], id[CLI_SAFE_ID];
 
-	printf("workflow %s: %s\n", snap->workflow.id,
+	printf("workflow %s: %s\n", cli_safe(id, sizeof(id),
+					     snap->workflow.id),
 	       orc_workflow_state_name(snap->workflow.state));
 	if (snap->workflow.error) {
 		fputs("error: ", stdout);
@@ -116,14 +117,15 @@ static void print_table(const orc_snapshot *snap, int64_t now)
 		fputc('\n', stdout);
 	}
 	for (i = 0; i < snap->ntasks; i++)
-		if (strlen(snap->tasks[i].id) > w)
-			w = strlen(snap->tasks[i].id);
+		if (strlen(cli_safe(id, sizeof(id), snap->tasks[i].id)) > w)
+			w = strlen(id);
 	printf("\n%-*s  %-9s  %7s  %8s\n", (int)w, "TASK", "STATE",
 	       "ATTEMPT", "ELAPSED");
 	for (i = 0; i < snap->ntasks; i++) {
 		const orc_task_rec *t = &snap->tasks[i];
 
-		printf("%-*s  %-9s  %7d  %8s", (int)w, t->id,
+		printf("%-*s  %-9s  %7d  %8s", (int)w,
+		       cli_safe(id, sizeof(id), t->id),
 		       orc_task_state_name(t->state), (int)t->attempt,
 		       cli_elapsed(el, sizeof(el), cli_task_elapsed(t, now)));
 		if (t->error && t->state != ORC_TASK_SUCCEEDED) {
@@ -258,12 +260,13 @@ int cli_cmd_list(int argc, char **argv)
 			for (i = 0; i < l.n; i++) {
 				time_t t = (time_t)(l.v[i].updated_ms / 1000);
 				struct tm tm;
-				char when[32];
+				char when[32], id[CLI_SAFE_ID];
 
 				gmtime_r(&t, &tm);
 				strftime(when, sizeof(when),
 					 "%Y-%m-%d %H:%M:%S", &tm);
-				printf("%-40s  %-9s  %5u  %s\n", l.v[i].id,
+				printf("%-40s  %-9s  %5u  %s\n",
+				       cli_safe(id, sizeof(id), l.v[i].id),
 				       orc_workflow_state_name(l.v[i].state),
 				       (unsigned)l.v[i].ntasks, when);
 			}
@@ -281,6 +284,7 @@ int cli_cmd_cancel(int argc, char **argv)
 	orc_snapshot snap;
 	orc_error err;
 	orc_status st;
+	char id[CLI_SAFE_ID];
 	cli_opts o;
 	int rc;
 
@@ -293,7 +297,8 @@ int cli_cmd_cancel(int argc, char **argv)
 	if (rc != CLI_OK)
 		goto out;
 	if (orc_workflow_state_is_terminal(snap.workflow.state)) {
-		printf("workflow %s already %s\n", o.pos[0],
+		printf("workflow %s already %s\n",
+		       cli_safe(id, sizeof(id), o.pos[0]),
 		       orc_workflow_state_name(snap.workflow.state));
 		goto out;
 	}
@@ -304,7 +309,7 @@ int cli_cmd_cancel(int argc, char **argv)
 		rc = cli_fail(o.pos[0], st, &err);
 		goto out;
 	}
-	printf("workflow %s CANCELED\n", o.pos[0]);
+	printf("workflow %s CANCELED\n", cli_safe(id, sizeof(id), o.pos[0]));
 out:
 	orc_snapshot_clear(&snap);
 	orc_context_free(ctx);

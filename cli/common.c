@@ -531,13 +531,92 @@ int cli_open_db(orc_backend **out, const char *path)
 	return CLI_OK;
 }
 
+/* Code points a terminal would act on rather than show: C0 and C1
+ * controls, DEL, and the invisible and direction-changing marks
+ * (U+202E turns the rest of a line around). */
+static int unsafe_cp(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x61c ||
+	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	       (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
+}
+
+/* The UTF-8 sequence at @p s: its code point and length, or 0 when it
+ * is not valid UTF-8 (the byte is then escaped alone). */
+static size_t utf8_at(uint32_t *cp, const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t c = s[0];
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+	if (n == 0 || c >= 0xf5)
+		return 0;
+	c &= 0x3f >> (n - 1);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 ||
+						 c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Append the terminal-safe form of the character at @p s to @p out
+ * (room for 8 bytes + NUL); returns the bytes of @p s consumed. */
+static size_t safe_char(char *out, const char *s, int spaces)
+{
+	uint32_t cp = 0;
+	size_t n = utf8_at(&cp, (const unsigned char *)s);
+
+	if (n == 0)
+		snprintf(out, 9, "\\x%02X", (unsigned)(unsigned char)*s);
+	else if (spaces && (cp == '\n' || cp == '\r' || cp == '\t'))
+		snprintf(out, 9, " ");
+	else if (unsafe_cp(cp))
+		snprintf(out, 9, "\\u%04X", (unsigned)cp);
+	else
+		snprintf(out, 9, "%.*s", (int)n, s);
+	return n ? n : 1;
+}
+
+const char *cli_safe(char *buf, size_t len, const char *s)
+{
+	size_t at = 0, k;
+	char one[9];
+
+	if (len == 0)
+		return "";
+	buf[0] = '\0';
+	while (*s) {
+		s += safe_char(one, s, 0);
+		k = strlen(one);
+		if (at + k + 4 > len) {
+			snprintf(buf + at, len - at, "...");
+			break;
+		}
+		memcpy(buf + at, one, k + 1);
+		at += k;
+	}
+	return buf;
+}
+
 void cli_print_line(FILE *f, const char *s, size_t max)
 {
-	size_t i;
+	size_t i = 0;
+	char one[9];
 
-	for (i = 0; s[i] && i < max; i++)
-		fputc(s[i] == '\n' || s[i] == '\r' || s[i] == '\t' ? ' ' : s[i],
-		      f);
+	while (s[i] && i < max) {
+		i += safe_char(one, s + i, 1);
+		fputs(one, f);
+	}
 	if (s[i])
 		fputs("...", f);
 }

@@ -358,8 +358,9 @@ static int64_t lease_for(const orc_runner *r, const orc_task_spec *spec)
 {
 	/* A task may run as long as its timeout; the lease must outlast it,
 	 * or a healthy task would be reclaimed. */
-	if (spec->timeout_ms > 0 && spec->timeout_ms + 1000 > r->opts.lease_ms)
-		return spec->timeout_ms + 1000;
+	if (spec->timeout_ms > 0 &&
+	    orc__add_sat(spec->timeout_ms, 1000) > r->opts.lease_ms)
+		return orc__add_sat(spec->timeout_ms, 1000);
 	return r->opts.lease_ms;
 }
 
