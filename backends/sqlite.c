@@ -1709,6 +1709,10 @@ static orc_status migrate(sq_backend *sb, const char *path, orc_error *err)
 
 	if ((rc & 0xff) == SQLITE_BUSY)
 		return sb_fail(err, sb, rc, "%s: upgrade schema", path);
+	if (rc != SQLITE_OK && found == 0)
+		return sq_error(err, rc, "sqlite: %s: cannot create the "
+				"schema: %s", path, msg[0] ? msg :
+				sqlite3_errstr(rc));
 	if (rc != SQLITE_OK)
 		return sq_error(err, rc, "sqlite: %s: cannot upgrade schema "
 				"version %d to %d: %s", path, found,
@@ -1810,17 +1814,25 @@ static int creates_file(const char *path)
 	       strncmp(path, "file:", 5) != 0 && lstat(path, &st) != 0;
 }
 
-/* After a failed open: remove the file we created if it is still
- * empty (a full disk, a failed first write), and its journal, WAL and
- * shared-memory files, so a failure leaves nothing behind. */
-static void remove_created(const char *path)
+/* The inode of @p path, 0 when there is none. */
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* After a failed open (a full disk, a failed first write): remove the
+ * file this open created, still the same file, and its journal, WAL and
+ * shared-memory files, so a failure leaves nothing behind. It never
+ * held a workflow: the schema was not even committed. */
+static void remove_created(const char *path, ino_t ino)
 {
 	static const char *const side[] = { "-journal", "-wal", "-shm" };
 	char p[4096];
-	struct stat st;
 	size_t i;
 
-	if (stat(path, &st) != 0 || st.st_size != 0)
+	if (ino == 0 || inode_of(path) != ino)
 		return;
 	for (i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
 		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, side[i]) <
@@ -1837,6 +1849,7 @@ ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 	sq_backend *sb;
 	orc_status st;
 	int i, rc, created;
+	ino_t ino = 0;
 
 	ORC_CHECK_ARG(out != NULL, err);
 	*out = NULL;
@@ -1872,8 +1885,18 @@ ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 	rc = sqlite3_open_v2(path, &sb->db, SQLITE_OPEN_READWRITE |
 			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 			     SQLITE_OPEN_URI, NULL);
+	if (created)
+		ino = inode_of(path);
 	if (rc != SQLITE_OK) {
 		st = open_fail(err, sb, rc, path);
+		goto fail;
+	}
+	/* SQLite opens a file it may not write read-only without a word;
+	 * every write would then fail far from the cause. Read-only is
+	 * asked for by name (file:...?mode=ro). */
+	if (sqlite3_db_readonly(sb->db, "main") == 1 &&
+	    strncmp(path, "file:", 5) != 0) {
+		st = open_fail(err, sb, SQLITE_READONLY, path);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(sb->db, 1);
@@ -1922,7 +1945,8 @@ ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 	return ORC_OK;
 fail:
 	sq_close(sb);
+	/* Not when busy: another process is setting the file up. */
 	if (created && st != ORC_ETHROTTLED)
-		remove_created(path);
+		remove_created(path, ino);
 	return st;
 }
