@@ -527,7 +527,7 @@ ORC_API orc_status orc_dag_add_task(orc_dag *dag, const orc_task_spec *spec,
 	}
 	if (spec->timeout_ms < 0 || spec->timeout_ms > ORC__MAX_MS)
 		return orc_error_set(err, ORC_EINVAL,
-				     "task %s: timeoutMs must be from 0 to "
+				     "task %s: timeoutMs must be >= 0 and <= "
 				     ORC__MAX_MS_TEXT, spec->id);
 	switch (spec->target_kind) {
 	case ORC_TARGET_NONE:

@@ -44,8 +44,8 @@ static orc_status get_ms(int64_t *out, json_t *v, const char *ctx,
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > ORC__MAX_MS)
 		return orc_error_set(err, ORC_EINVAL,
-				     "%s: \"%s\" must be an integer from 0 "
-				     "to " ORC__MAX_MS_TEXT, ctx, field);
+				     "%s: \"%s\" must be an integer >= 0 "
+				     "and <= " ORC__MAX_MS_TEXT, ctx, field);
 	*out = (int64_t)json_integer_value(v);
 	return ORC_OK;
 }
@@ -72,7 +72,7 @@ static orc_status parse_retry(orc_retry_policy *p, json_t *obj,
 		    json_integer_value(v) > ORC__MAX_ATTEMPTS)
 			return orc_error_set(err, ORC_EINVAL,
 					     "%s: retry.maxAttempts must be "
-					     "an integer from 1 to %d", ctx,
+					     "an integer >= 1 and <= %d", ctx,
 					     ORC__MAX_ATTEMPTS);
 		p->max_attempts = (int32_t)json_integer_value(v);
 	}
@@ -89,7 +89,7 @@ static orc_status parse_retry(orc_retry_policy *p, json_t *obj,
 		    json_number_value(v) <= ORC__MAX_BACKOFF_RATE))
 			return orc_error_set(err, ORC_EINVAL,
 					     "%s: retry.backoffRate must be "
-					     "a number from 1.0 to 100", ctx);
+					     "a number >= 1.0 and <= 100", ctx);
 		p->backoff_rate = json_number_value(v);
 	}
 	if ((v = json_object_get(obj, "jitter"))) {
