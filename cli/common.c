@@ -318,8 +318,10 @@ int cli_load_input(char **out, const char *arg)
 	}
 	doc = json_loads(text, JSON_DECODE_ANY, &jerr);
 	if (!doc) {
+		/* jansson's columns start at 0 at a line's start. */
 		fprintf(stderr, "%s:%d:%d: error: input is not JSON: %s\n",
-			source, jerr.line, jerr.column, jerr.text);
+			source, jerr.line > 0 ? jerr.line : 1,
+			jerr.column > 0 ? jerr.column : 1, jerr.text);
 		free(text);
 		return CLI_USAGE;
 	}
