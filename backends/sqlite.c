@@ -14,6 +14,7 @@
  * the seed's deps[] (done_dep_index), kept in the task row itself: the
  * fan-out write stays one primary-key read and one write.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1657,13 +1658,41 @@ static orc_status sq_error(orc_error *err, int rc, const char *fmt, ...)
 	return ORC_EBACKEND;
 }
 
+/* The path of a file: URI ("file:/a%20b.db?mode=ro" -> "/a b.db"). */
+static const char *uri_path(char *buf, size_t size, const char *uri)
+{
+	const char *p = uri + 5;
+	size_t n = 0;
+	unsigned int c;
+
+	while (*p && *p != '?' && *p != '#' && n + 1 < size) {
+		if (p[0] == '%' && sscanf(p + 1, "%2x", &c) == 1 &&
+		    isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])) {
+			buf[n++] = (char)c;
+			p += 3;
+		} else {
+			buf[n++] = *p++;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 /* A failed first read or setup of @p file: name the file and the cause
  * a user can act on, not the step that found it. */
 static orc_status open_fail(orc_error *err, sq_backend *sb, int rc,
 			    const char *file)
 {
+	const char *name = sb->db ? sqlite3_db_filename(sb->db, "main") : NULL;
 	const char *cause;
+	char plain[300];
 
+	/* The file's name, not the file: URI that may have opened it. */
+	if (name && *name)
+		file = name;
+	else if (file && strncmp(file, "file:", 5) == 0)
+		file = uri_path(plain, sizeof(plain), file);
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:

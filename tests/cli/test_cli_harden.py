@@ -134,6 +134,14 @@ def test_read_only_file_and_directory(d):
         finally:
             os.chmod(data, 0o755)
             os.chmod(db, 0o644)
+    # A file that cannot be read at all: the file and the cause.
+    os.chmod(db, 0)
+    try:
+        rc, out, err = run_ro(["status", "one", "--db", "data/t.db"], d)
+    finally:
+        os.chmod(db, 0o644)
+    check(rc == 4 and "t.db" in err and "permissions" in err and
+          "?mode" not in err, "unreadable: exit %d: %s" % (rc, err))
     doc = status_json(d, "one", "data/t.db")
     check(doc["state"] == "SUCCEEDED", doc["state"])
 
@@ -221,6 +229,9 @@ def test_empty_file_and_byte_order_mark(d):
     write(os.path.join(d, "empty.json"), "")
     _, err = expect(["validate", "empty.json"], d, 2)
     check("empty.json:1:1: error:" in err and "empty" in err, err)
+    write_json(os.path.join(d, "ok.json"), OK)
+    _, err = expect(["run", "ok.json", "--input", ""], d, 2)
+    check("--input:1:1: error:" in err, err)
     write(os.path.join(d, "blank.json"), "\n\n")
     _, err = expect(["validate", "blank.json"], d, 2)
     check("blank.json:3:1: error:" in err, err)
