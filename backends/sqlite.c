@@ -1732,9 +1732,14 @@ static orc_status set_sync(sq_backend *sb, const orc_sqlite_options *o,
 
 static orc_status migrate(sq_backend *sb, const char *path, orc_error *err)
 {
+	const char *name = sqlite3_db_filename(sb->db, "main");
 	char msg[200];
 	int found = 0;
 	int rc = orc__sq_migrate(sb->db, &found, msg, sizeof(msg));
+
+	/* The file, also when a file: URI opened it. */
+	if (name && *name)
+		path = name;
 
 	if ((rc & 0xff) == SQLITE_BUSY)
 		return sb_fail(err, sb, rc, "%s: upgrade schema", path);
