@@ -99,6 +99,12 @@ typedef struct sig_ctx {
 	sigset_t set;
 	const char *wf_id;
 	const cli_opts *o;
+	/* The thread's buffers live here, not on its stack: it is
+	 * cancelled in sigwait, and AddressSanitizer then finds the
+	 * redzones of its locals in the way of its own thread teardown. */
+	int sig;
+	char store[300];
+	char id[CLI_SAFE_ID];
 } sig_ctx;
 
 static const char *sig_name(int sig)
@@ -120,25 +126,24 @@ static const char *sig_name(int sig)
 static void *signal_main(void *arg)
 {
 	sig_ctx *sc = arg;
-	char store[300], id[CLI_SAFE_ID];
-	int sig = 0;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-	if (sigwait(&sc->set, &sig) != 0)
+	if (sigwait(&sc->set, &sc->sig) != 0)
 		return NULL;
 	cli_view_restore_terminal();
 	stop_children();
 	flockfile(stdout);
-	cli_safe(id, sizeof(id), sc->wf_id);
+	cli_safe(sc->id, sizeof(sc->id), sc->wf_id);
 	printf("workflow %s INTERRUPTED by %s; continue with: orchestra "
-	       "resume %s", id, sig_name(sig), id);
+	       "resume %s", sc->id, sig_name(sc->sig), sc->id);
 	if (sc->o->table)
 		printf(" --backend dynamodb --table %s", sc->o->table);
 	else if (sc->o->db)
-		printf(" --db %s", cli_store_name(store, sizeof(store), sc->o));
+		printf(" --db %s", cli_store_name(sc->store, sizeof(sc->store),
+						 sc->o));
 	putchar('\n');
 	fflush(stdout);
-	_exit(sig == SIGINT ? CLI_INTERRUPTED : 128 + sig);
+	_exit(sc->sig == SIGINT ? CLI_INTERRUPTED : 128 + sc->sig);
 }
 
 static int start_signal_thread(pthread_t *th, sig_ctx *sc)
