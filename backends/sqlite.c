@@ -14,12 +14,15 @@
  * the seed's deps[] (done_dep_index), kept in the task row itself: the
  * fan-out write stays one primary-key read and one write.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -1596,7 +1599,9 @@ static void sq_close(sq_backend *sb)
 
 	for (i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(sb->st[i]);
-	/* Last connection out checkpoints and removes the -wal file. */
+	/* The last connection out checkpoints and removes the -wal file,
+	 * so the database file alone holds every commit (a copy of it is
+	 * a whole backup). */
 	sqlite3_close(sb->db);
 	pthread_mutex_destroy(&sb->mu);
 	free(sb);
@@ -1633,6 +1638,87 @@ static int query_one(sqlite3 *db, const char *sql, int *num, char *text,
 	return rc;
 }
 
+/* ORC_EBACKEND with SQLite's code in detail, for open failures. */
+static orc_status sq_error(orc_error *err, int rc, const char *fmt, ...)
+	ORC_PRINTF(3, 4);
+
+static orc_status sq_error(orc_error *err, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return ORC_EBACKEND;
+	memset(err, 0, sizeof(*err));
+	err->code = ORC_EBACKEND;
+	err->detail = rc;
+	orc__strlcpy(err->source, "sqlite", sizeof(err->source));
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return ORC_EBACKEND;
+}
+
+/* The path of a file: URI ("file:/a%20b.db?mode=ro" -> "/a b.db"). */
+static const char *uri_path(char *buf, size_t size, const char *uri)
+{
+	const char *p = uri + 5;
+	size_t n = 0;
+	unsigned int c;
+
+	while (*p && *p != '?' && *p != '#' && n + 1 < size) {
+		if (p[0] == '%' && sscanf(p + 1, "%2x", &c) == 1 &&
+		    isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])) {
+			buf[n++] = (char)c;
+			p += 3;
+		} else {
+			buf[n++] = *p++;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A failed first read or setup of @p file: name the file and the cause
+ * a user can act on, not the step that found it. */
+static orc_status open_fail(orc_error *err, sq_backend *sb, int rc,
+			    const char *file)
+{
+	const char *name = sb->db ? sqlite3_db_filename(sb->db, "main") : NULL;
+	const char *cause;
+	char plain[300];
+
+	/* The file's name, not the file: URI that may have opened it. */
+	if (name && *name)
+		file = name;
+	else if (file && strncmp(file, "file:", 5) == 0)
+		file = uri_path(plain, sizeof(plain), file);
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_NOMEM:
+		return sb_fail(err, sb, rc, "open %s", file);
+	case SQLITE_READONLY:
+		cause = "the file or its directory is read-only";
+		break;
+	case SQLITE_CANTOPEN:
+		cause = "cannot open it or its -wal and -shm files (check the "
+			"permissions of the file and of its directory)";
+		break;
+	case SQLITE_FULL:
+		cause = "the disk is full";
+		break;
+	case SQLITE_NOTADB:
+		cause = "not a SQLite database";
+		break;
+	default:
+		cause = sqlite3_errmsg(sb->db);
+		break;
+	}
+	return sq_error(err, rc, "sqlite: %s: %s (%d)", file ? file : "",
+			cause, rc);
+}
+
 static orc_status set_sync(sq_backend *sb, const orc_sqlite_options *o,
 			   orc_error *err)
 {
@@ -1646,16 +1732,35 @@ static orc_status set_sync(sq_backend *sb, const orc_sqlite_options *o,
 
 static orc_status migrate(sq_backend *sb, const char *path, orc_error *err)
 {
+	const char *name = sqlite3_db_filename(sb->db, "main");
+	char msg[200];
 	int found = 0;
-	int rc = orc__sq_migrate(sb->db, &found);
+	int rc = orc__sq_migrate(sb->db, &found, msg, sizeof(msg));
 
+	/* The file, also when a file: URI opened it. */
+	if (name && *name)
+		path = name;
+
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return sb_fail(err, sb, rc, "%s: upgrade schema", path);
+	if (rc != SQLITE_OK && found == 0)
+		return sq_error(err, rc, "sqlite: %s: cannot create the "
+				"schema: %s", path, msg[0] ? msg :
+				sqlite3_errstr(rc));
 	if (rc != SQLITE_OK)
-		return sb_fail(err, sb, rc, "open: migrate schema from "
-			       "version %d", found);
+		return sq_error(err, rc, "sqlite: %s: cannot upgrade schema "
+				"version %d to %d: %s", path, found,
+				SQ_SCHEMA_VERSION, msg[0] ? msg :
+				sqlite3_errstr(rc));
 	if (found > SQ_SCHEMA_VERSION)
 		return orc_error_set(err, ORC_EBACKEND, "sqlite: %s: schema "
 				     "version %d is newer than this library's "
 				     "%d", path, found, SQ_SCHEMA_VERSION);
+	if (found < 0)
+		return orc_error_set(err, ORC_EBACKEND, "sqlite: %s: schema "
+				     "version %d is not a version of this "
+				     "library's schema (0 to %d)", path, found,
+				     SQ_SCHEMA_VERSION);
 	return ORC_OK;
 }
 
@@ -1679,6 +1784,7 @@ static orc_status set_pragmas(sq_backend *sb, orc_error *err)
 {
 	const char *file = sqlite3_db_filename(sb->db, "main");
 	const int64_t deadline = mono_ms() + sb->busy_ms;
+	const int ro = sqlite3_db_readonly(sb->db, "main") == 1;
 	char mode[16] = "";
 	int rc, pages = -1;
 
@@ -1689,15 +1795,16 @@ static orc_status set_pragmas(sq_backend *sb, orc_error *err)
 	 * there. A power cut in those first milliseconds can at worst
 	 * leave a file to delete; a crash of the process cannot harm it. */
 	rc = query_one(sb->db, "PRAGMA page_count", &pages, NULL, 0);
-	if (rc == SQLITE_OK && pages == 0)
+	if (rc == SQLITE_OK && pages == 0 && !ro)
 		rc = sqlite3_exec(sb->db, "PRAGMA synchronous = OFF; "
 				  "PRAGMA page_size = " SQ_PAGE_SIZE_STR, NULL,
 				  NULL, NULL);
 	if (rc != SQLITE_OK)
-		return sb_fail(err, sb, rc, "open: page_count");
+		return open_fail(err, sb, rc, file);
 	rc = query_one(sb->db, "PRAGMA journal_mode", NULL, mode,
 		       sizeof(mode));
-	while (rc == SQLITE_OK && strcmp(mode, "wal") != 0) {
+	/* Read-only (a file:...?mode=ro name): read the file as it is. */
+	while (rc == SQLITE_OK && strcmp(mode, "wal") != 0 && !ro) {
 		rc = query_one(sb->db, "PRAGMA journal_mode = WAL", NULL,
 			       mode, sizeof(mode));
 		if ((rc & 0xff) == SQLITE_BUSY && mono_ms() < deadline) {
@@ -1709,20 +1816,11 @@ static orc_status set_pragmas(sq_backend *sb, orc_error *err)
 			break;  /* in memory, or a VFS without WAL */
 	}
 	if (rc != SQLITE_OK)
-		return sb_fail(err, sb, rc, "open: journal_mode");
-	if (strcmp(mode, "wal") != 0 && file && *file)
+		return open_fail(err, sb, rc, file);
+	if (strcmp(mode, "wal") != 0 && file && *file && !ro)
 		return orc_error_set(err, ORC_EBACKEND, "sqlite: open: %s: "
 				     "cannot switch to WAL mode (%s)", file,
 				     mode);
-	/* The last connection to close would checkpoint the whole WAL
-	 * into the file and remove it: two syncs, most of a short
-	 * command's time. The WAL stays instead; the next writer carries
-	 * on with it and SQLite checkpoints as it grows (wal_autocheckpoint).
-	 * Every commit is in the WAL either way. */
-	rc = sqlite3_db_config(sb->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
-			       (int *)NULL);
-	if (rc != SQLITE_OK)
-		return sb_fail(err, sb, rc, "open: no checkpoint on close");
 	/* Checkpoint after about SQ_WAL_BYTES of WAL whatever the page
 	 * size: SQLite's default (1000 pages) would checkpoint four times
 	 * as often with our pages as with its own 4 KiB ones, each time
@@ -1740,13 +1838,52 @@ static orc_status set_pragmas(sq_backend *sb, orc_error *err)
 	return ORC_OK;
 }
 
+/* Whether opening @p path creates it: a plain file name (not "",
+ * ":memory:" or a file: URI) that does not exist yet. */
+static int creates_file(const char *path)
+{
+	struct stat st;
+
+	return path[0] && strcmp(path, ":memory:") != 0 &&
+	       strncmp(path, "file:", 5) != 0 && lstat(path, &st) != 0;
+}
+
+/* The inode of @p path, 0 when there is none. */
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* After a failed open (a full disk, a failed first write): remove the
+ * file this open created, still the same file, and its journal, WAL and
+ * shared-memory files, so a failure leaves nothing behind. It never
+ * held a workflow: the schema was not even committed. */
+static void remove_created(const char *path, ino_t ino)
+{
+	static const char *const side[] = { "-journal", "-wal", "-shm" };
+	char p[4096];
+	size_t i;
+
+	if (ino == 0 || inode_of(path) != ino)
+		return;
+	for (i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, side[i]) <
+		    sizeof(p))
+			unlink(p);
+	}
+	unlink(path);
+}
+
 ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 					   const orc_sqlite_options *opts,
 					   orc_error *err)
 {
 	sq_backend *sb;
 	orc_status st;
-	int i, rc;
+	int i, rc, created;
+	ino_t ino = 0;
 
 	ORC_CHECK_ARG(out != NULL, err);
 	*out = NULL;
@@ -1776,15 +1913,24 @@ ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 	}
 	sb->busy_ms = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms
 						    : SQ_DEFAULT_BUSY_MS;
-	/* NOMUTEX: the instance's own mutex serializes the connection. */
+	created = creates_file(path);
+	/* NOMUTEX: the instance's own mutex serializes the connection.
+	 * URI: a file: name may ask for read-only access (?mode=ro). */
 	rc = sqlite3_open_v2(path, &sb->db, SQLITE_OPEN_READWRITE |
-			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+			     SQLITE_OPEN_URI, NULL);
+	if (created)
+		ino = inode_of(path);
 	if (rc != SQLITE_OK) {
-		st = sq_fail(err, sb->db, rc, sb->busy_ms, "open");
-		if (err && sb->db)
-			snprintf(err->message, sizeof(err->message),
-				 "sqlite: open %s: %s", path,
-				 sqlite3_errmsg(sb->db));
+		st = open_fail(err, sb, rc, path);
+		goto fail;
+	}
+	/* SQLite opens a file it may not write read-only without a word;
+	 * every write would then fail far from the cause. Read-only is
+	 * asked for by name (file:...?mode=ro). */
+	if (sqlite3_db_readonly(sb->db, "main") == 1 &&
+	    strncmp(path, "file:", 5) != 0) {
+		st = open_fail(err, sb, SQLITE_READONLY, path);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(sb->db, 1);
@@ -1833,5 +1979,8 @@ ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 	return ORC_OK;
 fail:
 	sq_close(sb);
+	/* Not when busy: another process is setting the file up. */
+	if (created && st != ORC_ETHROTTLED)
+		remove_created(path, ino);
 	return st;
 }

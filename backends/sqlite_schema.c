@@ -118,24 +118,39 @@ static int user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int orc__sq_migrate(sqlite3 *db, int *found)
+/* A version this library has no migration from: negative (a file
+ * edited by hand) or newer. */
+static int unknown(int v)
+{
+	return v < 0 || v > SQ_SCHEMA_VERSION;
+}
+
+int orc__sq_migrate(sqlite3 *db, int *found, char *msg, size_t len)
 {
 	char pragma[40];
 	int rc, v = 0;
 
+	msg[0] = '\0';
 	/* The usual case, a current file, is only read: opening writes
 	 * nothing (no transaction, no new WAL and its header sync). */
 	rc = user_version(db, &v);
 	*found = v;
-	if (rc != SQLITE_OK || v == SQ_SCHEMA_VERSION)
+	if (rc != SQLITE_OK || v == SQ_SCHEMA_VERSION || unknown(v))
 		return rc;
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
+		snprintf(msg, len, "%s", sqlite3_errmsg(db));
 		return rc;
+	}
 	rc = user_version(db, &v);
 	*found = v;
-	for (; rc == SQLITE_OK && v < SQ_SCHEMA_VERSION; v++)
+	for (; rc == SQLITE_OK && v >= 0 && v < SQ_SCHEMA_VERSION; v++)
 		rc = sqlite3_exec(db, migrations[v], NULL, NULL, NULL);
+	/* A stamp that does not match the tables (version 1 on a file of
+	 * version 2) fails here: keep SQLite's reason before the rollback
+	 * replaces it. */
+	if (rc != SQLITE_OK)
+		snprintf(msg, len, "%s", sqlite3_errmsg(db));
 	if (rc == SQLITE_OK && v == SQ_SCHEMA_VERSION) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
 			 SQ_SCHEMA_VERSION);
@@ -144,7 +159,7 @@ int orc__sq_migrate(sqlite3 *db, int *found)
 			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	}
 	/* Newer than ours: nothing written, the caller refuses it. */
-	if (rc != SQLITE_OK || v > SQ_SCHEMA_VERSION)
+	if (rc != SQLITE_OK || unknown(v))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }

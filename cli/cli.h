@@ -66,12 +66,13 @@ int cli_start(cli_opts *o, const char *cmd, int argc, char **argv,
 	      unsigned accepted, const char *help, int npos,
 	      const char *pos_what);
 
-/* Open the store @p o names (it must exist) and read workflow @p id;
+/* Open the store @p o names (it must exist; @p mode CLI_STORE_EXISTING
+ * or CLI_STORE_READ) and read workflow @p id;
  * prints what went wrong. Returns an exit code; clear @p snap and free
  * @p ctx and @p backend whatever it returns. */
 int cli_open_snapshot(orc_backend **backend, orc_context **ctx,
 		      orc_snapshot *snap, const cli_opts *o, const char *id,
-		      uint32_t flags);
+		      uint32_t flags, int mode);
 
 /* "orchestra: <fmt>" on stderr. */
 void cli_err(const char *fmt, ...) ORC_PRINTF(1, 2);
@@ -102,11 +103,32 @@ int cli_open_db(orc_backend **out, const char *path);
 
 /* ---- stores (store.c) ---- */
 
+/* How a subcommand opens its store. */
+enum {
+	CLI_STORE_CREATE = 0,   /* create the SQLite file if missing */
+	CLI_STORE_EXISTING = 1, /* a missing file is CLI_NOTFOUND */
+	CLI_STORE_READ = 2      /* as EXISTING, and read-only */
+};
+
 /* Open the backend the options name: SQLite --db (default
- * ./orchestra.db; with @p must_exist a missing file is CLI_NOTFOUND), or
- * DynamoDB --table with region, endpoint and credentials from the
- * environment as the AWS SDKs find them. Prints on failure. */
-int cli_open_store(orc_backend **out, const cli_opts *o, int must_exist);
+ * ./orchestra.db, opened as @p mode says), or DynamoDB --table with
+ * region, endpoint and credentials from the environment as the AWS SDKs
+ * find them. Prints on failure. */
+int cli_open_store(orc_backend **out, const cli_opts *o, int mode);
+
+/* The identity of the open SQLite file and its -wal (device, inode). */
+typedef struct cli_pin {
+	int on;                   /* 0: not a SQLite file (nothing to check) */
+	unsigned long long id[2][2];
+} cli_pin;
+
+/* Remember which files the open store @p o names are, right after
+ * opening it. */
+void cli_store_pin(cli_pin *pin, const cli_opts *o);
+
+/* The files are still there, the same ones: else print that the file
+ * was deleted or replaced (its state is lost) and return CLI_RUNTIME. */
+int cli_store_check(const cli_pin *pin, const cli_opts *o);
 
 /* "orchestra.db" or "DynamoDB table T", for messages. */
 const char *cli_store_name(char *buf, size_t len, const cli_opts *o);
@@ -114,9 +136,17 @@ const char *cli_store_name(char *buf, size_t len, const cli_opts *o);
 /* Check the --backend/--db/--table combination; prints. An exit code. */
 int cli_check_store(const cli_opts *o, const char *cmd);
 
-/* Print @p s on one line (newlines and tabs as spaces), at most @p max
- * bytes of it ("..." marks a cut). Error texts hold stderr tails. */
+/* Print @p s on one line (newlines and tabs as spaces, other controls
+ * escaped as by cli_safe()), at most @p max bytes of it ("..." marks a
+ * cut). Error texts hold stderr tails. */
 void cli_print_line(FILE *f, const char *s, size_t max);
+
+/* @p s for a terminal, in @p buf: C0 and C1 controls, DEL, bidi and
+ * invisible marks as \uXXXX, bytes that are not UTF-8 as \xHH; cut
+ * with "..." to fit. Returns @p buf. An id is at most CLI_SAFE_ID
+ * bytes this way. */
+const char *cli_safe(char *buf, size_t len, const char *s);
+#define CLI_SAFE_ID (ORC_ID_MAX * 6 + 8)
 
 /* "1.2s", "3m04s" into @p buf. */
 const char *cli_elapsed(char *buf, size_t len, int64_t ms);

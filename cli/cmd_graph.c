@@ -30,7 +30,7 @@ static const char graph_help[] =
 int cli_cmd_validate(int argc, char **argv)
 {
 	orc_dag *dag = NULL;
-	char *wf_id = NULL;
+	char *wf_id = NULL, id[CLI_SAFE_ID];
 	uint32_t nlevels = 0;
 	size_t i, n, ncmd = 0;
 	cli_opts o;
@@ -53,7 +53,8 @@ int cli_cmd_validate(int argc, char **argv)
 			ncmd++;
 	}
 	printf("%s: valid%s%s%s: %zu task%s, %zu edge%s, %u level%s\n",
-	       o.pos[0], wf_id ? " (id " : "", wf_id ? wf_id : "",
+	       o.pos[0], wf_id ? " (id " : "",
+	       wf_id ? cli_safe(id, sizeof(id), wf_id) : "",
 	       wf_id ? ")" : "", n, n == 1 ? "" : "s",
 	       orc_dag_edge_count(dag), orc_dag_edge_count(dag) == 1 ? "" : "s",
 	       (unsigned)nlevels, nlevels == 1 ? "" : "s");
@@ -104,7 +105,8 @@ int cli_cmd_graph(int argc, char **argv)
 		return rc;
 	memset(&err, 0, sizeof(err));
 	if (o.state) {
-		rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.state, 0);
+		rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.state, 0,
+				       CLI_STORE_READ);
 		if (rc != CLI_OK)
 			goto out;
 	}

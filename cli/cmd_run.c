@@ -94,32 +94,67 @@ static void stop_children(void)
 	closedir(d);
 }
 
+/* What the signal thread waits for and the run it reports on. */
+typedef struct sig_ctx {
+	sigset_t set;
+	const char *wf_id;
+	const cli_opts *o;
+	/* The thread's buffers live here, not on its stack: it is
+	 * cancelled in sigwait, and AddressSanitizer then finds the
+	 * redzones of its locals in the way of its own thread teardown. */
+	int sig;
+	char store[300];
+	char id[CLI_SAFE_ID];
+} sig_ctx;
+
+static const char *sig_name(int sig)
+{
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	case SIGHUP: return "SIGHUP";
+	default: return "a signal";
+	}
+}
+
 /* The durable state is always consistent, so a signal ends the process
  * at once: leases expire and 'resume' picks up from there. The signals
  * are blocked in every thread (runner threads inherit the mask) and
- * taken here, where stopping the children is allowed. */
+ * taken here, where stopping the children is allowed. The last line is
+ * still the result (docs/cli.md), with the command that continues; the
+ * stdout lock is kept until _exit so the live view cannot follow it. */
 static void *signal_main(void *arg)
 {
-	sigset_t *set = arg;
-	int sig = 0;
+	sig_ctx *sc = arg;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-	if (sigwait(set, &sig) != 0)
+	if (sigwait(&sc->set, &sc->sig) != 0)
 		return NULL;
 	cli_view_restore_terminal();
 	stop_children();
-	_exit(sig == SIGINT ? CLI_INTERRUPTED : 128 + sig);
+	flockfile(stdout);
+	cli_safe(sc->id, sizeof(sc->id), sc->wf_id);
+	printf("workflow %s INTERRUPTED by %s; continue with: orchestra "
+	       "resume %s", sc->id, sig_name(sc->sig), sc->id);
+	if (sc->o->table)
+		printf(" --backend dynamodb --table %s", sc->o->table);
+	else if (sc->o->db)
+		printf(" --db %s", cli_store_name(sc->store, sizeof(sc->store),
+						 sc->o));
+	putchar('\n');
+	fflush(stdout);
+	_exit(sc->sig == SIGINT ? CLI_INTERRUPTED : 128 + sc->sig);
 }
 
-static int start_signal_thread(pthread_t *th, sigset_t *set)
+static int start_signal_thread(pthread_t *th, sig_ctx *sc)
 {
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+	sigemptyset(&sc->set);
+	sigaddset(&sc->set, SIGINT);
+	sigaddset(&sc->set, SIGTERM);
+	sigaddset(&sc->set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &sc->set, NULL) != 0)
 		return -1;
-	return pthread_create(th, NULL, signal_main, set) == 0 ? 0 : -1;
+	return pthread_create(th, NULL, signal_main, sc) == 0 ? 0 : -1;
 }
 
 /* After a success, "<id> output: <json>" for each task nothing depends
@@ -133,6 +168,7 @@ static void print_results(orc_backend *backend, const char *wf_id,
 	orc_context *ctx = NULL;
 	orc_snapshot snap;
 	const uint32_t *succ;
+	char id[CLI_SAFE_ID];
 	orc_error err;
 	size_t i;
 
@@ -149,12 +185,12 @@ static void print_results(orc_backend *backend, const char *wf_id,
 	if (!dag || orc_dag_task_count(dag) != snap.ntasks)
 		goto out;
 	for (i = 0; i < snap.ntasks; i++) {
-		if (orc_dag_dependents(&succ, dag, i) != 0 ||
-		    !orc_snapshot_task(&snap, i)->output)
+		const orc_task_rec *t = orc_snapshot_task(&snap, i);
+
+		if (orc_dag_dependents(&succ, dag, i) != 0 || !t->output)
 			continue;
-		printf("%s output: ", orc_snapshot_task(&snap, i)->id);
-		cli_print_line(stdout, orc_snapshot_task(&snap, i)->output,
-			       2000);
+		printf("%s output: ", cli_safe(id, sizeof(id), t->id));
+		cli_print_line(stdout, t->output, 2000);
 		fputc('\n', stdout);
 	}
 out:
@@ -172,7 +208,9 @@ static int execute(orc_backend *backend, const char *wf_id,
 	cli_view *view = NULL;
 	char owner[64];
 	pthread_t sig_thread;
-	sigset_t sigs;
+	sig_ctx sigs;
+	cli_pin pin;
+	char id[CLI_SAFE_ID];
 	int have_sig;
 	orc_error err;
 	orc_status st;
@@ -184,6 +222,8 @@ static int execute(orc_backend *backend, const char *wf_id,
 	ro.owner = owner;
 	ro.seed = (uint64_t)cli_now_ms() ^ (uint64_t)getpid();
 	memset(&err, 0, sizeof(err));
+	sigs.wf_id = wf_id;
+	sigs.o = o;
 	/* Before any other thread exists, so that all inherit the mask. */
 	have_sig = start_signal_thread(&sig_thread, &sigs) == 0;
 	st = orc_runner_create(&runner, backend, &ro, &err);
@@ -195,13 +235,14 @@ static int execute(orc_backend *backend, const char *wf_id,
 		return cli_fail("runner", st, &err);
 	}
 
-	printf("workflow %s\n", wf_id);
+	printf("workflow %s\n", cli_safe(id, sizeof(id), wf_id));
 	fflush(stdout);
 	if (cli_view_start(&view, o, wf_id,
 			   !o->plain && isatty(STDOUT_FILENO)) != CLI_OK)
 		view = NULL; /* progress is a nicety; the run goes on */
 
 	memset(&res, 0, sizeof(res));
+	cli_store_pin(&pin, o);
 	st = orc_runner_run(&res, runner, wf_id, dag, input, &err);
 	cli_view_stop(view);
 	orc_runner_free(runner);
@@ -209,6 +250,10 @@ static int execute(orc_backend *backend, const char *wf_id,
 		/* sigwait is a cancellation point. */
 		pthread_cancel(sig_thread);
 		pthread_join(sig_thread, NULL);
+	}
+	if (cli_store_check(&pin, o) != CLI_OK) {
+		orc_run_result_clear(&res);
+		return CLI_RUNTIME;
 	}
 	if (st != ORC_OK) {
 		if (st == ORC_EEXISTS)
@@ -222,7 +267,7 @@ static int execute(orc_backend *backend, const char *wf_id,
 	}
 	if (res.state == ORC_WORKFLOW_SUCCEEDED)
 		print_results(backend, wf_id, dag);
-	printf("workflow %s %s", wf_id, orc_workflow_state_name(res.state));
+	printf("workflow %s %s", id, orc_workflow_state_name(res.state));
 	if (res.error) {
 		fputs(": ", stdout);
 		cli_print_line(stdout, res.error, 2000);
@@ -308,7 +353,7 @@ int cli_cmd_run(int argc, char **argv)
 		rc = CLI_USAGE;
 		goto out;
 	}
-	if ((rc = cli_open_store(&backend, &o, 0)) != CLI_OK)
+	if ((rc = cli_open_store(&backend, &o, CLI_STORE_CREATE)) != CLI_OK)
 		goto out;
 	rc = execute(backend, wf_id, dag, input, &o);
 out:
@@ -335,7 +380,8 @@ int cli_cmd_resume(int argc, char **argv)
 		       "one workflow id");
 	if (rc >= 0)
 		return rc;
-	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0);
+	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0,
+			       CLI_STORE_EXISTING);
 	if (rc != CLI_OK)
 		goto out;
 	memset(&err, 0, sizeof(err));

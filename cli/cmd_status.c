@@ -106,9 +106,10 @@ static int print_json(const orc_snapshot *snap, int64_t now)
 static void print_table(const orc_snapshot *snap, int64_t now)
 {
 	size_t i, w = 4;
-	char el[32];
+	char el[32], id[CLI_SAFE_ID];
 
-	printf("workflow %s: %s\n", snap->workflow.id,
+	printf("workflow %s: %s\n", cli_safe(id, sizeof(id),
+					     snap->workflow.id),
 	       orc_workflow_state_name(snap->workflow.state));
 	if (snap->workflow.error) {
 		fputs("error: ", stdout);
@@ -116,14 +117,16 @@ static void print_table(const orc_snapshot *snap, int64_t now)
 		fputc('\n', stdout);
 	}
 	for (i = 0; i < snap->ntasks; i++)
-		if (strlen(orc_snapshot_task(snap, i)->id) > w)
-			w = strlen(orc_snapshot_task(snap, i)->id);
+		if (strlen(cli_safe(id, sizeof(id),
+				    orc_snapshot_task(snap, i)->id)) > w)
+			w = strlen(id);
 	printf("\n%-*s  %-9s  %7s  %8s\n", (int)w, "TASK", "STATE",
 	       "ATTEMPT", "ELAPSED");
 	for (i = 0; i < snap->ntasks; i++) {
 		const orc_task_rec *t = orc_snapshot_task(snap, i);
 
-		printf("%-*s  %-9s  %7d  %8s", (int)w, t->id,
+		printf("%-*s  %-9s  %7d  %8s", (int)w,
+		       cli_safe(id, sizeof(id), t->id),
 		       orc_task_state_name(t->state), (int)t->attempt,
 		       cli_elapsed(el, sizeof(el), cli_task_elapsed(t, now)));
 		if (t->error && t->state != ORC_TASK_SUCCEEDED) {
@@ -147,7 +150,7 @@ int cli_cmd_status(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0],
-			       ORC_SNAPSHOT_PAYLOADS);
+			       ORC_SNAPSHOT_PAYLOADS, CLI_STORE_READ);
 	if (rc == CLI_OK) {
 		if (o.json)
 			rc = print_json(&snap, cli_now_ms());
@@ -213,7 +216,7 @@ int cli_cmd_list(int argc, char **argv)
 		       list_help, 0, "no arguments");
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_store(&backend, &o, 1)) != CLI_OK)
+	if ((rc = cli_open_store(&backend, &o, CLI_STORE_READ)) != CLI_OK)
 		return rc;
 	if (!ORC_BACKEND_HAS(backend, list_workflows, 1)) {
 		cli_err("list: the %s backend cannot list workflows (%s)",
@@ -233,7 +236,8 @@ int cli_cmd_list(int argc, char **argv)
 	} else if (st != ORC_OK) {
 		rc = cli_fail("list", st, &err);
 	} else {
-		qsort(l.v, l.n, sizeof(*l.v), by_created);
+		if (l.n)  /* qsort's array may not be NULL, even empty */
+			qsort(l.v, l.n, sizeof(*l.v), by_created);
 		if (o.json) {
 			json_t *arr = json_array();
 
@@ -257,12 +261,13 @@ int cli_cmd_list(int argc, char **argv)
 			for (i = 0; i < l.n; i++) {
 				time_t t = (time_t)(l.v[i].updated_ms / 1000);
 				struct tm tm;
-				char when[32];
+				char when[32], id[CLI_SAFE_ID];
 
 				gmtime_r(&t, &tm);
 				strftime(when, sizeof(when),
 					 "%Y-%m-%d %H:%M:%S", &tm);
-				printf("%-40s  %-9s  %5u  %s\n", l.v[i].id,
+				printf("%-40s  %-9s  %5u  %s\n",
+				       cli_safe(id, sizeof(id), l.v[i].id),
 				       orc_workflow_state_name(l.v[i].state),
 				       (unsigned)l.v[i].ntasks, when);
 			}
@@ -280,6 +285,7 @@ int cli_cmd_cancel(int argc, char **argv)
 	orc_snapshot snap;
 	orc_error err;
 	orc_status st;
+	char id[CLI_SAFE_ID];
 	cli_opts o;
 	int rc;
 
@@ -287,11 +293,13 @@ int cli_cmd_cancel(int argc, char **argv)
 		       "one workflow id");
 	if (rc >= 0)
 		return rc;
-	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0);
+	rc = cli_open_snapshot(&backend, &ctx, &snap, &o, o.pos[0], 0,
+			       CLI_STORE_EXISTING);
 	if (rc != CLI_OK)
 		goto out;
 	if (orc_workflow_state_is_terminal(snap.workflow.state)) {
-		printf("workflow %s already %s\n", o.pos[0],
+		printf("workflow %s already %s\n",
+		       cli_safe(id, sizeof(id), o.pos[0]),
 		       orc_workflow_state_name(snap.workflow.state));
 		goto out;
 	}
@@ -302,7 +310,7 @@ int cli_cmd_cancel(int argc, char **argv)
 		rc = cli_fail(o.pos[0], st, &err);
 		goto out;
 	}
-	printf("workflow %s CANCELED\n", o.pos[0]);
+	printf("workflow %s CANCELED\n", cli_safe(id, sizeof(id), o.pos[0]));
 out:
 	orc_snapshot_clear(&snap);
 	orc_context_free(ctx);

@@ -103,7 +103,16 @@ static int set_opt(cli_opts *o, const char *cmd, const opt_def *d,
 	switch (d->bit) {
 	case CLI_O_INPUT: o->input = v; break;
 	case CLI_O_ID: o->id = v; break;
-	case CLI_O_DB: o->db = v; break;
+	case CLI_O_DB:
+		/* An unset shell variable: SQLite would take "" as a private
+		 * temporary database, and nothing could be resumed. */
+		if (!v[0]) {
+			cli_err("%s: --db needs a file name, not an empty "
+				"string", cmd);
+			return CLI_USAGE;
+		}
+		o->db = v;
+		break;
 	case CLI_O_BACKEND: o->backend = v; break;
 	case CLI_O_TABLE: o->table = v; break;
 	case CLI_O_FORMAT: o->format = v; break;
@@ -213,7 +222,7 @@ int cli_start(cli_opts *o, const char *cmd, int argc, char **argv,
 
 int cli_open_snapshot(orc_backend **backend, orc_context **ctx,
 		      orc_snapshot *snap, const cli_opts *o, const char *id,
-		      uint32_t flags)
+		      uint32_t flags, int mode)
 {
 	char name[300];
 	orc_error err;
@@ -221,7 +230,7 @@ int cli_open_snapshot(orc_backend **backend, orc_context **ctx,
 	int rc;
 
 	memset(snap, 0, sizeof(*snap));
-	if ((rc = cli_open_store(backend, o, 1)) != CLI_OK)
+	if ((rc = cli_open_store(backend, o, mode)) != CLI_OK)
 		return rc;
 	memset(&err, 0, sizeof(err));
 	st = orc_context_create(ctx, *backend, NULL, &err);
@@ -309,8 +318,10 @@ int cli_load_input(char **out, const char *arg)
 	}
 	doc = json_loads(text, JSON_DECODE_ANY, &jerr);
 	if (!doc) {
+		/* jansson's columns start at 0 at a line's start. */
 		fprintf(stderr, "%s:%d:%d: error: input is not JSON: %s\n",
-			source, jerr.line, jerr.column, jerr.text);
+			source, jerr.line > 0 ? jerr.line : 1,
+			jerr.column > 0 ? jerr.column : 1, jerr.text);
 		free(text);
 		return CLI_USAGE;
 	}
@@ -522,13 +533,92 @@ int cli_open_db(orc_backend **out, const char *path)
 	return CLI_OK;
 }
 
+/* Code points a terminal would act on rather than show: C0 and C1
+ * controls, DEL, and the invisible and direction-changing marks
+ * (U+202E turns the rest of a line around). */
+static int unsafe_cp(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x61c ||
+	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	       (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
+}
+
+/* The UTF-8 sequence at @p s: its code point and length, or 0 when it
+ * is not valid UTF-8 (the byte is then escaped alone). */
+static size_t utf8_at(uint32_t *cp, const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t c = s[0];
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+	if (n == 0 || c >= 0xf5)
+		return 0;
+	c &= 0x3f >> (n - 1);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 ||
+						 c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Append the terminal-safe form of the character at @p s to @p out
+ * (room for 8 bytes + NUL); returns the bytes of @p s consumed. */
+static size_t safe_char(char *out, const char *s, int spaces)
+{
+	uint32_t cp = 0;
+	size_t n = utf8_at(&cp, (const unsigned char *)s);
+
+	if (n == 0)
+		snprintf(out, 9, "\\x%02X", (unsigned)(unsigned char)*s);
+	else if (spaces && (cp == '\n' || cp == '\r' || cp == '\t'))
+		snprintf(out, 9, " ");
+	else if (unsafe_cp(cp))
+		snprintf(out, 9, "\\u%04X", (unsigned)cp);
+	else
+		snprintf(out, 9, "%.*s", (int)n, s);
+	return n ? n : 1;
+}
+
+const char *cli_safe(char *buf, size_t len, const char *s)
+{
+	size_t at = 0, k;
+	char one[9];
+
+	if (len == 0)
+		return "";
+	buf[0] = '\0';
+	while (*s) {
+		s += safe_char(one, s, 0);
+		k = strlen(one);
+		if (at + k + 4 > len) {
+			snprintf(buf + at, len - at, "...");
+			break;
+		}
+		memcpy(buf + at, one, k + 1);
+		at += k;
+	}
+	return buf;
+}
+
 void cli_print_line(FILE *f, const char *s, size_t max)
 {
-	size_t i;
+	size_t i = 0;
+	char one[9];
 
-	for (i = 0; s[i] && i < max; i++)
-		fputc(s[i] == '\n' || s[i] == '\r' || s[i] == '\t' ? ' ' : s[i],
-		      f);
+	while (s[i] && i < max) {
+		i += safe_char(one, s + i, 1);
+		fputs(one, f);
+	}
 	if (s[i])
 		fputs("...", f);
 }

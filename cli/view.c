@@ -89,7 +89,7 @@ static void draw(cli_view *v, const orc_snapshot *s)
 	size_t i, done = 0, room, shown = 0, limit;
 	int64_t now = cli_now_ms();
 	int lines = 0, pass, fit, rows, cols, idw;
-	char el[32];
+	char el[32], id[CLI_SAFE_ID];
 
 	term_size(&rows, &cols);
 	room = (size_t)rows - 2;
@@ -103,7 +103,7 @@ static void draw(cli_view *v, const orc_snapshot *s)
 	for (i = 0; i < s->ntasks; i++)
 		done += orc_snapshot_task(s, i)->state == ORC_TASK_SUCCEEDED;
 	printf("\r\x1b[2K%.*s  %s  %zu/%zu done\n",
-	       cols > 40 ? cols - 30 : 10, v->id,
+	       cols > 40 ? cols - 30 : 10, cli_safe(id, sizeof(id), v->id),
 	       orc_workflow_state_name(s->workflow.state), done, s->ntasks);
 	lines++;
 	/* When not all fit, running and failed tasks come first; two
@@ -117,7 +117,8 @@ static void draw(cli_view *v, const orc_snapshot *s)
 			if (!fit && shown_first(t) != (pass == 0))
 				continue;
 			printf("\x1b[2K  %-*.*s %s%-9s\x1b[0m attempt %-3d "
-			       "%8s\n", idw, idw, t->id, state_colour(t->state),
+			       "%8s\n", idw, idw, cli_safe(id, sizeof(id), t->id),
+			       state_colour(t->state),
 			       orc_task_state_name(t->state), (int)t->attempt,
 			       cli_elapsed(el, sizeof(el),
 					   cli_task_elapsed(t, now)));
@@ -136,6 +137,7 @@ static void draw(cli_view *v, const orc_snapshot *s)
 
 static void print_changes(cli_view *v, const orc_snapshot *s)
 {
+	char id[CLI_SAFE_ID];
 	size_t i;
 
 	if (v->nseen != s->ntasks) {
@@ -161,7 +163,7 @@ static void print_changes(cli_view *v, const orc_snapshot *s)
 			continue;
 		v->seen_state[i] = (int)t->state;
 		v->seen_attempt[i] = t->attempt;
-		printf("%s %s attempt %d\n", t->id,
+		printf("%s %s attempt %d\n", cli_safe(id, sizeof(id), t->id),
 		       orc_task_state_name(t->state), (int)t->attempt);
 	}
 	fflush(stdout);
@@ -230,7 +232,7 @@ int cli_view_start(cli_view **out, const cli_opts *o, const char *wf_id,
 	pthread_cond_init(&v->cv, NULL);
 	v->tty = tty;
 	snprintf(v->id, sizeof(v->id), "%s", wf_id);
-	if (cli_open_store(&v->backend, o, 0) != CLI_OK ||
+	if (cli_open_store(&v->backend, o, CLI_STORE_CREATE) != CLI_OK ||
 	    orc_context_create(&v->ctx, v->backend, NULL, NULL) != ORC_OK) {
 		view_free(v);
 		return CLI_RUNTIME;

@@ -584,7 +584,8 @@ orc_status orc__command_run(char **output_out, char *error_buf,
 		return fail(error_buf, error_len, &r, ORC_EUSER, err, rc, what);
 	}
 
-	deadline = req->timeout_ms > 0 ? mono_ms() + req->timeout_ms : -1;
+	deadline = req->timeout_ms > 0 ? orc__add_sat(mono_ms(), req->timeout_ms)
+				       : -1;
 	if (r.in_len == 0)
 		close_fd(&r.in_fd);
 	timed_out = pump(&r, deadline);

@@ -540,10 +540,10 @@ ORC_API orc_status orc_dag_add_task(orc_dag *dag, const orc_task_spec *spec,
 		return orc_error_set(err, st, "task %s: %s", spec->id,
 				     e.message);
 	}
-	if (spec->timeout_ms < 0)
+	if (spec->timeout_ms < 0 || spec->timeout_ms > ORC__MAX_MS)
 		return orc_error_set(err, ORC_EINVAL,
-				     "task %s: timeoutMs must be >= 0",
-				     spec->id);
+				     "task %s: timeoutMs must be >= 0 and <= "
+				     ORC__MAX_MS_TEXT, spec->id);
 	switch (spec->target_kind) {
 	case ORC_TARGET_NONE:
 		break;

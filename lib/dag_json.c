@@ -41,10 +41,11 @@ static int key_in(const char *key, const char *const *list)
 static orc_status get_ms(int64_t *out, json_t *v, const char *ctx,
 			 const char *field, orc_error *err)
 {
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > ORC__MAX_MS)
 		return orc_error_set(err, ORC_EINVAL,
-				     "%s: \"%s\" must be an integer >= 0",
-				     ctx, field);
+				     "%s: \"%s\" must be an integer >= 0 "
+				     "and <= " ORC__MAX_MS_TEXT, ctx, field);
 	*out = (int64_t)json_integer_value(v);
 	return ORC_OK;
 }
@@ -68,10 +69,11 @@ static orc_status parse_retry(orc_retry_policy *p, json_t *obj,
 	}
 	if ((v = json_object_get(obj, "maxAttempts"))) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > INT32_MAX)
+		    json_integer_value(v) > ORC__MAX_ATTEMPTS)
 			return orc_error_set(err, ORC_EINVAL,
 					     "%s: retry.maxAttempts must be "
-					     "an integer >= 1", ctx);
+					     "an integer >= 1 and <= %d", ctx,
+					     ORC__MAX_ATTEMPTS);
 		p->max_attempts = (int32_t)json_integer_value(v);
 	}
 	if ((v = json_object_get(obj, "intervalMs")) &&
@@ -83,10 +85,11 @@ static orc_status parse_retry(orc_retry_policy *p, json_t *obj,
 			 err)) != ORC_OK)
 		return st;
 	if ((v = json_object_get(obj, "backoffRate"))) {
-		if (!json_is_number(v) || json_number_value(v) < 1.0)
+		if (!json_is_number(v) || !(json_number_value(v) >= 1.0 &&
+		    json_number_value(v) <= ORC__MAX_BACKOFF_RATE))
 			return orc_error_set(err, ORC_EINVAL,
 					     "%s: retry.backoffRate must be "
-					     "a number >= 1.0", ctx);
+					     "a number >= 1.0 and <= 100", ctx);
 		p->backoff_rate = json_number_value(v);
 	}
 	if ((v = json_object_get(obj, "jitter"))) {
@@ -326,6 +329,36 @@ static orc_status load_seed_task(orc_dag *dag, json_t *t, const char *id,
 	return add_deps(dag, id, json_object_get(t, "dependsOn"), err);
 }
 
+/* Every key of the "lambdas" map is a task's id and every value an
+ * ARN string: a key no task has (a typo, an id that breaks the key
+ * layout) is refused like any unknown key, not silently ignored. */
+static orc_status check_lambdas(const orc_dag *dag, json_t *lambdas,
+				orc_error *err)
+{
+	const char *key;
+	size_t i = 0, at;
+	json_t *v;
+	orc_status st;
+	char ctx[40];
+
+	json_object_foreach(lambdas, key, v) {
+		if ((st = orc_dag_check_id(key, err)) != ORC_OK) {
+			snprintf(ctx, sizeof(ctx), "\"lambdas\" key #%zu", i);
+			return prefixed(err, st, ctx);
+		}
+		if (orc_dag_find(&at, dag, key, NULL) != ORC_OK)
+			return orc_error_set(err, ORC_EINVAL, "\"lambdas\" "
+					     "names task %s, which is not in "
+					     "the workflow", key);
+		if (!json_is_string(v))
+			return orc_error_set(err, ORC_EINVAL, "\"lambdas\": "
+					     "the ARN of task %s must be a "
+					     "string", key);
+		i++;
+	}
+	return ORC_OK;
+}
+
 static const char *const top_keys[] = {
 	"id", "workflowId", "defaults", "tasks", "graph", "lambdas",
 	/* request envelopes carry these; they are not the definition */
@@ -426,9 +459,23 @@ static orc_status load_doc(orc_dag *dag, char **wf_id_out, json_t *root,
 	}
 	if ((st = orc_dag_validate(dag, err)) != ORC_OK)
 		return st;
+	if (lambdas && (st = check_lambdas(dag, lambdas, err)) != ORC_OK)
+		return st;
 	if (wf_id_out && wf && !(*wf_id_out = orc_strdup(wf)))
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	return ORC_OK;
+}
+
+/* Only JSON whitespace (or nothing). */
+static int blank(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+		    s[i] != '\r')
+			return 0;
+	return 1;
 }
 
 ORC_API orc_status orc_dag_load(orc_dag **out, char **wf_id_out,
@@ -445,10 +492,25 @@ ORC_API orc_status orc_dag_load(orc_dag **out, char **wf_id_out,
 	if (wf_id_out)
 		*wf_id_out = NULL;
 	ORC_CHECK_ARG(json != NULL, err);
+	/* Editors that add a byte order mark get a message that says so,
+	 * not jansson's "'[' or '{' expected near '\xEF\xBB\xBF'". */
+	if (len >= 3 && memcmp(json, "\xEF\xBB\xBF", 3) == 0) {
+		orc_error_set(err, ORC_EPARSE, "the file starts with a UTF-8 "
+			      "byte order mark (U+FEFF); save it without one");
+		orc__error_locate(err, source, 1, 1, 0);
+		return ORC_EPARSE;
+	}
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		orc_error_set(err, ORC_EPARSE, "%s", jerr.text);
-		orc__error_locate(err, source, jerr.line, jerr.column,
+		if (blank(json, len))
+			orc_error_set(err, ORC_EPARSE, "no JSON: the text is "
+				      "empty");
+		else
+			orc_error_set(err, ORC_EPARSE, "%s", jerr.text);
+		/* jansson counts columns from 0 at a line's start (an empty
+		 * text, an end of file after a newline); ours are 1-based. */
+		orc__error_locate(err, source, jerr.line > 0 ? jerr.line : 1,
+				  jerr.column > 0 ? jerr.column : 1,
 				  (size_t)jerr.position);
 		return ORC_EPARSE;
 	}

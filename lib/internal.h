@@ -22,6 +22,20 @@
 
 #define ORC_UNUSED(x) ((void)(x))
 
+/* Bounds of a task's numbers (docs/workflow-format.md): far past any
+ * real use, and small enough that the engine's arithmetic on them (a
+ * deadline is now + a timeout) cannot overflow. */
+#define ORC__MAX_MS INT64_C(2592000000)        /* 30 days */
+#define ORC__MAX_MS_TEXT "2592000000 (30 days)"
+#define ORC__MAX_ATTEMPTS 1000
+#define ORC__MAX_BACKOFF_RATE 100.0
+
+/* a + b for a, b >= 0, at most INT64_MAX: user numbers never wrap. */
+static inline int64_t orc__add_sat(int64_t a, int64_t b)
+{
+	return b > 0 && a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 /* Allocation wrappers; a test build can make them fail (OOM tests). */
 void *orc__malloc(size_t size);
 void *orc__calloc(size_t n, size_t size);

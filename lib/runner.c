@@ -358,8 +358,9 @@ static int64_t lease_for(const orc_runner *r, const orc_task_spec *spec)
 {
 	/* A task may run as long as its timeout; the lease must outlast it,
 	 * or a healthy task would be reclaimed. */
-	if (spec->timeout_ms > 0 && spec->timeout_ms + 1000 > r->opts.lease_ms)
-		return spec->timeout_ms + 1000;
+	if (spec->timeout_ms > 0 &&
+	    orc__add_sat(spec->timeout_ms, 1000) > r->opts.lease_ms)
+		return orc__add_sat(spec->timeout_ms, 1000);
 	return r->opts.lease_ms;
 }
 
@@ -412,11 +413,16 @@ static orc_status run_one(struct run_state *rs, orc_context *ctx,
 	int64_t token;
 	orc_status st, hst;
 
+	/* Renewed from the claim on: a payload gathers the output of every
+	 * dependency, which for a wide fan-in can outlast a short lease. */
+	slot_begin(slot, cl, lease);
 	lock_engine(r);
 	st = orc_workflow_payload(&payload, ctx, rs->wf_id, cl, err);
 	unlock_engine(r);
-	if (st != ORC_OK)
+	if (st != ORC_OK) {
+		slot_end(slot, cl->token);
 		return st;
+	}
 	orc_dag_task_get(&spec, rs->dag, cl->task_index, NULL);
 	memset(&call, 0, sizeof(call));
 	call.spec = &spec;
@@ -425,7 +431,6 @@ static orc_status run_one(struct run_state *rs, orc_context *ctx,
 	call.attempt = cl->attempt;
 	call.payload = payload;
 	atomic_fetch_add(&rs->attempts, 1);
-	slot_begin(slot, cl, lease);
 	hst = h->fn(&call, h->payload);
 	token = slot_end(slot, cl->token);
 	lock_engine(r);

@@ -102,19 +102,25 @@ ORC_API orc_status orc_retry_policy_check(const orc_retry_policy *policy,
 					  orc_error *err)
 {
 	ORC_CHECK_ARG(policy != NULL, err);
-	if (policy->max_attempts < 1)
+	if (policy->max_attempts < 1 ||
+	    policy->max_attempts > ORC__MAX_ATTEMPTS)
 		return orc_error_set(err, ORC_EINVAL,
-				     "retry.maxAttempts must be >= 1, got %d",
+				     "retry.maxAttempts must be >= 1 and <= "
+				     "%d, got %d", ORC__MAX_ATTEMPTS,
 				     (int)policy->max_attempts);
-	if (policy->interval_ms < 0)
+	if (policy->interval_ms < 0 || policy->interval_ms > ORC__MAX_MS)
 		return orc_error_set(err, ORC_EINVAL,
-				     "retry.intervalMs must be >= 0");
-	if (!(policy->backoff_rate >= 1.0) || isinf(policy->backoff_rate))
+				     "retry.intervalMs must be >= 0 and <= "
+				     ORC__MAX_MS_TEXT);
+	if (!(policy->backoff_rate >= 1.0 &&
+	      policy->backoff_rate <= ORC__MAX_BACKOFF_RATE))
 		return orc_error_set(err, ORC_EINVAL,
-				     "retry.backoffRate must be a finite number >= 1.0");
-	if (policy->max_delay_ms < 0)
+				     "retry.backoffRate must be a finite "
+				     "number >= 1.0 and <= 100");
+	if (policy->max_delay_ms < 0 || policy->max_delay_ms > ORC__MAX_MS)
 		return orc_error_set(err, ORC_EINVAL,
-				     "retry.maxDelayMs must be >= 0");
+				     "retry.maxDelayMs must be >= 0 and <= "
+				     ORC__MAX_MS_TEXT);
 	if (policy->jitter != ORC_JITTER_NONE &&
 	    policy->jitter != ORC_JITTER_FULL)
 		return orc_error_set(err, ORC_EINVAL,

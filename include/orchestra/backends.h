@@ -131,7 +131,9 @@ ORC_API orc_status orc_sqlite_options_init(orc_sqlite_options *opts,
  * several instances and processes may open the same file. Errors from
  * SQLite carry source "sqlite" and the extended result code in
  * orc_error.detail.
- * @param path a file name, or ":memory:" for a private database.
+ * @param path a file name, ":memory:" for a private database, or a
+ * SQLite "file:" URI ("file:/x.db?mode=ro" reads without writing). A
+ * file SQLite may not write is refused unless opened with mode=ro.
  * @param opts NULL for defaults.
  * @param[out] out Caller owns; free with orc_backend_free().
  * @return ORC_OK, ORC_EINVAL (bad options), ORC_EBACKEND (cannot open,

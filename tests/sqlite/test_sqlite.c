@@ -380,6 +380,83 @@ static void test_sqlite__refuses_newer_schema(void **state)
 	sqlite_files_remove(path);
 }
 
+/* A negative version has no migration (it once indexed migrations[-1])
+ * and a version-1 stamp on a file of version 2 cannot be upgraded: both
+ * are refused with the version in the message, and nothing changes. */
+static void test_sqlite__refuses_unknown_schema_versions(void **state)
+{
+	static const int bad[] = { -1, 1, INT32_MIN };
+	char path[512], sql[64];
+	orc_backend *b = NULL;
+	orc_error err;
+	sqlite3 *db;
+	size_t i;
+
+	(void)state;
+	path_for(path, sizeof(path), "stamped.db");
+	b = open_db(path, NULL);
+	seed_flat(b, "wf", 2);
+	orc_backend_free(b);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		db = raw_open(path);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", bad[i]);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL),
+				 SQLITE_OK);
+		sqlite3_close(db);
+		memset(&err, 0, sizeof(err));
+		b = NULL;
+		assert_int_equal(orc_sqlite_backend_open(&b, path, NULL, &err),
+				 ORC_EBACKEND);
+		assert_null(b);
+		snprintf(sql, sizeof(sql), "schema version %d", bad[i]);
+		assert_non_null(strstr(err.message, sql));
+		assert_null(strstr(err.message, "not an error"));
+		db = raw_open(path);
+		assert_int_equal(raw_int(db, "PRAGMA user_version"), bad[i]);
+		assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), 2);
+		sqlite3_close(db);
+	}
+	sqlite_files_remove(path);
+}
+
+static int count_cb(const orc_task_rec *rec, void *payload);
+
+/* A file: URI with mode=ro opens read-only: reads work, writes fail,
+ * and an old schema is not upgraded but refused. */
+static void test_sqlite__read_only_uri(void **state)
+{
+	char path[512], uri[600];
+	orc_backend *b;
+	orc_workflow_rec wf;
+	orc_error err;
+	sqlite3 *db;
+	int n = 0;
+
+	(void)state;
+	path_for(path, sizeof(path), "ro.db");
+	b = open_db(path, NULL);
+	seed_flat(b, "wf", 3);
+	orc_backend_free(b);
+	snprintf(uri, sizeof(uri), "file:%s?mode=ro", path);
+	b = open_db(uri, NULL);
+	EXPECT(ORC_OK, b->list_tasks(b, "wf", 0, 0, count_cb, &n, E));
+	assert_int_equal(n, 3);
+	wf_init(&wf, "other");
+	memset(&err, 0, sizeof(err));
+	assert_int_not_equal(b->create_workflow(b, &wf, NULL, 0, &err),
+			     ORC_OK);
+	orc_backend_free(b);
+	db = raw_open(path);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL,
+				      NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	b = NULL;
+	assert_int_equal(orc_sqlite_backend_open(&b, uri, NULL, &err),
+			 ORC_EBACKEND);
+	assert_non_null(strstr(err.message, "schema version 1"));
+	sqlite_files_remove(path);
+}
+
 static void test_sqlite__reopen_keeps_data(void **state)
 {
 	static const char *const deps[] = { "a" };
@@ -562,33 +639,53 @@ static off_t file_size(const char *path, const char *suffix)
 	return stat(p, &st) == 0 ? st.st_size : -1;
 }
 
-/* Opening a current file only reads it, and the last close leaves the
- * WAL as it is (no checkpoint): both cost syncs a short command would
- * wait for (docs/backends-sqlite.md). */
-static void test_sqlite__open_writes_nothing_close_keeps_wal(void **state)
+static void copy_file(const char *to, const char *from)
 {
-	char path[512];
-	orc_backend *b;
-	off_t db, wal;
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	char buf[4096];
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* Opening a current file only reads it, and the last close checkpoints
+ * the WAL into the file and removes it: a copy of the file alone is the
+ * whole database (docs/backends-sqlite.md). A connection that is not
+ * the last leaves the WAL to the others. */
+static void test_sqlite__open_writes_nothing_last_close_checkpoints(
+	void **state)
+{
+	char path[512], copy[520];
+	orc_backend *b, *other;
+	off_t db;
 	int n = 0;
 
 	(void)state;
 	path_for(path, sizeof(path), "quiet.db");
+	other = open_db(path, NULL);
 	b = open_db(path, NULL);
 	seed_flat(b, "wf", 3);
 	orc_backend_free(b);
+	assert_true(file_size(path, "-wal") > 0);
+	orc_backend_free(other);
+	assert_int_equal(file_size(path, "-wal"), -1);
 	db = file_size(path, "");
-	wal = file_size(path, "-wal");
-	assert_true(wal > 0);
 	b = open_db(path, NULL);
 	orc_backend_free(b);
 	assert_int_equal(file_size(path, ""), db);
-	assert_int_equal(file_size(path, "-wal"), wal);
-	/* What stayed in the WAL is read back. */
-	b = open_db(path, NULL);
+	/* The file alone, copied elsewhere, holds the tasks. */
+	snprintf(copy, sizeof(copy), "%s.copy", path);
+	copy_file(copy, path);
+	b = open_db(copy, NULL);
 	EXPECT(ORC_OK, b->list_tasks(b, "wf", 0, 0, count_cb, &n, E));
 	assert_int_equal(n, 3);
 	orc_backend_free(b);
+	sqlite_files_remove(copy);
 	sqlite_files_remove(path);
 }
 
@@ -1354,10 +1451,13 @@ int main(void)
 		cmocka_unit_test(test_sqlite__migrates_empty_and_foreign_files),
 		cmocka_unit_test(test_sqlite__migrates_version_1_file),
 		cmocka_unit_test(test_sqlite__refuses_newer_schema),
+		cmocka_unit_test(test_sqlite__refuses_unknown_schema_versions),
+		cmocka_unit_test(test_sqlite__read_only_uri),
 		cmocka_unit_test(test_sqlite__reopen_keeps_data),
 		cmocka_unit_test(test_sqlite__injection_looking_ids_are_ids),
 		cmocka_unit_test(test_sqlite__pragmas_as_configured),
-		cmocka_unit_test(test_sqlite__open_writes_nothing_close_keeps_wal),
+		cmocka_unit_test(
+			test_sqlite__open_writes_nothing_last_close_checkpoints),
 		cmocka_unit_test(test_sqlite__memory_database),
 		cmocka_unit_test(test_sqlite__bad_options_and_paths),
 		cmocka_unit_test(test_sqlite__busy_is_throttled),

@@ -114,6 +114,21 @@ static void test_command__empty_stdout_is_null(void **state)
 	assert_null(r.out);
 }
 
+/* A timeout far past any clock: the deadline saturates instead of a
+ * signed overflow (UBSan) that would make it negative (no timeout) or
+ * fire at once. */
+static void test_command__huge_timeout_does_not_overflow(void **state)
+{
+	cmd_result r;
+
+	(void)state;
+	run_sh(&r, "cat >/dev/null; echo 7", "{}", INT64_MAX);
+	if (r.st != ORC_OK)
+		fail_msg("%s: %s", orc_status_name(r.st), r.msg);
+	assert_string_equal(r.out, "7");
+	orc_free(r.out);
+}
+
 static void test_command__environment_names_the_task(void **state)
 {
 	cmd_result r;
@@ -575,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_command__stdout_json_is_the_output),
 		cmocka_unit_test(test_command__payload_arrives_on_stdin),
 		cmocka_unit_test(test_command__empty_stdout_is_null),
+		cmocka_unit_test(test_command__huge_timeout_does_not_overflow),
 		cmocka_unit_test(test_command__environment_names_the_task),
 		cmocka_unit_test(test_command__nonzero_exit_keeps_stderr_tail),
 		cmocka_unit_test(test_command__small_error_buffer_keeps_the_end),

@@ -2,6 +2,9 @@
  * Data-driven DAG loader tests: every case under $ORC_TEST_DATA/valid
  * and $ORC_TEST_DATA/invalid (format in tests/data/README.md). Each
  * group runs all its cases and reports every failing one by name.
+ * A third group loads seeded random mutations of all those files (our
+ * format and the seed's StartWorkflowRequest): each must load or be
+ * refused with a message, never crash (ASan and UBSan in CI).
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -213,11 +216,192 @@ static void test_dag_data__invalid_cases(void **state)
 	run_all("invalid", MIN_INVALID, run_invalid);
 }
 
+/* ---- mutations ---- */
+
+#define MUTANTS_PER_FILE 300
+#define DEFAULT_SEED 20261204u
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* xorshift64*: the same sequence on every platform. */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+static size_t rng_below(uint64_t *s, size_t n)
+{
+	return n ? (size_t)(rng_next(s) % n) : 0;
+}
+
+/* Pieces a hostile or careless file holds: numbers past every bound,
+ * ids that break the key layout, terminal controls, a byte order mark,
+ * NUL, deep nesting, the keys of both formats. */
+static const char *const tokens[] = {
+	"#", "\xEF\xBB\xBF", "1e308", "-1e308", "9223372036854775807",
+	"-9223372036854775808", "18446744073709551616", "4611686018427387904",
+	"0", "-1", "1.5", "null", "true", "[]", "{}", "\"\"", ",", ":", "\"",
+	"\\u0000", "\\ud800", "\xC2\x85", "\xE2\x80\xAE", "\xFF", "\x00",
+	"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "\"A#\"", "\"dependsOn\"",
+	"\"retry\"", "\"timeoutMs\"", "\"intervalMs\"", "\"backoffRate\"",
+	"\"maxAttempts\"", "\"maxDelayMs\"", "\"jitter\"", "\"lambdas\"",
+	"\"graph\"", "\"tasks\"", "\"taskId\"", "\"targetLambdaArn\"",
+	"\"workflowId\"", "\"defaults\"", "\"command\"", "\"handler\"",
+	"{\"id\":\"A\"}", "\"dependsOn\":[\"A\"]",
+	"\"lambdas\":{\"A#\":\"arn\"},",
+	"\"retry\":{\"intervalMs\":1e400},",
+};
+
+/* Apply one random edit to @p buf (length *@p len, capacity @p cap). */
+static void mutate(char *buf, size_t *len, size_t cap, uint64_t *s)
+{
+	size_t at = rng_below(s, *len + 1), n, k;
+	const char *tok;
+
+	switch (rng_below(s, 5)) {
+	case 0: /* one byte changed */
+		if (*len)
+			buf[rng_below(s, *len)] = (char)rng_below(s, 256);
+		break;
+	case 1: /* a range removed */
+		n = rng_below(s, 16) + 1;
+		if (at + n > *len)
+			n = *len - at;
+		memmove(buf + at, buf + at + n, *len - at - n);
+		*len -= n;
+		break;
+	case 2: /* a range repeated */
+		n = rng_below(s, 24) + 1;
+		if (at + n > *len)
+			n = *len - at;
+		if (*len + n <= cap) {
+			memmove(buf + at + n, buf + at, *len - at);
+			*len += n;
+		}
+		break;
+	case 3: /* a token inserted */
+		k = rng_below(s, sizeof(tokens) / sizeof(tokens[0]));
+		tok = tokens[k];
+		n = strlen(tok) + (tok[0] == '\0'); /* "\x00" is one NUL */
+		if (*len + n <= cap) {
+			memmove(buf + at + n, buf + at, *len - at);
+			memcpy(buf + at, tok, n);
+			*len += n;
+		}
+		break;
+	default: /* cut short */
+		*len = at;
+		break;
+	}
+}
+
+/* Load @p text; NULL when the outcome is clean, else what went wrong. */
+static const char *load_clean(const char *text, size_t len)
+{
+	orc_dag *dag = (orc_dag *)&dag, *again = NULL;
+	char *wf = (char *)&wf, *saved = NULL;
+	orc_error err;
+	orc_status st;
+
+	memset(&err, 0, sizeof(err));
+	st = orc_dag_load(&dag, &wf, text, len, "mutant", &err);
+	if (st != ORC_OK) {
+		if (dag || wf)
+			return "refused, but *out or the id was left set";
+		if (!err.message[0] || err.code != st)
+			return "refused without a message";
+		if (strcmp(orc_status_name(st), "ORC_UNKNOWN") == 0)
+			return "refused with an unknown status";
+		return NULL;
+	}
+	/* Accepted: what it accepted saves and loads back the same. */
+	if (!dag)
+		return "accepted, but no DAG";
+	st = orc_dag_save(&saved, dag, NULL);
+	if (st == ORC_OK)
+		st = orc_dag_load(&again, NULL, saved, strlen(saved), "saved",
+				  NULL);
+	if (st == ORC_OK &&
+	    orc_dag_task_count(again) != orc_dag_task_count(dag))
+		st = ORC_ERROR;
+	orc_dag_free(again);
+	orc_free(saved);
+	orc_dag_free(dag);
+	orc_free(wf);
+	return st == ORC_OK ? NULL : "accepted, but does not save and load "
+				     "back";
+}
+
+static void mutate_kind(const char *kind, uint64_t seed, size_t *loads,
+			size_t *failed)
+{
+	char *names[MAX_CASES], dir[512], path[700];
+	size_t i, n, m, len, cap, k, steps;
+	uint64_t s;
+	const char *why;
+	char *orig, *buf;
+
+	n = list_cases(names, kind, dir, sizeof(dir));
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s/input.json", dir, names[i]);
+		orig = slurp(path);
+		assert_non_null(orig);
+		cap = strlen(orig) * 2 + 512;
+		buf = malloc(cap);
+		assert_non_null(buf);
+		for (m = 0; m < MUTANTS_PER_FILE; m++) {
+			/* Each mutant has its own stream: one can be
+			 * replayed alone from (seed, file, index). */
+			s = seed ^ (0x9E3779B97F4A7C15ULL * (i + 1)) ^
+			    ((uint64_t)m << 32) ^ m;
+			if (!s)
+				s = 1;
+			len = strlen(orig);
+			memcpy(buf, orig, len);
+			steps = rng_below(&s, 4) + 1;
+			for (k = 0; k < steps; k++)
+				mutate(buf, &len, cap, &s);
+			why = load_clean(buf, len);
+			(*loads)++;
+			if (why) {
+				print_error("seed %llu (ORC_TEST_SEED repeats "
+					    "it), %s/%s mutant %zu: %s: "
+					    "%.*s\n", (unsigned long long)seed,
+					    kind, names[i], m, why, (int)len,
+					    buf);
+				(*failed)++;
+			}
+		}
+		free(buf);
+		free(orig);
+		free(names[i]);
+	}
+}
+
+static void test_dag_data__mutated_files_load_or_fail_cleanly(void **state)
+{
+	const char *env = getenv("ORC_TEST_SEED");
+	uint64_t seed = env && *env ? strtoull(env, NULL, 0) : DEFAULT_SEED;
+	size_t loads = 0, failed = 0;
+
+	(void)state;
+	mutate_kind("valid", seed, &loads, &failed);
+	mutate_kind("invalid", seed, &loads, &failed);
+	if (failed)
+		fail_msg("seed %llu: %zu of %zu mutants not handled cleanly",
+			 (unsigned long long)seed, failed, loads);
+	if (loads < (MIN_VALID + MIN_INVALID) * MUTANTS_PER_FILE)
+		fail_msg("only %zu mutants loaded", loads);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dag_data__valid_cases),
 		cmocka_unit_test(test_dag_data__invalid_cases),
+		cmocka_unit_test(
+			test_dag_data__mutated_files_load_or_fail_cleanly),
 	};
 
 	return cmocka_run_group_tests_name("dag_data", tests, NULL, NULL);
