@@ -108,6 +108,14 @@ int cli_open_db(orc_backend **out, const char *path);
  * environment as the AWS SDKs find them. Prints on failure. */
 int cli_open_store(orc_backend **out, const cli_opts *o, int must_exist);
 
+/* orc_dynamodb_backend_open and orc_dynamodb_create_table, from
+ * liborchestra-aws loaded at the first call (aws.c); ORC_ENOTSUPPORTED
+ * naming the library when it cannot be loaded. */
+orc_status cli_dynamodb_open(orc_backend **out,
+			     const orc_dynamodb_options *opts, orc_error *err);
+orc_status cli_dynamodb_create_table(const orc_dynamodb_options *opts,
+				     orc_error *err);
+
 /* "orchestra.db" or "DynamoDB table T", for messages. */
 const char *cli_store_name(char *buf, size_t len, const cli_opts *o);
 
