@@ -118,6 +118,13 @@ cat noaws.err
 [ "$rc" -eq 4 ] || fail "dynamodb list without the library: exit $rc, not 4"
 grep -q 'needs liborchestra-aws.so.0, which cannot be loaded' noaws.err ||
 	fail "the message does not name liborchestra-aws.so.0"
+set +e
+env "${aws_env[@]}" "$bin" table create t >/dev/null 2>noaws.err
+rc=$?
+set -e
+[ "$rc" -eq 4 ] || fail "table create without the library: exit $rc, not 4"
+grep -q 'needs liborchestra-aws.so.0' noaws.err ||
+	fail "table create: the message does not name liborchestra-aws.so.0"
 "$bin" list --db "$tmp/o.db" >/dev/null || fail "SQLite list without liborchestra-aws"
 mv aside/* "$libdir"/
 
