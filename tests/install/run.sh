@@ -4,7 +4,8 @@
 #  - bin/orchestra starts (its RUNPATH finds the libraries), runs a
 #    workflow on SQLite without loading liborchestra-aws or libcurl,
 #    loads them for --backend dynamodb, and says which library is
-#    missing when liborchestra-aws is gone (SQLite still working);
+#    missing when liborchestra-aws is gone (SQLite still working) and
+#    what is wrong with it when it is broken;
 #  - liborchestra.so links neither libcurl nor libcrypto;
 #  - a C program builds and runs against the prefix with CMake
 #    (find_package(liborchestra), both imported targets) and with
@@ -82,7 +83,7 @@ LD_DEBUG=files "$bin" run wf.json --db "$tmp/o.db" --plain \
 	>run.out 2>run.debug || { cat run.out run.debug >&2; fail "run"; }
 grep -q 'file=liborchestra.so.0 ' run.debug ||
 	fail "LD_DEBUG shows no loading at all (cannot judge)"
-if grep -E 'file=(liborchestra-aws|libcurl|libcrypto)' run.debug; then
+if grep -E 'file=[^ ]*(liborchestra-aws|libcurl|libcrypto)' run.debug; then
 	fail "a SQLite run loaded the libraries above"
 fi
 "$bin" status "$(sed -n 's/^workflow //p' run.out | head -1)" \
@@ -94,39 +95,44 @@ echo "== --backend dynamodb loads liborchestra-aws"
 aws_env=(AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=AKIDINSTALLTEST
 	AWS_SECRET_ACCESS_KEY=install-test AWS_EC2_METADATA_DISABLED=true
 	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:9)
-set +e
-env "${aws_env[@]}" LD_DEBUG=files "$bin" list --backend dynamodb \
-	--table t >/dev/null 2>ddb.debug
-rc=$?
-set -e
-[ "$rc" -eq 4 ] || { cat ddb.debug >&2; fail "dynamodb list: exit $rc, not 4"; }
-grep -q "file=liborchestra-aws.so.0 .*dynamically loaded" ddb.debug ||
-	fail "liborchestra-aws.so.0 was not loaded for --backend dynamodb"
+# usage: exit4 WHAT PATTERN ARGS...: orchestra ARGS, with that
+# environment, must exit 4 with PATTERN (grep) on stderr, kept in err.txt.
+exit4() {
+	local what=$1 pattern=$2 rc
+	shift 2
+	set +e
+	env "${aws_env[@]}" "$bin" "$@" >/dev/null 2>err.txt
+	rc=$?
+	set -e
+	[ "$rc" -eq 4 ] || { cat err.txt >&2; fail "$what: exit $rc, not 4"; }
+	grep -q -- "$pattern" err.txt ||
+		{ cat err.txt >&2; fail "$what: stderr lacks '$pattern'"; }
+}
+LD_DEBUG=files exit4 "dynamodb list" \
+	"file=[^ ]*liborchestra-aws.so.0 .*dynamically loaded" \
+	list --backend dynamodb --table t
 if [ "$ORC_HAVE_DYNAMODB" = true ]; then
-	grep -q 'file=libcurl' ddb.debug || fail "libcurl was not loaded"
+	grep -q 'file=[^ ]*libcurl' err.txt || fail "libcurl was not loaded"
 fi
 
 echo "== without liborchestra-aws: a clear error for DynamoDB, SQLite works"
 mkdir aside
 mv "$libdir"/liborchestra-aws.so* aside/
-set +e
-env "${aws_env[@]}" "$bin" list --backend dynamodb --table t \
-	>/dev/null 2>noaws.err
-rc=$?
-set -e
-cat noaws.err
-[ "$rc" -eq 4 ] || fail "dynamodb list without the library: exit $rc, not 4"
-grep -q 'needs liborchestra-aws.so.0, which cannot be loaded' noaws.err ||
-	fail "the message does not name liborchestra-aws.so.0"
-set +e
-env "${aws_env[@]}" "$bin" table create t >/dev/null 2>noaws.err
-rc=$?
-set -e
-[ "$rc" -eq 4 ] || fail "table create without the library: exit $rc, not 4"
-grep -q 'needs liborchestra-aws.so.0' noaws.err ||
-	fail "table create: the message does not name liborchestra-aws.so.0"
+exit4 "dynamodb list without the library" \
+	'needs liborchestra-aws.so.0, which cannot be loaded' \
+	list --backend dynamodb --table t
+cat err.txt
+exit4 "table create without the library" \
+	'needs liborchestra-aws.so.0, which cannot be loaded' table create t
 "$bin" list --db "$tmp/o.db" >/dev/null || fail "SQLite list without liborchestra-aws"
 mv aside/* "$libdir"/
+# A broken library beside liborchestra is reported, not bypassed.
+mv "$libdir/liborchestra-aws.so.0" aside/
+printf 'not a library\n' >"$libdir/liborchestra-aws.so.0"
+exit4 "dynamodb list with a broken library" \
+	'liborchestra-aws.so.0: file too short' list --backend dynamodb --table t
+cat err.txt
+mv aside/liborchestra-aws.so.0 "$libdir/"
 
 echo "== pkg-config consumers"
 # The sysroot prefixes the .pc files' paths with the DESTDIR; jansson
