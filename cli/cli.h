@@ -130,6 +130,14 @@ void cli_store_pin(cli_pin *pin, const cli_opts *o);
  * was deleted or replaced (its state is lost) and return CLI_RUNTIME. */
 int cli_store_check(const cli_pin *pin, const cli_opts *o);
 
+/* orc_dynamodb_backend_open and orc_dynamodb_create_table, from
+ * liborchestra-aws loaded at the first call (aws.c); ORC_ENOTSUPPORTED
+ * naming the library when it cannot be loaded. */
+orc_status cli_dynamodb_open(orc_backend **out,
+			     const orc_dynamodb_options *opts, orc_error *err);
+orc_status cli_dynamodb_create_table(const orc_dynamodb_options *opts,
+				     orc_error *err);
+
 /* "orchestra.db" or "DynamoDB table T", for messages. */
 const char *cli_store_name(char *buf, size_t len, const cli_opts *o);
 

@@ -37,7 +37,7 @@ int cli_cmd_table(int argc, char **argv)
 	}
 	opts.table = o.pos[1];
 	memset(&err, 0, sizeof(err));
-	st = orc_dynamodb_create_table(&opts, &err);
+	st = cli_dynamodb_create_table(&opts, &err);
 	if (st != ORC_OK)
 		return cli_fail(o.pos[1], st, &err);
 	printf("table %s created\n", o.pos[1]);

@@ -191,7 +191,7 @@ int cli_open_store(orc_backend **out, const cli_opts *o, int mode)
 	 * SDKs read it (docs/backends-dynamodb.md). */
 	dopts.table = o->table;
 	memset(&err, 0, sizeof(err));
-	st = orc_dynamodb_backend_open(out, &dopts, &err);
+	st = cli_dynamodb_open(out, &dopts, &err);
 	if (st != ORC_OK) {
 		cli_err("cannot open DynamoDB table %s: %s", o->table,
 			err.message[0] ? err.message : orc_strerror(st));

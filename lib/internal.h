@@ -1,6 +1,7 @@
 /*
  * Internal helpers shared by the library's files. Never installed; every
- * symbol here is hidden (orc__ prefix, no ORC_API).
+ * symbol here is hidden (orc__ prefix, no ORC_API), except the few that
+ * private.h exports for liborchestra-aws.
  */
 #ifndef ORCHESTRA_INTERNAL_H
 #define ORCHESTRA_INTERNAL_H
@@ -103,5 +104,8 @@ static inline uint64_t orc__hash_str(const char *s)
 	}
 	return h;
 }
+
+/* The few of them that liborchestra-aws calls, exported privately. */
+#include "private.h"
 
 #endif

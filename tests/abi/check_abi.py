@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
-"""ABI checks for liborchestra.so:
+"""ABI checks for liborchestra.so and liborchestra-aws.so (each given as
+--lib LIB --map MAP --soname SONAME, the core first):
 
  1. every ORC_API function declared in the public headers is exported
-    (nm -D --defined-only), and nothing else is: no orc__ internals, no
-    undeclared orc_ names, no non-orc symbols besides the version nodes;
-    every export carries a version node of the map;
- 2. lib/liborchestra.map exists, has `local: *;`, and its global patterns
-    cover every declared function;
- 3. the generated version.h matches meson.project_version(), the .so's
-    SONAME is the expected one, and (when the library can be loaded into
-    this interpreter, i.e. not a sanitizer build) orc_version() returns
-    ORC_VERSION_STRING;
+    (nm -D --defined-only) by exactly one of the libraries, and nothing
+    else is: no undeclared orc_ names, no non-orc symbols besides the
+    version nodes, and no orc__ internals except those a node
+    ORC_PRIVATE_<project version> of the library's map names one by one,
+    each of them imported by another of the libraries (checked with
+    --all-parts, when no optional part is left out); every export
+    carries a version node of its library's map, and every orc_ symbol a
+    library imports is exported by another;
+ 2. each map exists, has `local: *;`, and its global patterns cover
+    every declared function its library exports;
+ 3. the generated version.h matches meson.project_version(), each .so's
+    SONAME is the expected one, and (when the libraries can be loaded
+    into this interpreter, i.e. not a sanitizer build) every library
+    loads and orc_version() returns ORC_VERSION_STRING.
  4. every options struct (orc_*_options) starts with `unsigned int
     version`, and every struct that does (options, orc_task_spec, the
     Lambda handler config) has an `<name>_init()` function, since
     bindings cannot use the _INIT macros.
 
 With ORC_ABI_ALLOW_MISSING=1 in the environment, declared functions that
-the library does not define yet are listed but do not fail the test.
+no library defines yet are listed but do not fail the test.
 """
 import argparse
 import ctypes
@@ -75,8 +81,8 @@ def versioned_structs(paths):
     return found
 
 
-def exported_symbols(nm, lib):
-    out = subprocess.run([nm, '-D', '--defined-only', lib],
+def exported_symbols(nm, lib, which='--defined-only'):
+    out = subprocess.run([nm, '-D', which, lib],
                          stdout=subprocess.PIPE, check=True,
                          universal_newlines=True).stdout
     syms = []
@@ -128,19 +134,88 @@ def soname(readelf, lib):
     return m.group(1) if m else None
 
 
+def check_exports(lib, nodes, decls, siblings, private_node, nm,
+                  all_parts):
+    """Check one library's exports; return the declared names it
+    exports and every orc_ or orc__ name it exports."""
+    node_names = {n for n, _, _ in nodes}
+    private = {p for n, g, _ in nodes if n.startswith('ORC_PRIVATE_')
+               for p in g}
+    for n, g, _ in nodes:
+        if n.startswith('ORC_PRIVATE_') and n != private_node:
+            fail('%s: private node %s should be %s (it is named after '
+                 'the release)' % (os.path.basename(lib), n,
+                                   private_node))
+    imported = set()
+    for other in siblings:
+        imported |= {name for name, _, _ in
+                     exported_symbols(nm, other, '--undefined-only')}
+    exported = set()
+    provided = set()
+    seen_private = set()
+    for name, kind, ver in exported_symbols(nm, lib):
+        if kind == 'A' and name in node_names:
+            continue  # the version node's own symbol
+        if name.startswith('orc__'):
+            if name not in private or not ver.startswith('ORC_PRIVATE_'):
+                fail('internal symbol exported: ' + name)
+            elif all_parts and name not in imported:
+                fail('%s is exported privately but no other library '
+                     'imports it: drop it from the map and '
+                     'lib/private.h' % name)
+            seen_private.add(name)
+        elif not name.startswith('orc_'):
+            fail('non-orc symbol exported: %s (%s)' % (name, kind))
+        elif name not in decls:
+            fail('exported but declared in no public header: '
+                 + name)
+        else:
+            exported.add(name)
+        if ver not in node_names:
+            fail('%s has version %r, not a node of the map'
+                 % (name, ver))
+        provided.add(name)
+    for name in sorted(private - seen_private):
+        fail('%s: the private node names %s, which is not exported'
+             % (os.path.basename(lib), name))
+    return exported, provided
+
+
+def check_map(path, nodes, exported, decls):
+    if not os.path.isfile(path):
+        fail('version script missing: ' + path)
+        return
+    if not nodes:
+        fail('%s: no version node found' % path)
+    if not any('*' in loc for _, _, loc in nodes):
+        fail('%s: no `local: *;`, so everything not listed '
+             'would be exported' % path)
+    patterns = [p for _, g, _ in nodes for p in g]
+    for name in sorted(exported):
+        if not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            fail('%s (%s) not covered by a global pattern of %s'
+                 % (name, decls[name], path))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--lib', required=True)
-    ap.add_argument('--map', required=True)
+    ap.add_argument('--lib', required=True, action='append')
+    ap.add_argument('--map', required=True, action='append')
+    ap.add_argument('--soname', required=True, action='append')
     ap.add_argument('--header-dir', required=True)
     ap.add_argument('--version-h', required=True)
     ap.add_argument('--project-version', required=True)
-    ap.add_argument('--soname', required=True)
     ap.add_argument('--nm', default='nm')
     ap.add_argument('--readelf', default='readelf')
     ap.add_argument('--sanitize', default='none')
+    ap.add_argument('--all-parts', action='store_true',
+                    help='every optional part is built, so each private '
+                    'export must have a user')
     args = ap.parse_args()
+    if not len(args.lib) == len(args.map) == len(args.soname):
+        ap.error('give --lib, --map and --soname once per library')
     allow_missing = os.environ.get('ORC_ABI_ALLOW_MISSING') == '1'
+    private_node = 'ORC_PRIVATE_' + args.project_version
 
     headers = sorted(os.path.join(args.header_dir, n)
                      for n in os.listdir(args.header_dir)
@@ -149,30 +224,39 @@ def main():
     decls = declared_functions(headers)
     print('%d ORC_API functions declared in %d headers'
           % (len(decls), len(headers)))
+    if not args.all_parts:
+        print('note: optional parts are left out, so private exports '
+              'may have no user')
 
-    # 1. exports
-    syms = exported_symbols(args.nm, args.lib)
-    nodes = parse_map(args.map) if os.path.isfile(args.map) else []
-    node_names = {n for n, _, _ in nodes}
-    exported = set()
-    for name, kind, ver in syms:
-        if kind == 'A' and name in node_names:
-            continue  # the version node's own symbol
-        if name.startswith('orc__'):
-            fail('internal symbol exported: ' + name)
-        elif not name.startswith('orc_'):
-            fail('non-orc symbol exported: %s (%s)' % (name, kind))
-        elif name not in decls:
-            fail('exported but declared in no public header: '
-                 + name)
-        if ver not in node_names:
-            fail('%s has version %r, not a node of the map'
-                 % (name, ver))
-        exported.add(name)
-    missing = sorted(set(decls) - exported)
+    # 1. exports, 2. the version scripts
+    owner = {}
+    provider = {}
+    for lib, path in zip(args.lib, args.map):
+        nodes = parse_map(path) if os.path.isfile(path) else []
+        siblings = [other for other in args.lib if other != lib]
+        exported, provided = check_exports(lib, nodes, decls, siblings,
+                                           private_node, args.nm,
+                                           args.all_parts)
+        provider.update((name, lib) for name in provided)
+        for name in sorted(exported):
+            if name in owner:
+                fail('%s exported by both %s and %s' % (
+                    name, os.path.basename(owner[name]),
+                    os.path.basename(lib)))
+            owner[name] = lib
+        check_map(path, nodes, exported, decls)
+        print('%s: %d declared functions exported'
+              % (os.path.basename(lib), len(exported)))
+    for lib in args.lib:
+        for name, _, _ in exported_symbols(args.nm, lib,
+                                           '--undefined-only'):
+            if name.startswith('orc_') and provider.get(name, lib) == lib:
+                fail('%s imports %s, which no other library exports'
+                     % (os.path.basename(lib), name))
+    missing = sorted(set(decls) - set(owner))
     if missing:
-        msg = ('%d declared functions not defined in %s:\n  %s'
-               % (len(missing), os.path.basename(args.lib),
+        msg = ('%d declared functions not defined in any library:\n  %s'
+               % (len(missing),
                   '\n  '.join('%s (%s)' % (n, decls[n])
                               for n in missing)))
         if allow_missing:
@@ -180,27 +264,7 @@ def main():
         else:
             fail(msg)
     print('%d symbols exported, %d declared, %d missing'
-          % (len(exported), len(decls), len(missing)))
-
-    # 2. the version script
-    if not os.path.isfile(args.map):
-        fail('version script missing: ' + args.map)
-    else:
-        if not nodes:
-            fail('%s: no version node found' % args.map)
-        if not any('*' in loc for _, _, loc in nodes):
-            fail('%s: no `local: *;`, so everything not listed '
-                 'would be exported' % args.map)
-        patterns = [p for _, g, _ in nodes for p in g]
-        for name in sorted(decls):
-            if not any(fnmatch.fnmatchcase(name, p)
-                       for p in patterns):
-                fail('%s (%s) not covered by a global pattern of '
-                     'the map' % (name, decls[name]))
-        if any(fnmatch.fnmatchcase('orc__x', p) for p in patterns):
-            print('note: the map\'s global patterns also match '
-                  'orc__ names; only hidden visibility keeps '
-                  'them unexported (checked above)')
+          % (len(owner), len(decls), len(missing)))
 
     # 3. versions
     with open(args.version_h) as f:
@@ -217,14 +281,19 @@ def main():
         if not m or m.group(1) != want:
             fail('ORC_VERSION_%s is %r, expected %r'
                  % (part, m.group(1) if m else None, want))
-    so = soname(args.readelf, args.lib)
-    if so != args.soname:
-        fail('SONAME is %r, expected %r' % (so, args.soname))
+    for lib, want in zip(args.lib, args.soname):
+        so = soname(args.readelf, lib)
+        if so != want:
+            fail('%s: SONAME is %r, expected %r'
+                 % (os.path.basename(lib), so, want))
     if args.sanitize not in ('', 'none'):
-        print('orc_version() not called: a %s build cannot be loaded '
+        print('libraries not loaded: a %s build cannot be loaded '
               'into python' % args.sanitize)
-    elif 'orc_version' in exported:
-        fn = ctypes.CDLL(os.path.abspath(args.lib)).orc_version
+    else:
+        # The core first, as a program linking both would load them.
+        libs = [ctypes.CDLL(os.path.abspath(lib)) for lib in args.lib]
+        print('%d libraries load together' % len(libs))
+        fn = libs[0].orc_version
         fn.restype = ctypes.c_char_p
         got = fn()
         got = got.decode() if got is not None else None
