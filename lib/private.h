@@ -35,6 +35,12 @@ ORC__PRIVATE void orc__error_locate(orc_error *err, const char *source,
 				    int line, int column, size_t position);
 ORC__PRIVATE int64_t orc__now_ms(void);
 ORC__PRIVATE void orc__sleep_ms(int64_t ms);
+ORC__PRIVATE orc_status orc__struct_init(void *s, const void *def,
+					 unsigned int version,
+					 const size_t *ends, size_t nends);
+ORC__PRIVATE orc_status orc__struct_read(void *dst, const void *src,
+					 const size_t *ends, size_t nends,
+					 const char *what, orc_error *err);
 ORC__PRIVATE orc_status orc__context_workflow(struct orc__wf_cache **out,
 					      struct orc_context *ctx,
 					      const char *wf_id,
