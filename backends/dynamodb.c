@@ -58,6 +58,16 @@
 #define SK_WORKFLOW "META#WORKFLOW"
 #define SK_LOCK "META#LOCK"
 
+/* The sparse index of live records: a workflow record carries
+ * live = "WORKFLOW" from its start until the write that ends it, so the
+ * index holds only live workflows, ordered by pk. */
+#define LIVE_INDEX "orc-live"
+#define LIVE_ATTR "live"
+#define LIVE_WORKFLOW "WORKFLOW"
+/* Retention of finished workflows (ttl) by default: 30 days. */
+#define RETENTION_MS (30LL * 24 * 3600 * 1000)
+#define RETENTION_MAX_MS (100LL * 366 * 24 * 3600 * 1000)
+
 /* What this backend last saw of a task's dependencies: a hint only,
  * never trusted for correctness (see dep_last_write). */
 struct dep_hint {
@@ -79,6 +89,10 @@ typedef struct ddb_backend {
 	uint64_t rng;
 	struct dep_hint hints[HINTS];
 	orc__buf req;           /* the request body, reused */
+	int64_t retention_ms;   /* -1: no ttl */
+	/* The live index: 0 not tried yet, 1 there, -1 missing (a table
+	 * made without it: list_live Scans). Found out once. */
+	int live_index;
 } ddb_backend;
 
 #define DB(b) ((ddb_backend *)(void *)(b))
@@ -769,6 +783,18 @@ static int wf_from_item(orc_workflow_rec *out, const json_t *item,
 	return 1;
 }
 
+/* A workflow record in state @p s: live (in the index) or, finished,
+ * with its expiry, when creating @p item. */
+static void ended_attrs(const ddb_backend *db, json_t *item,
+			orc_workflow_state s)
+{
+	if (!orc_workflow_state_is_terminal(s))
+		json_object_set_new(item, LIVE_ATTR, S(LIVE_WORKFLOW));
+	else if (db->retention_ms >= 0)
+		json_object_set_new(item, "ttl", N(orc__now_ms() / 1000 +
+						   db->retention_ms / 1000));
+}
+
 static orc_status oom(orc_error *err)
 {
 	return orc_error_set(err, ORC_ENOMEM, "dynamodb: out of memory");
@@ -1078,6 +1104,7 @@ static orc_status ddb_create_workflow(orc_backend *b,
 		json_object_set_new(item, "input", S(wf->input));
 	if (wf->error)
 		json_object_set_new(item, "error", S(wf->error));
+	ended_attrs(db, item, wf->state);
 	/* Every size is checked before anything is written. */
 	if (item_size(item) > ITEM_MAX) {
 		json_decref(item);
@@ -1218,10 +1245,20 @@ static orc_status ddb_update_workflow(orc_backend *b, const char *wf_id,
 		ex_cond_n(&x, "version", "=", u->if_version);
 	if (u->set & ORC_WSET_STATE)
 		ex_set_s(&x, "state", wf_state_name(u->state));
-	/* Ended, so every task was there: no start need check again. */
+	/* Ended, so every task was there: no start need check again. It
+	 * leaves the live index and expires after the retention, in this
+	 * same write. */
 	if ((u->set & ORC_WSET_STATE) &&
-	    orc_workflow_state_is_terminal(u->state))
+	    orc_workflow_state_is_terminal(u->state)) {
 		ex_remove(&x, "seedUntil");
+		ex_remove(&x, LIVE_ATTR);
+		if (db->retention_ms >= 0)
+			ex_set_n(&x, "ttl", orc__now_ms() / 1000 +
+					    db->retention_ms / 1000);
+	} else if (u->set & ORC_WSET_STATE) {
+		ex_set_s(&x, LIVE_ATTR, LIVE_WORKFLOW);
+		ex_remove(&x, "ttl");
+	}
 	if ((u->set & ORC_WSET_ERROR) && u->error)
 		ex_set_s(&x, "error", u->error);
 	else if (u->set & ORC_WSET_ERROR)
@@ -1797,20 +1834,20 @@ static int each_workflow(const json_t *item, void *ud)
 	return stop;
 }
 
-static orc_status ddb_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
-				     void *payload, orc_error *err)
+/* A Scan of every workflow record, projected on @p f; only those in
+ * @p states when not 0. NULL when out of memory. */
+static json_t *wf_scan(const char *const *f, uint32_t states, int consistent)
 {
-	struct list_ctx c = { 0, NULL, cb, payload };
-	static const char *const f[] = { "workflowId", "state", "version",
-		"ntasks", "createdMs", "updatedMs", "error", NULL };
 	orc__buf proj = ORC__BUF_INIT;
 	json_t *req;
 	struct ex x;
 	int i;
 
-	ORC_CHECK_ARG(b != NULL && cb != NULL, err);
 	ex_init(&x);
 	ex_cond_s(&x, "sk", "=", SK_WORKFLOW);
+	if (states)
+		ex_states(&x, states, ORC_WORKFLOW_STATE_COUNT,
+			  wf_state_name);
 	for (i = 0; f[i]; i++) {
 		if (i)
 			orc__buf_puts(&proj, ", ");
@@ -1819,14 +1856,178 @@ static orc_status ddb_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
 	req = proj.oom ? NULL : json_pack("{s:s}", "ProjectionExpression",
 					  proj.data);
 	orc__buf_free(&proj);
+	if (req && consistent)
+		json_object_set_new(req, "ConsistentRead", json_true());
 	if (req && x.cond.data)
 		json_object_set_new(req, "FilterExpression",
+				    json_string(x.cond.data));
+	orc__buf_reset(&x.cond);
+	return ex_finish(&x, req);
+}
+
+static orc_status ddb_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
+				     void *payload, orc_error *err)
+{
+	struct list_ctx c = { 0, NULL, cb, payload };
+	static const char *const f[] = { "workflowId", "state", "version",
+		"ntasks", "createdMs", "updatedMs", "error", NULL };
+	json_t *req;
+
+	ORC_CHECK_ARG(b != NULL && cb != NULL, err);
+	req = wf_scan(f, 0, 0);
+	if (!req)
+		return oom(err);
+	return paginate(DB(b), "Scan", req, each_workflow, &c, err);
+}
+
+struct live_ctx {
+	const orc_live_query *q;
+	orc_workflow_rec_cb cb;
+	void *payload;
+	size_t given;
+	/* Scan: the live records, sorted before they are given. */
+	orc_workflow_rec *recs;
+	size_t n, cap;
+};
+
+static int live_give(struct live_ctx *c, const orc_workflow_rec *r)
+{
+	if (c->q->limit && c->given >= c->q->limit)
+		return 1;
+	c->given++;
+	return c->cb(r, c->payload) != 0 ||
+	       (c->q->limit && c->given >= c->q->limit);
+}
+
+static int each_live(const json_t *item, void *ud)
+{
+	struct live_ctx *c = ud;
+	orc_workflow_rec r;
+
+	if (!wf_from_item(&r, item, 0))
+		return -1;
+	/* Not projected into the index by a table made elsewhere. */
+	if (!item_s(item, "state"))
+		r.state = ORC_WORKFLOW_RUNNING;
+	orc_workflow_rec_clear(&r);
+	if (orc_workflow_state_is_terminal(r.state))
+		return 0;  /* leaving the index just now */
+	return live_give(c, &r);
+}
+
+static int each_live_scanned(const json_t *item, void *ud)
+{
+	struct live_ctx *c = ud;
+	orc_workflow_rec *r;
+	const char *after = c->q->after ? c->q->after : "";
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *v = orc__realloc(c->recs, cap * sizeof(*c->recs));
+
+		if (!v)
+			return -1;
+		c->recs = v;
+		c->cap = cap;
+	}
+	r = &c->recs[c->n];
+	if (!wf_from_item(r, item, 0))
+		return -1;
+	orc_workflow_rec_clear(r);
+	if (strcmp(r->id, after) > 0)
+		c->n++;
+	return 0;
+}
+
+static int live_cmp(const void *a, const void *b)
+{
+	return strcmp(((const orc_workflow_rec *)a)->id,
+		      ((const orc_workflow_rec *)b)->id);
+}
+
+/* A table without the index (the seed's): every workflow record is
+ * read, consistently, and the live ones sorted and paged here. */
+static orc_status live_scan(ddb_backend *db, struct live_ctx *c,
+			    orc_error *err)
+{
+	static const char *const f[] = { "workflowId", "state", "createdMs",
+		NULL };
+	json_t *req;
+	orc_status st;
+	size_t i;
+
+	req = wf_scan(f, ORC_WORKFLOW_BIT(ORC_WORKFLOW_PENDING) |
+		      ORC_WORKFLOW_BIT(ORC_WORKFLOW_RUNNING), 1);
+	if (!req)
+		return oom(err);
+	st = paginate(db, "Scan", req, each_live_scanned, c, err);
+	if (st == ORC_OK && c->n > 1)
+		qsort(c->recs, c->n, sizeof(*c->recs), live_cmp);
+	for (i = 0; st == ORC_OK && i < c->n; i++)
+		if (live_give(c, &c->recs[i]))
+			break;
+	free(c->recs);
+	return st;
+}
+
+/* One Query of the index, in pages; ascending pk is ascending id. */
+static orc_status live_query(ddb_backend *db, struct live_ctx *c,
+			     orc_error *err)
+{
+	json_t *req;
+	struct ex x;
+
+	ex_init(&x);
+	ex_cond_s(&x, LIVE_ATTR, "=", LIVE_WORKFLOW);
+	ex_cond(&x, "pk", ">", wf_pk(c->q->after ? c->q->after : ""));
+	req = json_pack("{s:s}", "IndexName", LIVE_INDEX);
+	/* Read no more than asked for; a page holds 1 MB at most anyway. */
+	if (req && c->q->limit)
+		json_object_set_new(req, "Limit", json_integer(
+			c->q->limit < 1000 ? (json_int_t)c->q->limit : 1000));
+	if (req && x.cond.data)
+		json_object_set_new(req, "KeyConditionExpression",
 				    json_string(x.cond.data));
 	orc__buf_reset(&x.cond);
 	req = ex_finish(&x, req);
 	if (!req)
 		return oom(err);
-	return paginate(DB(b), "Scan", req, each_workflow, &c, err);
+	return paginate(db, "Query", req, each_live, c, err);
+}
+
+static orc_status ddb_list_live(orc_backend *b, const orc_live_query *q,
+				orc_workflow_rec_cb cb, void *payload,
+				orc_error *err)
+{
+	ddb_backend *db = DB(b);
+	struct live_ctx c;
+	orc_error e;
+	orc_status st;
+
+	ORC_CHECK_ARG(b != NULL && q != NULL && cb != NULL, err);
+	if (q->kind != ORC_LIVE_WORKFLOWS)
+		return orc_error_set(err, ORC_ENOTSUPPORTED, "dynamodb "
+				     "backend: unknown live kind %d", q->kind);
+	memset(&c, 0, sizeof(c));
+	c.q = q;
+	c.cb = cb;
+	c.payload = payload;
+	if (db->live_index >= 0) {
+		st = live_query(db, &c, &e);
+		/* The only ValidationException this request can meet is the
+		 * table's lack of the index; nothing was given yet. */
+		if (st == ORC_EINVAL && c.given == 0 && db->live_index == 0 &&
+		    strstr(e.message, LIVE_INDEX)) {
+			db->live_index = -1;
+		} else {
+			if (st == ORC_OK)
+				db->live_index = 1;
+			else if (err)
+				*err = e;
+			return st;
+		}
+	}
+	return live_scan(db, &c, err);
 }
 
 /* ---- leases ---- */
@@ -1995,6 +2196,11 @@ static orc_status check_opts(const orc_dynamodb_options *opts,
 	    (opts->version >= 2 && opts->seed_grace_ms < 0))
 		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
 				     "negative attempts or timeout");
+	if (opts->version >= 3 && (opts->retention_ms < -1 ||
+				   opts->retention_ms > RETENTION_MAX_MS))
+		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
+				     "retention_ms %lld not in -1 (none) to "
+				     "100 years", (long long)opts->retention_ms);
 	return ORC_OK;
 }
 
@@ -2032,9 +2238,14 @@ ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
 	db->parent.free = ddb_free;
 	db->parent.list_workflows = ddb_list_workflows;
 	db->parent.ctl = ddb_ctl;
+	db->parent.list_live = ddb_list_live;
 	orc__strlcpy(db->table, opts->table, sizeof(db->table));
 	db->seed_grace_ms = opts->version >= 2 && opts->seed_grace_ms > 0 ?
 			    opts->seed_grace_ms : 60000;
+	db->retention_ms = opts->version < 3 || opts->retention_ms == 0 ?
+			   RETENTION_MS : opts->retention_ms;
+	/* A finished workflow expires (ttl): the backend now writes it. */
+	db->parent.caps = ORC_BACKEND_CAP_TTL;
 	db->rng = (uint64_t)orc__now_ms() ^ ((uint64_t)getpid() << 32) ^
 		  (uint64_t)(uintptr_t)db;
 	st = client_open(&db->client, opts, err);
@@ -2060,14 +2271,25 @@ ORC_API orc_status orc_dynamodb_create_table(const orc_dynamodb_options *opts,
 	if (st != ORC_OK)
 		return st;
 	db = DB(b);
-	req = json_pack("{s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s},{s:s,s:s}],"
+	/* The live index projects what list_live gives besides the keys;
+	 * those change only when a workflow starts or ends. */
+	req = json_pack("{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}],"
+			"s:[{s:s,s:s},{s:s,s:s}],"
+			"s:[{s:s,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:[s,s,s]}}],"
 			"s:s,s:{s:b,s:s}}",
 			"AttributeDefinitions",
 			"AttributeName", "pk", "AttributeType", "S",
 			"AttributeName", "sk", "AttributeType", "S",
+			"AttributeName", LIVE_ATTR, "AttributeType", "S",
 			"KeySchema",
 			"AttributeName", "pk", "KeyType", "HASH",
 			"AttributeName", "sk", "KeyType", "RANGE",
+			"GlobalSecondaryIndexes",
+			"IndexName", LIVE_INDEX, "KeySchema",
+			"AttributeName", LIVE_ATTR, "KeyType", "HASH",
+			"AttributeName", "pk", "KeyType", "RANGE",
+			"Projection", "ProjectionType", "INCLUDE",
+			"NonKeyAttributes", "workflowId", "state", "createdMs",
 			"BillingMode", "PAY_PER_REQUEST",
 			"StreamSpecification", "StreamEnabled", 1,
 			"StreamViewType", "NEW_AND_OLD_IMAGES");
