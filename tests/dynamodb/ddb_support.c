@@ -133,6 +133,18 @@ static enum fault pick(struct proxy *px, const char *target)
 	return px->fault;
 }
 
+static void count_items(struct proxy *px, const lb_resp *rs)
+{
+	const char *p;
+
+	if (rs->status != 200 || !rs->body)
+		return;
+	if ((p = strstr(rs->body, "\"ScannedCount\":")) != NULL)
+		px->items_read += atoi(p + strlen("\"ScannedCount\":"));
+	else if (strncmp(rs->body, "{\"Item\":", 8) == 0)
+		px->items_read++;
+}
+
 static void proxy_handler(const lb_req *rq, lb_resp *rs, void *ud)
 {
 	struct proxy *px = ud;
@@ -167,6 +179,7 @@ static void proxy_handler(const lb_req *rq, lb_resp *rs, void *ud)
 		return;
 	}
 	forward(px, rq, rs);
+	count_items(px, rs);
 	if (f == FWD_DROP)
 		rs->status = 0;   /* applied by dynalite, answer lost */
 	else if (f == FWD_500)

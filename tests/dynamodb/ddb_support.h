@@ -62,6 +62,9 @@ struct proxy {
 	int by_kind[FAULT_KINDS];
 	int requests;
 	int by_op[OP_KINDS];   /* requests seen, by operation */
+	/* Items DynamoDB read for the answers: ScannedCount of a Query or
+	 * Scan, 1 per GetItem that found one. */
+	int items_read;
 	CURL *curl;
 };
 
