@@ -97,15 +97,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stream_has_the_seed_workflow),
 	};
-	int rc = moto_start();
 
-	if (rc == MOTO_ABSENT) {
-		printf("1..0 # SKIP moto is not installed\n");
-		return 0;
-	}
-	if (rc != 0)
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	moto_stop();
-	return rc;
+	return MOTO_RUN_GROUP("moto", tests, NULL, NULL);
 }

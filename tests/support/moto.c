@@ -1,4 +1,10 @@
 /* See moto.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -139,4 +145,21 @@ void moto_stop(void)
 	kill(child, SIGTERM);
 	waitpid(child, &status, 0);
 	child = -1;
+}
+
+int moto_run_group(const char *name, const struct CMUnitTest *tests,
+		   size_t n, CMFixtureFunction setup,
+		   CMFixtureFunction teardown)
+{
+	int rc = moto_start();
+
+	if (rc == MOTO_ABSENT) {
+		printf("1..0 # SKIP moto is not installed\n");
+		return 0;
+	}
+	if (rc != 0)
+		return 1;
+	rc = _cmocka_run_group_tests(name, tests, n, setup, teardown);
+	moto_stop();
+	return rc;
 }

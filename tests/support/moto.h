@@ -21,4 +21,16 @@ int moto_start(void);
 int moto_port(void);
 void moto_stop(void);
 
+/*
+ * The main() of a cmocka group that needs moto: start it, run the
+ * group, stop it. Where moto is absent (not with CI=true), TAP's
+ * "1..0 # SKIP" and 0. Include cmocka.h first.
+ */
+#define MOTO_RUN_GROUP(name, tests, setup, teardown)                      \
+	moto_run_group(name, tests, sizeof(tests) / sizeof((tests)[0]),   \
+		       setup, teardown)
+int moto_run_group(const char *name, const struct CMUnitTest *tests,
+		   size_t n, CMFixtureFunction setup,
+		   CMFixtureFunction teardown);
+
 #endif
