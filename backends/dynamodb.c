@@ -93,6 +93,9 @@ typedef struct ddb_backend {
 	/* The live index: 0 not tried yet, 1 there, -1 missing (a table
 	 * made without it: list_live Scans). Found out once. */
 	int live_index;
+	/* TransactWriteItems for seeding: 0 not tried yet, 1 works, -1
+	 * not used (off, or the server has no such operation). */
+	int txn;
 } ddb_backend;
 
 #define DB(b) ((ddb_backend *)(void *)(b))
@@ -646,18 +649,11 @@ static orc_status call_text(json_t **resp_out, ddb_backend *db,
 	return st;
 }
 
-static orc_status call(json_t **resp_out, ddb_backend *db,
-		       const char *op, json_t *req, orc_error *err)
+/* @p req (stolen, not NULL) as text into db->req (oom flagged there). */
+static void req_dump(ddb_backend *db, json_t *req)
 {
 	size_t n;
 
-	if (resp_out)
-		*resp_out = NULL;
-	if (!req)
-		return orc_error_set(err, ORC_ENOMEM, "out of memory");
-	/* BatchWriteItem names its table inside RequestItems. */
-	if (strcmp(op, "BatchWriteItem") != 0)
-		json_object_set_new(req, "TableName", json_string(db->table));
 	orc__buf_reset(&db->req);
 	n = json_dumpb(req, NULL, 0, JSON_COMPACT);
 	if (n && orc__buf_reserve(&db->req, n)) {
@@ -668,6 +664,19 @@ static orc_status call(json_t **resp_out, ddb_backend *db,
 		db->req.oom = 1;
 	}
 	json_decref(req);
+}
+
+static orc_status call(json_t **resp_out, ddb_backend *db,
+		       const char *op, json_t *req, orc_error *err)
+{
+	if (resp_out)
+		*resp_out = NULL;
+	if (!req)
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
+	/* BatchWriteItem names its table inside RequestItems. */
+	if (strcmp(op, "BatchWriteItem") != 0)
+		json_object_set_new(req, "TableName", json_string(db->table));
+	req_dump(db, req);
 	return call_text(resp_out, db, op, err);
 }
 
@@ -1062,17 +1071,140 @@ orc_status orc__dynamodb_put_tasks(orc_backend *b, const char *wf_id,
 					     now_ms, err);
 }
 
+/*
+ * The workflow record our conditional write met: ORC_OK with *ours set
+ * when it carries our wid (an earlier attempt of this very write was
+ * applied, its answer lost), else ORC_EEXISTS after finishing a seeding
+ * that its starter left undone (finish_seeding).
+ */
+static orc_status record_met(int *ours, ddb_backend *db,
+			     const orc_workflow_rec *wf,
+			     const orc_task_seed *tasks, size_t ntasks,
+			     const char *wid, orc_error *err)
+{
+	json_t *found = NULL;
+	orc_status st;
+
+	*ours = 0;
+	st = get_item(&found, db, wf_key(wf->id), err);
+	if (st == ORC_OK && !found)
+		st = orc_error_set(err, ORC_ECONFLICT, "workflow %s: record "
+				   "vanished while starting", wf->id);
+	else if (st == ORC_OK && !wid_is(found, wid))
+		st = finish_seeding(db, wf->id, found, tasks, ntasks,
+				    wf->created_ms, err);
+	else if (st == ORC_OK)
+		*ours = 1;
+	json_decref(found);
+	return st;
+}
+
+/* TransactWriteItems holds at most 100 items and 4 MB. */
+#define TXN_ITEMS 100
+#define TXN_BYTES (4u * 1024 * 1024)
+
+/* The first cancellation reason of a TransactionCanceledException. */
+static int first_reason_is(const orc__aws_reply *rep, const char *code)
+{
+	json_t *b = json_loads(rep->body.data ? rep->body.data : "", 0, NULL);
+	const char *c = json_string_value(json_object_get(json_array_get(
+		json_object_get(b, "CancellationReasons"), 0), "Code"));
+	int is = c && strcmp(c, code) == 0;
+
+	json_decref(b);
+	return is;
+}
+
+/*
+ * Seed in one TransactWriteItems: @p record (borrowed) only if absent,
+ * and every task, all or nothing. So no task is ever written without its
+ * record, and no resend can rewrite a task: a resend after the first
+ * attempt was applied fails on the record's condition (or is recognised
+ * by its ClientRequestToken), and the wid read back says it was ours.
+ * *fallback is set, and nothing was written, when the server refused
+ * the transaction as a whole: the caller seeds record first.
+ */
+static orc_status seed_txn(int *fallback, ddb_backend *db,
+			   const orc_workflow_rec *wf, json_t *record,
+			   const orc_task_seed *tasks, size_t ntasks,
+			   const char *wid, orc_error *err)
+{
+	json_t *items = json_array(), *req;
+	orc__aws_reply rep;
+	orc_error e;
+	orc_status st;
+	char token[40];
+	size_t i;
+	int ours;
+
+	*fallback = 0;
+	if (!items || json_array_append_new(items, json_pack(
+		    "{s:{s:s,s:O,s:s,s:{s:s}}}", "Put", "TableName",
+		    db->table, "Item", record, "ConditionExpression",
+		    "attribute_not_exists(#pk)", "ExpressionAttributeNames",
+		    "#pk", "pk"))) {
+		json_decref(items);
+		return oom(err);
+	}
+	for (i = 0; i < ntasks; i++) {
+		json_t *t = task_item(wf->id, &tasks[i], wf->created_ms, wid);
+
+		if (!t || json_array_append_new(items, json_pack(
+			    "{s:{s:s,s:o}}", "Put", "TableName", db->table,
+			    "Item", t))) {
+			json_decref(items);
+			return oom(err);
+		}
+	}
+	/* Same token on every attempt: DynamoDB answers a resend of an
+	 * applied transaction with success for 10 minutes. */
+	snprintf(token, sizeof(token), "orc-seed-%s", wid);
+	req = json_pack("{s:o,s:s}", "TransactItems", items,
+			"ClientRequestToken", token);
+	if (!req)
+		return oom(err);
+	req_dump(db, req);
+	if (db->req.oom)
+		return oom(err);
+	memset(&rep, 0, sizeof(rep));
+	st = orc__aws_call(&rep, &db->client, "TransactWriteItems",
+			   db->req.data, db->req.len, &e);
+	if (st == ORC_OK) {
+		db->txn = 1;
+	} else if (strcmp(rep.type, "TransactionCanceledException") == 0 &&
+		   first_reason_is(&rep, "ConditionalCheckFailed")) {
+		st = record_met(&ours, db, wf, tasks, ntasks, wid, err);
+	} else if (rep.status >= 400 && rep.status < 500 &&
+		   st != ORC_EAUTH && st != ORC_ETHROTTLED) {
+		/* Refused whole, nothing written: canceled by a concurrent
+		 * transaction, or no such operation here (dynalite's
+		 * UnknownOperationException). A server that never took one
+		 * is not asked again. */
+		*fallback = 1;
+		if (db->txn == 0)
+			db->txn = -1;
+		st = ORC_OK;
+	} else if (err) {
+		*err = e;
+	}
+	orc__aws_reply_clear(&rep);
+	for (i = 0; st == ORC_OK && !*fallback && i < ntasks; i++)
+		hint_put(db, wf->id, tasks[i].id, tasks[i].ndeps, 0);
+	return st;
+}
+
 static orc_status ddb_create_workflow(orc_backend *b,
 				      const orc_workflow_rec *wf,
 				      const orc_task_seed *tasks,
 				      size_t ntasks, orc_error *err)
 {
 	ddb_backend *db = DB(b);
-	json_t *item, *req, *found = NULL;
+	json_t *item, *req;
 	char wid[17];
 	struct ex x;
 	orc_status st;
-	size_t i;
+	size_t i, bytes;
+	int ours, fallback = 1;
 
 	ORC_CHECK_ARG(b != NULL && wf != NULL, err);
 	ORC_CHECK_ARG(tasks != NULL || ntasks == 0, err);
@@ -1106,7 +1238,8 @@ static orc_status ddb_create_workflow(orc_backend *b,
 		json_object_set_new(item, "error", S(wf->error));
 	ended_attrs(db, item, wf->state);
 	/* Every size is checked before anything is written. */
-	if (item_size(item) > ITEM_MAX) {
+	bytes = item_size(item);
+	if (bytes > ITEM_MAX) {
 		json_decref(item);
 		return orc_error_set(err, ORC_ETOOBIG, "workflow %s: record "
 				     "(definition and input) over DynamoDB's "
@@ -1117,6 +1250,7 @@ static orc_status ddb_create_workflow(orc_backend *b,
 		size_t n = t ? item_size(t) : 0;
 
 		json_decref(t);
+		bytes += n;
 		if (!t) {
 			json_decref(item);
 			return oom(err);
@@ -1127,6 +1261,14 @@ static orc_status ddb_create_workflow(orc_backend *b,
 					     "workflow %s: record over "
 					     "DynamoDB's 400 KB item limit",
 					     tasks[i].id, wf->id);
+		}
+	}
+	if (db->txn >= 0 && ntasks < TXN_ITEMS && bytes <= TXN_BYTES) {
+		st = seed_txn(&fallback, db, wf, item, tasks, ntasks, wid,
+			      err);
+		if (!fallback) {
+			json_decref(item);
+			return st;
 		}
 	}
 	/* The record first, only if absent: the one start that writes it
@@ -1141,18 +1283,9 @@ static orc_status ddb_create_workflow(orc_backend *b,
 	if (!req)
 		return oom(err);
 	st = call(NULL, db, "PutItem", req, err);
-	if (st == ORC_ECONFLICT) {
-		st = get_item(&found, db, wf_key(wf->id), err);
-		if (st == ORC_OK && !found)
-			st = orc_error_set(err, ORC_ECONFLICT, "workflow %s: "
-					   "record vanished while starting",
-					   wf->id);
-		else if (st == ORC_OK && !wid_is(found, wid))
-			st = finish_seeding(db, wf->id, found, tasks, ntasks,
-					    wf->created_ms, err);
-		/* else ours, applied; the answer was lost: seed */
-		json_decref(found);
-	}
+	/* Ours, applied, the answer lost: seed. */
+	if (st == ORC_ECONFLICT)
+		st = record_met(&ours, db, wf, tasks, ntasks, wid, err);
 	if (st != ORC_OK)
 		return st;
 	return batch_tasks(db, wf->id, tasks, ntasks, wf->created_ms, wid,
@@ -2196,6 +2329,12 @@ static orc_status check_opts(const orc_dynamodb_options *opts,
 	    (opts->version >= 2 && opts->seed_grace_ms < 0))
 		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
 				     "negative attempts or timeout");
+	if (opts->version >= 3 &&
+	    opts->transactions != ORC_DYNAMODB_TXN_AUTO &&
+	    opts->transactions != ORC_DYNAMODB_TXN_OFF)
+		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
+				     "transactions %d is neither AUTO nor OFF",
+				     opts->transactions);
 	if (opts->version >= 3 && (opts->retention_ms < -1 ||
 				   opts->retention_ms > RETENTION_MAX_MS))
 		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
@@ -2244,6 +2383,14 @@ ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
 			    opts->seed_grace_ms : 60000;
 	db->retention_ms = opts->version < 3 || opts->retention_ms == 0 ?
 			   RETENTION_MS : opts->retention_ms;
+	{
+		const char *env = getenv("ORC_DYNAMODB_TRANSACTIONS");
+
+		if ((opts->version >= 3 &&
+		     opts->transactions == ORC_DYNAMODB_TXN_OFF) ||
+		    (env && strcmp(env, "off") == 0))
+			db->txn = -1;
+	}
 	/* A finished workflow expires (ttl): the backend now writes it. */
 	db->parent.caps = ORC_BACKEND_CAP_TTL;
 	db->rng = (uint64_t)orc__now_ms() ^ ((uint64_t)getpid() << 32) ^

@@ -129,11 +129,22 @@ typedef struct orc_dynamodb_options {
 	 * Time to Live to delete it. 0 = 30 days; -1 = no ttl written;
 	 * at most 100 years. */
 	int64_t retention_ms;
+	/** Version 3. How a start seeds a workflow of up to 99 tasks:
+	 * ORC_DYNAMODB_TXN_AUTO (0) in one TransactWriteItems (the record
+	 * and its tasks, all or nothing), until the server answers that it
+	 * has no such operation (dynalite): then, for the rest of this
+	 * backend's life, the record first and the tasks in batches, as
+	 * ORC_DYNAMODB_TXN_OFF always does. The environment variable
+	 * ORC_DYNAMODB_TRANSACTIONS=off turns AUTO into OFF. */
+	int transactions;
 } orc_dynamodb_options;
+
+#define ORC_DYNAMODB_TXN_AUTO 0
+#define ORC_DYNAMODB_TXN_OFF 1
 
 #define ORC_DYNAMODB_OPTIONS_VERSION 3
 #define ORC_DYNAMODB_OPTIONS_INIT { ORC_DYNAMODB_OPTIONS_VERSION, NULL, \
-	NULL, NULL, NULL, 0, 0, 0, 0, 0 }
+	NULL, NULL, NULL, 0, 0, 0, 0, 0, 0 }
 
 /**
  * @brief Open a DynamoDB table (the seed's single-table layout) as a
