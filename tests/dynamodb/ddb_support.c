@@ -206,6 +206,7 @@ void fixture_open(struct fixture *f, int attempts)
 	assert_non_null(f->px.curl);
 	assert_int_equal(lb_start(&f->srv, proxy_handler, &f->px), 0);
 	ddb_fresh_table(t, sizeof(t));
+	snprintf(f->table, sizeof(f->table), "%s", t);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lb_port(f->srv));
 	f->direct = ddb_open_on(t, NULL, 0);
 	f->viaproxy = ddb_open_on(t, url, attempts);

@@ -77,6 +77,7 @@ struct proxy {
 
 struct fixture {
 	struct proxy px;
+	char table[64];
 	lb_server *srv;
 	orc_backend *direct, *viaproxy;
 };

@@ -64,6 +64,20 @@ static void seed_stack_table(char *name, size_t cap)
 		"KeySchema", "AttributeName", "pk", "KeyType", "HASH",
 		"AttributeName", "sk", "KeyType", "RANGE",
 		"BillingMode", "PAY_PER_REQUEST")));
+	/* CREATING at first, even on dynalite: wait for ACTIVE. */
+	for (;;) {
+		json_t *d = raw(b, "DescribeTable", json_pack("{s:s}",
+							      "TableName",
+							      name));
+		const char *st = json_string_value(json_object_get(
+			json_object_get(d, "Table"), "TableStatus"));
+		int active = st && strcmp(st, "ACTIVE") == 0;
+
+		json_decref(d);
+		if (active)
+			break;
+		orc__sleep_ms(20);
+	}
 	orc_backend_free(b);
 }
 
@@ -383,12 +397,61 @@ static void test_live__ttl_written_when_finished(void **state)
 	assert_null(b);
 }
 
+static int count_cb(const orc_task_rec *r, void *p)
+{
+	(void)r;
+	(*(int *)p)++;
+	return 0;
+}
+
+/* dynalite has no TransactWriteItems: a backend left to find out
+ * (ORC_DYNAMODB_TXN_AUTO) asks once, at its first start, is refused with
+ * nothing written, seeds record first, and does not ask again. */
+static void test_live__transactions_refused_once(void **state)
+{
+	static const char *const a[] = { "A" };
+	const orc_task_seed t[3] = { { "A", 0, NULL, NULL },
+				     { "B", 1, a, NULL },
+				     { "C", 1, a, NULL } };
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+	orc_backend *b = NULL;
+	orc_dynamodb_stats s0, s1;
+	char table[64];
+	int round;
+
+	(void)state;
+	ddb_fresh_table(table, sizeof(table));
+	o.table = table;
+	CHECK(ORC_OK, orc_dynamodb_backend_open(&b, &o, E));
+	for (round = 0; round < 3; round++) {
+		orc_workflow_rec wf;
+		int n = 0;
+
+		memset(&wf, 0, sizeof(wf));
+		snprintf(wf.id, sizeof(wf.id), "wf-auto-%d", round);
+		wf.state = ORC_WORKFLOW_RUNNING;
+		wf.definition = "{}";
+		s0 = ddb_stats(b);
+		CHECK(ORC_OK, b->create_workflow(b, &wf, t, 3, E));
+		s1 = ddb_stats(b);
+		/* The refused TransactWriteItems, then PutItem and one
+		 * BatchWriteItem; from then on the last two only. */
+		assert_int_equal((int)(s1.requests - s0.requests),
+				 round == 0 ? 3 : 2);
+		assert_int_equal((int)(s1.retries - s0.retries), 0);
+		CHECK(ORC_OK, b->list_tasks(b, wf.id, 0, 0, count_cb, &n, E));
+		assert_int_equal(n, 3);
+	}
+	orc_backend_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_live__reconcile_reads_live_only),
 		cmocka_unit_test(test_live__table_without_index_scans),
 		cmocka_unit_test(test_live__ttl_written_when_finished),
+		cmocka_unit_test(test_live__transactions_refused_once),
 	};
 
 	return cmocka_run_group_tests_name("dynamodb_live", tests, ddb_setup,
