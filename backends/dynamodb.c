@@ -17,8 +17,12 @@
  * The check does not depend on our retry count: libcurl itself silently
  * resends a request whose reused connection died without an answer.
  *
- * create_workflow writes the workflow record first, conditional on its
- * absence, then the tasks in BatchWriteItem requests: two requests for
+ * create_workflow seeds up to 99 tasks in one TransactWriteItems (the
+ * record only if absent, and the tasks) where the server has it; a
+ * server without it (dynalite) is found out at the first start and not
+ * asked again. Otherwise, and for larger workflows, it writes the
+ * workflow record first, conditional on its absence, then the tasks in
+ * BatchWriteItem requests: two requests for
  * up to 25 tasks. Batches carry no conditions, so only the start that
  * wrote the record sends them, once each (never resent: a task it wrote
  * may have moved on); what is unknown after an error is written with
@@ -35,7 +39,9 @@
  * task says the dependency completes the set: then adding it and READY
  * go in one UpdateItem whose condition checks the guess. list_tasks is
  * a paginated Query of the workflow's partition with a state filter;
- * list_workflows a paginated Scan.
+ * list_workflows a paginated Scan; list_live a Query of the sparse index
+ * orc-live (workflow records carry "live" until the write that ends
+ * them, which sets "ttl" instead), or a Scan on a table without it.
  */
 #include <stdio.h>
 #include <stdlib.h>
