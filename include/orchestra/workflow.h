@@ -263,9 +263,9 @@ typedef int (*orc_reconcile_cb)(const char *wf_id, orc_status st,
 /**
  * @brief orc_workflow_reconcile() every live workflow of the backend
  * (state PENDING or RUNNING). The live ones are found with the
- * backend's list_live primitive, at a cost proportional to them, or,
- * for a backend without it, by listing every workflow stored; in
- * pages, so memory stays bounded. One workflow's failure does not stop
+ * backend's list_live primitive, 100 at a time, at a cost proportional
+ * to them, or, for a backend without it, by listing every workflow
+ * stored. One workflow's failure does not stop
  * the others: it goes to @p cb, which is called after each reconcile,
  * outside any listing, and may use @p ctx (to dispatch what became
  * READY, say).
