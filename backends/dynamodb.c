@@ -17,8 +17,12 @@
  * The check does not depend on our retry count: libcurl itself silently
  * resends a request whose reused connection died without an answer.
  *
- * create_workflow writes the workflow record first, conditional on its
- * absence, then the tasks in BatchWriteItem requests: two requests for
+ * create_workflow seeds up to 99 tasks in one TransactWriteItems (the
+ * record only if absent, and the tasks) where the server has it; a
+ * server without it (dynalite) is found out at the first start and not
+ * asked again. Otherwise, and for larger workflows, it writes the
+ * workflow record first, conditional on its absence, then the tasks in
+ * BatchWriteItem requests: two requests for
  * up to 25 tasks. Batches carry no conditions, so only the start that
  * wrote the record sends them, once each (never resent: a task it wrote
  * may have moved on); what is unknown after an error is written with
@@ -35,7 +39,9 @@
  * task says the dependency completes the set: then adding it and READY
  * go in one UpdateItem whose condition checks the guess. list_tasks is
  * a paginated Query of the workflow's partition with a state filter;
- * list_workflows a paginated Scan.
+ * list_workflows a paginated Scan; list_live a Query of the sparse index
+ * orc-live (workflow records carry "live" until the write that ends
+ * them, which sets "ttl" instead), or a Scan on a table without it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +64,16 @@
 #define SK_WORKFLOW "META#WORKFLOW"
 #define SK_LOCK "META#LOCK"
 
+/* The sparse index of live records: a workflow record carries
+ * live = "WORKFLOW" from its start until the write that ends it, so the
+ * index holds only live workflows, ordered by pk. */
+#define LIVE_INDEX "orc-live"
+#define LIVE_ATTR "live"
+#define LIVE_WORKFLOW "WORKFLOW"
+/* Retention of finished workflows (ttl) by default: 30 days. */
+#define RETENTION_MS (30LL * 24 * 3600 * 1000)
+#define RETENTION_MAX_MS (100LL * 366 * 24 * 3600 * 1000)
+
 /* What this backend last saw of a task's dependencies: a hint only,
  * never trusted for correctness (see dep_last_write). */
 struct dep_hint {
@@ -79,6 +95,13 @@ typedef struct ddb_backend {
 	uint64_t rng;
 	struct dep_hint hints[HINTS];
 	orc__buf req;           /* the request body, reused */
+	int64_t retention_ms;   /* -1: no ttl */
+	/* The live index: 0 not tried yet, 1 there, -1 missing (a table
+	 * made without it: list_live Scans). Found out once. */
+	int live_index;
+	/* TransactWriteItems for seeding: 0 not tried yet, 1 works, -1
+	 * not used (off, or the server has no such operation). */
+	int txn;
 } ddb_backend;
 
 #define DB(b) ((ddb_backend *)(void *)(b))
@@ -632,18 +655,11 @@ static orc_status call_text(json_t **resp_out, ddb_backend *db,
 	return st;
 }
 
-static orc_status call(json_t **resp_out, ddb_backend *db,
-		       const char *op, json_t *req, orc_error *err)
+/* @p req (stolen, not NULL) as text into db->req (oom flagged there). */
+static void req_dump(ddb_backend *db, json_t *req)
 {
 	size_t n;
 
-	if (resp_out)
-		*resp_out = NULL;
-	if (!req)
-		return orc_error_set(err, ORC_ENOMEM, "out of memory");
-	/* BatchWriteItem names its table inside RequestItems. */
-	if (strcmp(op, "BatchWriteItem") != 0)
-		json_object_set_new(req, "TableName", json_string(db->table));
 	orc__buf_reset(&db->req);
 	n = json_dumpb(req, NULL, 0, JSON_COMPACT);
 	if (n && orc__buf_reserve(&db->req, n)) {
@@ -654,6 +670,19 @@ static orc_status call(json_t **resp_out, ddb_backend *db,
 		db->req.oom = 1;
 	}
 	json_decref(req);
+}
+
+static orc_status call(json_t **resp_out, ddb_backend *db,
+		       const char *op, json_t *req, orc_error *err)
+{
+	if (resp_out)
+		*resp_out = NULL;
+	if (!req)
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
+	/* BatchWriteItem names its table inside RequestItems. */
+	if (strcmp(op, "BatchWriteItem") != 0)
+		json_object_set_new(req, "TableName", json_string(db->table));
+	req_dump(db, req);
 	return call_text(resp_out, db, op, err);
 }
 
@@ -767,6 +796,18 @@ static int wf_from_item(orc_workflow_rec *out, const json_t *item,
 		return 0;
 	}
 	return 1;
+}
+
+/* A workflow record in state @p s: live (in the index) or, finished,
+ * with its expiry, when creating @p item. */
+static void ended_attrs(const ddb_backend *db, json_t *item,
+			orc_workflow_state s)
+{
+	if (!orc_workflow_state_is_terminal(s))
+		json_object_set_new(item, LIVE_ATTR, S(LIVE_WORKFLOW));
+	else if (db->retention_ms >= 0)
+		json_object_set_new(item, "ttl", N(orc__now_ms() / 1000 +
+						   db->retention_ms / 1000));
 }
 
 static orc_status oom(orc_error *err)
@@ -1036,17 +1077,140 @@ orc_status orc__dynamodb_put_tasks(orc_backend *b, const char *wf_id,
 					     now_ms, err);
 }
 
+/*
+ * The workflow record our conditional write met: ORC_OK with *ours set
+ * when it carries our wid (an earlier attempt of this very write was
+ * applied, its answer lost), else ORC_EEXISTS after finishing a seeding
+ * that its starter left undone (finish_seeding).
+ */
+static orc_status record_met(int *ours, ddb_backend *db,
+			     const orc_workflow_rec *wf,
+			     const orc_task_seed *tasks, size_t ntasks,
+			     const char *wid, orc_error *err)
+{
+	json_t *found = NULL;
+	orc_status st;
+
+	*ours = 0;
+	st = get_item(&found, db, wf_key(wf->id), err);
+	if (st == ORC_OK && !found)
+		st = orc_error_set(err, ORC_ECONFLICT, "workflow %s: record "
+				   "vanished while starting", wf->id);
+	else if (st == ORC_OK && !wid_is(found, wid))
+		st = finish_seeding(db, wf->id, found, tasks, ntasks,
+				    wf->created_ms, err);
+	else if (st == ORC_OK)
+		*ours = 1;
+	json_decref(found);
+	return st;
+}
+
+/* TransactWriteItems holds at most 100 items and 4 MB. */
+#define TXN_ITEMS 100
+#define TXN_BYTES (4u * 1024 * 1024)
+
+/* The first cancellation reason of a TransactionCanceledException. */
+static int first_reason_is(const orc__aws_reply *rep, const char *code)
+{
+	json_t *b = json_loads(rep->body.data ? rep->body.data : "", 0, NULL);
+	const char *c = json_string_value(json_object_get(json_array_get(
+		json_object_get(b, "CancellationReasons"), 0), "Code"));
+	int is = c && strcmp(c, code) == 0;
+
+	json_decref(b);
+	return is;
+}
+
+/*
+ * Seed in one TransactWriteItems: @p record (borrowed) only if absent,
+ * and every task, all or nothing. So no task is ever written without its
+ * record, and no resend can rewrite a task: a resend after the first
+ * attempt was applied fails on the record's condition (or is recognised
+ * by its ClientRequestToken), and the wid read back says it was ours.
+ * *fallback is set, and nothing was written, when the server refused
+ * the transaction as a whole: the caller seeds record first.
+ */
+static orc_status seed_txn(int *fallback, ddb_backend *db,
+			   const orc_workflow_rec *wf, json_t *record,
+			   const orc_task_seed *tasks, size_t ntasks,
+			   const char *wid, orc_error *err)
+{
+	json_t *items = json_array(), *req;
+	orc__aws_reply rep;
+	orc_error e;
+	orc_status st;
+	char token[40];
+	size_t i;
+	int ours;
+
+	*fallback = 0;
+	if (!items || json_array_append_new(items, json_pack(
+		    "{s:{s:s,s:O,s:s,s:{s:s}}}", "Put", "TableName",
+		    db->table, "Item", record, "ConditionExpression",
+		    "attribute_not_exists(#pk)", "ExpressionAttributeNames",
+		    "#pk", "pk"))) {
+		json_decref(items);
+		return oom(err);
+	}
+	for (i = 0; i < ntasks; i++) {
+		json_t *t = task_item(wf->id, &tasks[i], wf->created_ms, wid);
+
+		if (!t || json_array_append_new(items, json_pack(
+			    "{s:{s:s,s:o}}", "Put", "TableName", db->table,
+			    "Item", t))) {
+			json_decref(items);
+			return oom(err);
+		}
+	}
+	/* Same token on every attempt: DynamoDB answers a resend of an
+	 * applied transaction with success for 10 minutes. */
+	snprintf(token, sizeof(token), "orc-seed-%s", wid);
+	req = json_pack("{s:o,s:s}", "TransactItems", items,
+			"ClientRequestToken", token);
+	if (!req)
+		return oom(err);
+	req_dump(db, req);
+	if (db->req.oom)
+		return oom(err);
+	memset(&rep, 0, sizeof(rep));
+	st = orc__aws_call(&rep, &db->client, "TransactWriteItems",
+			   db->req.data, db->req.len, &e);
+	if (st == ORC_OK) {
+		db->txn = 1;
+	} else if (strcmp(rep.type, "TransactionCanceledException") == 0 &&
+		   first_reason_is(&rep, "ConditionalCheckFailed")) {
+		st = record_met(&ours, db, wf, tasks, ntasks, wid, err);
+	} else if (rep.status >= 400 && rep.status < 500 &&
+		   st != ORC_EAUTH && st != ORC_ETHROTTLED) {
+		/* Refused whole, nothing written: canceled by a concurrent
+		 * transaction, or no such operation here (dynalite's
+		 * UnknownOperationException). A server that never took one
+		 * is not asked again. */
+		*fallback = 1;
+		if (db->txn == 0)
+			db->txn = -1;
+		st = ORC_OK;
+	} else if (err) {
+		*err = e;
+	}
+	orc__aws_reply_clear(&rep);
+	for (i = 0; st == ORC_OK && !*fallback && i < ntasks; i++)
+		hint_put(db, wf->id, tasks[i].id, tasks[i].ndeps, 0);
+	return st;
+}
+
 static orc_status ddb_create_workflow(orc_backend *b,
 				      const orc_workflow_rec *wf,
 				      const orc_task_seed *tasks,
 				      size_t ntasks, orc_error *err)
 {
 	ddb_backend *db = DB(b);
-	json_t *item, *req, *found = NULL;
+	json_t *item, *req;
 	char wid[17];
 	struct ex x;
 	orc_status st;
-	size_t i;
+	size_t i, bytes;
+	int ours, fallback = 1;
 
 	ORC_CHECK_ARG(b != NULL && wf != NULL, err);
 	ORC_CHECK_ARG(tasks != NULL || ntasks == 0, err);
@@ -1078,8 +1242,10 @@ static orc_status ddb_create_workflow(orc_backend *b,
 		json_object_set_new(item, "input", S(wf->input));
 	if (wf->error)
 		json_object_set_new(item, "error", S(wf->error));
+	ended_attrs(db, item, wf->state);
 	/* Every size is checked before anything is written. */
-	if (item_size(item) > ITEM_MAX) {
+	bytes = item_size(item);
+	if (bytes > ITEM_MAX) {
 		json_decref(item);
 		return orc_error_set(err, ORC_ETOOBIG, "workflow %s: record "
 				     "(definition and input) over DynamoDB's "
@@ -1090,6 +1256,7 @@ static orc_status ddb_create_workflow(orc_backend *b,
 		size_t n = t ? item_size(t) : 0;
 
 		json_decref(t);
+		bytes += n;
 		if (!t) {
 			json_decref(item);
 			return oom(err);
@@ -1100,6 +1267,14 @@ static orc_status ddb_create_workflow(orc_backend *b,
 					     "workflow %s: record over "
 					     "DynamoDB's 400 KB item limit",
 					     tasks[i].id, wf->id);
+		}
+	}
+	if (db->txn >= 0 && ntasks < TXN_ITEMS && bytes <= TXN_BYTES) {
+		st = seed_txn(&fallback, db, wf, item, tasks, ntasks, wid,
+			      err);
+		if (!fallback) {
+			json_decref(item);
+			return st;
 		}
 	}
 	/* The record first, only if absent: the one start that writes it
@@ -1114,18 +1289,9 @@ static orc_status ddb_create_workflow(orc_backend *b,
 	if (!req)
 		return oom(err);
 	st = call(NULL, db, "PutItem", req, err);
-	if (st == ORC_ECONFLICT) {
-		st = get_item(&found, db, wf_key(wf->id), err);
-		if (st == ORC_OK && !found)
-			st = orc_error_set(err, ORC_ECONFLICT, "workflow %s: "
-					   "record vanished while starting",
-					   wf->id);
-		else if (st == ORC_OK && !wid_is(found, wid))
-			st = finish_seeding(db, wf->id, found, tasks, ntasks,
-					    wf->created_ms, err);
-		/* else ours, applied; the answer was lost: seed */
-		json_decref(found);
-	}
+	/* Ours, applied, the answer lost: seed. */
+	if (st == ORC_ECONFLICT)
+		st = record_met(&ours, db, wf, tasks, ntasks, wid, err);
 	if (st != ORC_OK)
 		return st;
 	return batch_tasks(db, wf->id, tasks, ntasks, wf->created_ms, wid,
@@ -1218,10 +1384,20 @@ static orc_status ddb_update_workflow(orc_backend *b, const char *wf_id,
 		ex_cond_n(&x, "version", "=", u->if_version);
 	if (u->set & ORC_WSET_STATE)
 		ex_set_s(&x, "state", wf_state_name(u->state));
-	/* Ended, so every task was there: no start need check again. */
+	/* Ended, so every task was there: no start need check again. It
+	 * leaves the live index and expires after the retention, in this
+	 * same write. */
 	if ((u->set & ORC_WSET_STATE) &&
-	    orc_workflow_state_is_terminal(u->state))
+	    orc_workflow_state_is_terminal(u->state)) {
 		ex_remove(&x, "seedUntil");
+		ex_remove(&x, LIVE_ATTR);
+		if (db->retention_ms >= 0)
+			ex_set_n(&x, "ttl", orc__now_ms() / 1000 +
+					    db->retention_ms / 1000);
+	} else if (u->set & ORC_WSET_STATE) {
+		ex_set_s(&x, LIVE_ATTR, LIVE_WORKFLOW);
+		ex_remove(&x, "ttl");
+	}
 	if ((u->set & ORC_WSET_ERROR) && u->error)
 		ex_set_s(&x, "error", u->error);
 	else if (u->set & ORC_WSET_ERROR)
@@ -1797,20 +1973,20 @@ static int each_workflow(const json_t *item, void *ud)
 	return stop;
 }
 
-static orc_status ddb_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
-				     void *payload, orc_error *err)
+/* A Scan of every workflow record, projected on @p f; only those in
+ * @p states when not 0. NULL when out of memory. */
+static json_t *wf_scan(const char *const *f, uint32_t states, int consistent)
 {
-	struct list_ctx c = { 0, NULL, cb, payload };
-	static const char *const f[] = { "workflowId", "state", "version",
-		"ntasks", "createdMs", "updatedMs", "error", NULL };
 	orc__buf proj = ORC__BUF_INIT;
 	json_t *req;
 	struct ex x;
 	int i;
 
-	ORC_CHECK_ARG(b != NULL && cb != NULL, err);
 	ex_init(&x);
 	ex_cond_s(&x, "sk", "=", SK_WORKFLOW);
+	if (states)
+		ex_states(&x, states, ORC_WORKFLOW_STATE_COUNT,
+			  wf_state_name);
 	for (i = 0; f[i]; i++) {
 		if (i)
 			orc__buf_puts(&proj, ", ");
@@ -1819,14 +1995,178 @@ static orc_status ddb_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
 	req = proj.oom ? NULL : json_pack("{s:s}", "ProjectionExpression",
 					  proj.data);
 	orc__buf_free(&proj);
+	if (req && consistent)
+		json_object_set_new(req, "ConsistentRead", json_true());
 	if (req && x.cond.data)
 		json_object_set_new(req, "FilterExpression",
+				    json_string(x.cond.data));
+	orc__buf_reset(&x.cond);
+	return ex_finish(&x, req);
+}
+
+static orc_status ddb_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
+				     void *payload, orc_error *err)
+{
+	struct list_ctx c = { 0, NULL, cb, payload };
+	static const char *const f[] = { "workflowId", "state", "version",
+		"ntasks", "createdMs", "updatedMs", "error", NULL };
+	json_t *req;
+
+	ORC_CHECK_ARG(b != NULL && cb != NULL, err);
+	req = wf_scan(f, 0, 0);
+	if (!req)
+		return oom(err);
+	return paginate(DB(b), "Scan", req, each_workflow, &c, err);
+}
+
+struct live_ctx {
+	const orc_live_query *q;
+	orc_workflow_rec_cb cb;
+	void *payload;
+	size_t given;
+	/* Scan: the live records, sorted before they are given. */
+	orc_workflow_rec *recs;
+	size_t n, cap;
+};
+
+static int live_give(struct live_ctx *c, const orc_workflow_rec *r)
+{
+	if (c->q->limit && c->given >= c->q->limit)
+		return 1;
+	c->given++;
+	return c->cb(r, c->payload) != 0 ||
+	       (c->q->limit && c->given >= c->q->limit);
+}
+
+static int each_live(const json_t *item, void *ud)
+{
+	struct live_ctx *c = ud;
+	orc_workflow_rec r;
+
+	if (!wf_from_item(&r, item, 0))
+		return -1;
+	/* Not projected into the index by a table made elsewhere. */
+	if (!item_s(item, "state"))
+		r.state = ORC_WORKFLOW_RUNNING;
+	orc_workflow_rec_clear(&r);
+	if (orc_workflow_state_is_terminal(r.state))
+		return 0;  /* leaving the index just now */
+	return live_give(c, &r);
+}
+
+static int each_live_scanned(const json_t *item, void *ud)
+{
+	struct live_ctx *c = ud;
+	orc_workflow_rec *r;
+	const char *after = c->q->after ? c->q->after : "";
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *v = orc__realloc(c->recs, cap * sizeof(*c->recs));
+
+		if (!v)
+			return -1;
+		c->recs = v;
+		c->cap = cap;
+	}
+	r = &c->recs[c->n];
+	if (!wf_from_item(r, item, 0))
+		return -1;
+	orc_workflow_rec_clear(r);
+	if (strcmp(r->id, after) > 0)
+		c->n++;
+	return 0;
+}
+
+static int live_cmp(const void *a, const void *b)
+{
+	return strcmp(((const orc_workflow_rec *)a)->id,
+		      ((const orc_workflow_rec *)b)->id);
+}
+
+/* A table without the index (the seed's): every workflow record is
+ * read, consistently, and the live ones sorted and paged here. */
+static orc_status live_scan(ddb_backend *db, struct live_ctx *c,
+			    orc_error *err)
+{
+	static const char *const f[] = { "workflowId", "state", "createdMs",
+		NULL };
+	json_t *req;
+	orc_status st;
+	size_t i;
+
+	req = wf_scan(f, ORC_WORKFLOW_BIT(ORC_WORKFLOW_PENDING) |
+		      ORC_WORKFLOW_BIT(ORC_WORKFLOW_RUNNING), 1);
+	if (!req)
+		return oom(err);
+	st = paginate(db, "Scan", req, each_live_scanned, c, err);
+	if (st == ORC_OK && c->n > 1)
+		qsort(c->recs, c->n, sizeof(*c->recs), live_cmp);
+	for (i = 0; st == ORC_OK && i < c->n; i++)
+		if (live_give(c, &c->recs[i]))
+			break;
+	free(c->recs);
+	return st;
+}
+
+/* One Query of the index, in pages; ascending pk is ascending id. */
+static orc_status live_query(ddb_backend *db, struct live_ctx *c,
+			     orc_error *err)
+{
+	json_t *req;
+	struct ex x;
+
+	ex_init(&x);
+	ex_cond_s(&x, LIVE_ATTR, "=", LIVE_WORKFLOW);
+	ex_cond(&x, "pk", ">", wf_pk(c->q->after ? c->q->after : ""));
+	req = json_pack("{s:s}", "IndexName", LIVE_INDEX);
+	/* Read no more than asked for; a page holds 1 MB at most anyway. */
+	if (req && c->q->limit)
+		json_object_set_new(req, "Limit", json_integer(
+			c->q->limit < 1000 ? (json_int_t)c->q->limit : 1000));
+	if (req && x.cond.data)
+		json_object_set_new(req, "KeyConditionExpression",
 				    json_string(x.cond.data));
 	orc__buf_reset(&x.cond);
 	req = ex_finish(&x, req);
 	if (!req)
 		return oom(err);
-	return paginate(DB(b), "Scan", req, each_workflow, &c, err);
+	return paginate(db, "Query", req, each_live, c, err);
+}
+
+static orc_status ddb_list_live(orc_backend *b, const orc_live_query *q,
+				orc_workflow_rec_cb cb, void *payload,
+				orc_error *err)
+{
+	ddb_backend *db = DB(b);
+	struct live_ctx c;
+	orc_error e;
+	orc_status st;
+
+	ORC_CHECK_ARG(b != NULL && q != NULL && cb != NULL, err);
+	if (q->kind != ORC_LIVE_WORKFLOWS)
+		return orc_error_set(err, ORC_ENOTSUPPORTED, "dynamodb "
+				     "backend: unknown live kind %d", q->kind);
+	memset(&c, 0, sizeof(c));
+	c.q = q;
+	c.cb = cb;
+	c.payload = payload;
+	if (db->live_index >= 0) {
+		st = live_query(db, &c, &e);
+		/* The only ValidationException this request can meet is the
+		 * table's lack of the index; nothing was given yet. */
+		if (st == ORC_EINVAL && c.given == 0 && db->live_index == 0 &&
+		    strstr(e.message, LIVE_INDEX)) {
+			db->live_index = -1;
+		} else {
+			if (st == ORC_OK)
+				db->live_index = 1;
+			else if (err)
+				*err = e;
+			return st;
+		}
+	}
+	return live_scan(db, &c, err);
 }
 
 /* ---- leases ---- */
@@ -1995,6 +2335,17 @@ static orc_status check_opts(const orc_dynamodb_options *opts,
 	    (opts->version >= 2 && opts->seed_grace_ms < 0))
 		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
 				     "negative attempts or timeout");
+	if (opts->version >= 3 &&
+	    opts->transactions != ORC_DYNAMODB_TXN_AUTO &&
+	    opts->transactions != ORC_DYNAMODB_TXN_OFF)
+		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
+				     "transactions %d is neither AUTO nor OFF",
+				     opts->transactions);
+	if (opts->version >= 3 && (opts->retention_ms < -1 ||
+				   opts->retention_ms > RETENTION_MAX_MS))
+		return orc_error_set(err, ORC_EINVAL, "dynamodb options: "
+				     "retention_ms %lld not in -1 (none) to "
+				     "100 years", (long long)opts->retention_ms);
 	return ORC_OK;
 }
 
@@ -2032,9 +2383,22 @@ ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
 	db->parent.free = ddb_free;
 	db->parent.list_workflows = ddb_list_workflows;
 	db->parent.ctl = ddb_ctl;
+	db->parent.list_live = ddb_list_live;
 	orc__strlcpy(db->table, opts->table, sizeof(db->table));
 	db->seed_grace_ms = opts->version >= 2 && opts->seed_grace_ms > 0 ?
 			    opts->seed_grace_ms : 60000;
+	db->retention_ms = opts->version < 3 || opts->retention_ms == 0 ?
+			   RETENTION_MS : opts->retention_ms;
+	{
+		const char *env = getenv("ORC_DYNAMODB_TRANSACTIONS");
+
+		if ((opts->version >= 3 &&
+		     opts->transactions == ORC_DYNAMODB_TXN_OFF) ||
+		    (env && strcmp(env, "off") == 0))
+			db->txn = -1;
+	}
+	/* A finished workflow expires (ttl): the backend now writes it. */
+	db->parent.caps = ORC_BACKEND_CAP_TTL;
 	db->rng = (uint64_t)orc__now_ms() ^ ((uint64_t)getpid() << 32) ^
 		  (uint64_t)(uintptr_t)db;
 	st = client_open(&db->client, opts, err);
@@ -2060,14 +2424,25 @@ ORC_API orc_status orc_dynamodb_create_table(const orc_dynamodb_options *opts,
 	if (st != ORC_OK)
 		return st;
 	db = DB(b);
-	req = json_pack("{s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s},{s:s,s:s}],"
+	/* The live index projects what list_live gives besides the keys;
+	 * those change only when a workflow starts or ends. */
+	req = json_pack("{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}],"
+			"s:[{s:s,s:s},{s:s,s:s}],"
+			"s:[{s:s,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:[s,s,s]}}],"
 			"s:s,s:{s:b,s:s}}",
 			"AttributeDefinitions",
 			"AttributeName", "pk", "AttributeType", "S",
 			"AttributeName", "sk", "AttributeType", "S",
+			"AttributeName", LIVE_ATTR, "AttributeType", "S",
 			"KeySchema",
 			"AttributeName", "pk", "KeyType", "HASH",
 			"AttributeName", "sk", "KeyType", "RANGE",
+			"GlobalSecondaryIndexes",
+			"IndexName", LIVE_INDEX, "KeySchema",
+			"AttributeName", LIVE_ATTR, "KeyType", "HASH",
+			"AttributeName", "pk", "KeyType", "RANGE",
+			"Projection", "ProjectionType", "INCLUDE",
+			"NonKeyAttributes", "workflowId", "state", "createdMs",
 			"BillingMode", "PAY_PER_REQUEST",
 			"StreamSpecification", "StreamEnabled", 1,
 			"StreamViewType", "NEW_AND_OLD_IMAGES");

@@ -93,6 +93,11 @@ typedef struct mem_wf {
 	uint32_t nowners, owners_cap, owner_free;
 	uint32_t *owner_slots;   /* owner index; 0 = empty */
 	uint32_t owner_mask;     /* capacity >= 2 * owners_cap */
+	/* Links in mem_backend's set of live workflows, guarded by its
+	 * live_mu (not by mu); in the set iff the record exists and its
+	 * state is not final. */
+	struct mem_wf *live_prev, *live_next;
+	int live;
 	char idbuf[];
 } mem_wf;
 
@@ -112,6 +117,12 @@ typedef struct mem_backend {
 	_Atomic(mem_wf *) last_wf;
 	pthread_mutex_t lock_mu;
 	struct mem_map locks;
+	/* The live workflows (list_live), an intrusive list: joining and
+	 * leaving it cannot fail. Taken after a workflow's mu, never
+	 * before. */
+	pthread_mutex_t live_mu;
+	mem_wf *live_head;
+	size_t nlive;
 } mem_backend;
 
 #define MB(b) ((mem_backend *)(void *)(b))
@@ -513,6 +524,34 @@ static void wf_copy(orc_workflow_rec *out, const mem_wf *w)
 	out->error = NULL;
 }
 
+/* Put @p w in the live set or take it out, as its record says; called
+ * with w->mu held, after every change of has_rec or state. */
+static void live_sync(mem_backend *mb, mem_wf *w)
+{
+	int want = w->has_rec && !orc_workflow_state_is_terminal(w->state);
+
+	pthread_mutex_lock(&mb->live_mu);
+	if (want && !w->live) {
+		w->live_prev = NULL;
+		w->live_next = mb->live_head;
+		if (mb->live_head)
+			mb->live_head->live_prev = w;
+		mb->live_head = w;
+		w->live = 1;
+		mb->nlive++;
+	} else if (!want && w->live) {
+		if (w->live_prev)
+			w->live_prev->live_next = w->live_next;
+		else
+			mb->live_head = w->live_next;
+		if (w->live_next)
+			w->live_next->live_prev = w->live_prev;
+		w->live = 0;
+		mb->nlive--;
+	}
+	pthread_mutex_unlock(&mb->live_mu);
+}
+
 static orc_status too_big(orc_error *err, const char *kind, const char *id,
 			  const char *wf_id, const char *field, size_t len,
 			  size_t max)
@@ -757,6 +796,7 @@ static orc_status mem_create_workflow(orc_backend *b,
 	w->input = input;
 	w->error = error;
 	w->has_rec = 1;
+	live_sync(mb, w);
 	pthread_mutex_unlock(&w->mu);
 	return ORC_OK;
 fail:
@@ -866,8 +906,10 @@ static orc_status mem_update_workflow(orc_backend *b, const char *wf_id,
 				   (long long)w->version);
 		goto found;
 	}
-	if (u->set & ORC_WSET_STATE)
+	if (u->set & ORC_WSET_STATE) {
 		w->state = u->state;
+		live_sync(mb, w);
+	}
 	if (u->set & ORC_WSET_ERROR) {
 		old = w->error;
 		w->error = error;
@@ -1297,6 +1339,66 @@ static orc_status mem_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
 	return ORC_OK;
 }
 
+static int live_cmp(const void *a, const void *b)
+{
+	return strcmp(((const orc_workflow_rec *)a)->id,
+		      ((const orc_workflow_rec *)b)->id);
+}
+
+/* The live set is copied under its lock, then each workflow is read
+ * under its own (workflows are never freed before the backend), then
+ * sorted: O(live log live), nothing finished is looked at. */
+static orc_status mem_list_live(orc_backend *b, const orc_live_query *q,
+				orc_workflow_rec_cb cb, void *payload,
+				orc_error *err)
+{
+	mem_backend *mb = MB(b);
+	mem_wf **ws = NULL, *w;
+	orc_workflow_rec *recs = NULL;
+	const char *after;
+	size_t n = 0, m = 0, i;
+	int fail = 0;
+
+	ORC_CHECK_ARG(b != NULL, err);
+	ORC_CHECK_ARG(q != NULL, err);
+	ORC_CHECK_ARG(cb != NULL, err);
+	if (q->kind != ORC_LIVE_WORKFLOWS)
+		return orc_error_set(err, ORC_ENOTSUPPORTED, "memory backend: "
+				     "unknown live kind %d", q->kind);
+	after = q->after ? q->after : "";
+	pthread_mutex_lock(&mb->live_mu);
+	if (mb->nlive) {
+		ws = orc__malloc(mb->nlive * sizeof(*ws));
+		for (w = mb->live_head; ws && w; w = w->live_next)
+			ws[n++] = w;
+		fail = !ws;
+	}
+	pthread_mutex_unlock(&mb->live_mu);
+	if (n && !(recs = orc__calloc(n, sizeof(*recs))))
+		fail = 1;
+	if (fail) {
+		free(ws);
+		return orc_error_set(err, ORC_ENOMEM, "memory backend: out of "
+				     "memory listing live workflows");
+	}
+	for (i = 0; i < n; i++) {
+		w = ws[i];
+		pthread_mutex_lock(&w->mu);
+		if (w->has_rec && !orc_workflow_state_is_terminal(w->state) &&
+		    strcmp(w->key.name, after) > 0)
+			wf_copy(&recs[m++], w);
+		pthread_mutex_unlock(&w->mu);
+	}
+	free(ws);
+	if (m > 1)
+		qsort(recs, m, sizeof(*recs), live_cmp);
+	for (i = 0; i < m && (q->limit == 0 || i < q->limit); i++)
+		if (cb(&recs[i], payload))
+			break;
+	free(recs);
+	return ORC_OK;
+}
+
 /* ---- leases ---- */
 
 static orc_status mem_get_lock(orc_lock_rec *out, orc_backend *b,
@@ -1399,6 +1501,7 @@ static void mem_free(orc_backend *b)
 	free(mb->locks.slots);
 	pthread_rwlock_destroy(&mb->wf_lock);
 	pthread_mutex_destroy(&mb->lock_mu);
+	pthread_mutex_destroy(&mb->live_mu);
 	free(mb);
 }
 
@@ -1430,6 +1533,13 @@ ORC_API orc_status orc_memory_backend_create(orc_backend **out,
 		return orc_error_set(err, ORC_ENOMEM, "memory backend: cannot "
 				     "create a lock");
 	}
+	if (pthread_mutex_init(&mb->live_mu, NULL) != 0) {
+		pthread_mutex_destroy(&mb->lock_mu);
+		pthread_rwlock_destroy(&mb->wf_lock);
+		free(mb);
+		return orc_error_set(err, ORC_ENOMEM, "memory backend: cannot "
+				     "create a lock");
+	}
 	orc_backend_init(&mb->parent, ORC_BACKEND_VERSION);
 	mb->parent.name = "memory";
 	mb->parent.caps = ORC_BACKEND_CAP_THREADSAFE | ORC_BACKEND_CAP_TXN;
@@ -1445,6 +1555,7 @@ ORC_API orc_status orc_memory_backend_create(orc_backend **out,
 	mb->parent.free = mem_free;
 	mb->parent.list_workflows = mem_list_workflows;
 	mb->parent.ctl = mem_ctl;
+	mb->parent.list_live = mem_list_live;
 	mb->max_payload = opts ? opts->max_payload : 0;
 	atomic_init(&mb->last_wf, NULL);
 	*out = &mb->parent;

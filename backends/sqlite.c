@@ -67,6 +67,7 @@ enum sq_stmt {
 	S_WF_GET_META,
 	S_WF_UPDATE,
 	S_WF_LIST,
+	S_WF_LIVE,
 	S_TASK_KEY,
 	S_TASK_KEY_MAX,
 	S_TASK_INSERT,
@@ -117,6 +118,10 @@ static const char *const stmt_sql[S_COUNT] = {
 		"updated_ms = ?4, error = CASE WHEN ?5 THEN ?6 ELSE error END "
 		"WHERE id = ?1",
 	[S_WF_LIST] = "SELECT " WF_COLS ", error FROM workflows ORDER BY id",
+	/* "state < 2" as in the index workflows_live, so that the planner
+	 * reads that index (schema version 3); ?2 -1 = no limit. */
+	[S_WF_LIVE] = "SELECT " WF_COLS " FROM workflows "
+		"WHERE state < 2 AND id > ?1 ORDER BY id LIMIT ?2",
 	[S_TASK_KEY] = "SELECT key FROM tasks WHERE wf = ?1 AND id = ?2",
 	[S_TASK_KEY_MAX] = "SELECT max(key) FROM tasks "
 		"WHERE key BETWEEN ?1 AND ?2",
@@ -874,6 +879,45 @@ static orc_status sq_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		st = sb_fail(err, sb, rc, "list workflows");
+	done_with(s);
+	pthread_mutex_unlock(&sb->mu);
+	return st;
+}
+
+_Static_assert(ORC_WORKFLOW_PENDING == 0 && ORC_WORKFLOW_RUNNING == 1 &&
+	       ORC_WORKFLOW_SUCCEEDED == 2,
+	       "S_WF_LIVE and workflows_live assume live states below 2");
+
+static orc_status sq_list_live(orc_backend *b, const orc_live_query *q,
+			       orc_workflow_rec_cb cb, void *payload,
+			       orc_error *err)
+{
+	sq_backend *sb = SB(b);
+	orc_workflow_rec rec;
+	orc_status st = ORC_OK;
+	sqlite3_stmt *s;
+	int rc;
+
+	ORC_CHECK_ARG(b != NULL && q != NULL && cb != NULL, err);
+	if (q->kind != ORC_LIVE_WORKFLOWS)
+		return orc_error_set(err, ORC_ENOTSUPPORTED, "sqlite backend: "
+				     "unknown live kind %d", q->kind);
+	pthread_mutex_lock(&sb->mu);
+	s = stmt(sb, S_WF_LIVE);
+	rc = bind_text(s, 1, q->after ? q->after : "");
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 2, q->limit && q->limit <=
+					(size_t)INT64_MAX ?
+					(sqlite3_int64)q->limit : -1);
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			wf_read(&rec, s);
+			if (cb(&rec, payload))
+				break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = sb_fail(err, sb, rc, "list live workflows");
 	done_with(s);
 	pthread_mutex_unlock(&sb->mu);
 	return st;
@@ -1974,6 +2018,7 @@ ORC_API orc_status orc_sqlite_backend_open(orc_backend **out, const char *path,
 	sb->parent.put_lock = sq_put_lock;
 	sb->parent.free = sq_free;
 	sb->parent.list_workflows = sq_list_workflows;
+	sb->parent.list_live = sq_list_live;
 	sb->parent.ctl = sq_ctl;
 	*out = &sb->parent;
 	return ORC_OK;

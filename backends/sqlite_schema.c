@@ -103,6 +103,12 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
 	" FROM tasks_v1 t JOIN wf_keys k ON k.id = t.wf_id;"
 	"DROP TABLE tasks_v1;"
 	"CREATE UNIQUE INDEX tasks_id ON tasks (wf, id);",
+
+	/* 2 -> 3. Live workflows (PENDING 0, RUNNING 1) in a partial index,
+	 * so listing them (reconcile of a whole file) reads the live ones
+	 * only. SQLite keeps it in the transaction that writes the state,
+	 * and only a write that starts or ends a workflow touches it. */
+	"CREATE INDEX workflows_live ON workflows (id) WHERE state < 2;",
 };
 
 static int user_version(sqlite3 *db, int *v)

@@ -10,7 +10,7 @@
 #include <sqlite3.h>
 
 /* Version 2: integer task keys, (workflow key << 32) | position. */
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 
 /* The most dependencies a task's done set holds as an INTEGER bitmask;
  * more are kept as a BLOB bitset. */

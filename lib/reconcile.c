@@ -5,6 +5,7 @@
  * uses.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
@@ -188,5 +189,99 @@ done:
 		st = recompute(ctx, wf, &rep, err);
 	if (st == ORC_OK && report_out)
 		*report_out = rep;
+	return st;
+}
+
+/* Live workflow ids of one page, collected before any is reconciled: a
+ * listing callback must not call back into the backend. */
+struct live_page {
+	char (*ids)[ORC_ID_MAX + 1];
+	size_t n, cap;
+	int nomem;
+};
+
+static int collect_live(const orc_workflow_rec *rec, void *payload)
+{
+	struct live_page *p = payload;
+
+	if (orc_workflow_state_is_terminal(rec->state))
+		return 0;  /* list_workflows() gives every workflow */
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		void *v = orc__realloc(p->ids, cap * sizeof(*p->ids));
+
+		if (!v) {
+			p->nomem = 1;
+			return 1;
+		}
+		p->ids = v;
+		p->cap = cap;
+	}
+	memcpy(p->ids[p->n++], rec->id, sizeof(rec->id));
+	return 0;
+}
+
+/* Ids reconciled per listing call: bounds the memory of a pass over any
+ * number of live workflows. */
+#define LIVE_PAGE 100
+
+ORC_API orc_status orc_workflow_reconcile_live(size_t *count_out,
+					       orc_context *ctx,
+					       orc_reconcile_cb cb,
+					       void *payload, orc_error *err)
+{
+	orc_backend *b;
+	struct live_page p;
+	char after[ORC_ID_MAX + 1] = "";
+	orc_status st = ORC_OK;
+	size_t count = 0, i;
+	int paged, stop = 0;
+
+	if (count_out)
+		*count_out = 0;
+	ORC_CHECK_ARG(ctx != NULL, err);
+	b = ctx->backend;
+	paged = ORC_BACKEND_HAS(b, list_live, 4);
+	if (!paged && !ORC_BACKEND_HAS(b, list_workflows, 1))
+		return orc_error_set(err, ORC_ENOTSUPPORTED, "reconcile: "
+				     "backend %s cannot list workflows",
+				     b->name);
+	memset(&p, 0, sizeof(p));
+	while (!stop) {
+		p.n = 0;
+		if (paged) {
+			orc_live_query q;
+
+			memset(&q, 0, sizeof(q));
+			q.kind = ORC_LIVE_WORKFLOWS;
+			q.after = after;
+			q.limit = LIVE_PAGE;
+			st = b->list_live(b, &q, collect_live, &p, err);
+		} else {
+			st = b->list_workflows(b, collect_live, &p, err);
+		}
+		if (st == ORC_OK && p.nomem)
+			st = orc_error_set(err, ORC_ENOMEM, "out of memory");
+		if (st != ORC_OK)
+			break;
+		for (i = 0; i < p.n && !stop; i++) {
+			orc_reconcile_report rep;
+			orc_error e;
+			orc_status rst;
+
+			memset(&rep, 0, sizeof(rep));
+			memset(&e, 0, sizeof(e));
+			rst = orc_workflow_reconcile(&rep, ctx, p.ids[i], &e);
+			count++;
+			if (cb && cb(p.ids[i], rst, &rep, &e, payload))
+				stop = 1;
+		}
+		if (!paged || p.n < LIVE_PAGE)
+			break;
+		memcpy(after, p.ids[p.n - 1], sizeof(after));
+	}
+	free(p.ids);
+	if (count_out)
+		*count_out = count;
 	return st;
 }

@@ -30,6 +30,12 @@ check(t.StreamSpecification.StreamViewType === 'NEW_AND_OLD_IMAGES',
   'stream NEW_AND_OLD_IMAGES');
 check(t.TimeToLiveSpecification.Enabled === true &&
   t.TimeToLiveSpecification.AttributeName === 'ttl', 'TTL on ttl');
+// The live index the backend queries (orc_dynamodb_create_table's).
+const live = (t.GlobalSecondaryIndexes || []).find(
+  (g) => g.IndexName === 'orc-live');
+check(live && JSON.stringify(live.KeySchema) === JSON.stringify([
+  { AttributeName: 'live', KeyType: 'HASH' },
+  { AttributeName: 'pk', KeyType: 'RANGE' }]), 'index orc-live on live/pk');
 
 // Three provided.al2023 functions from the built zips.
 for (const f of ['OrchestratorFunction', 'WorkerFunction', 'TaskFunction']) {
@@ -87,7 +93,8 @@ for (const [name, res] of Object.entries(R)) {
         check(s !== '"*"' && !/:\*"$/.test(s) ||
           s.includes('TaskFunction.Arn'), name + ': resource ' + s);
         if (actions.some((a) => a.startsWith('dynamodb:')))
-          check(/"Table","(Arn|StreamArn)"/.test(s),
+          check(/"Table","(Arn|StreamArn)"|"\$\{Table\.Arn\}\/index\/orc-live"/
+            .test(s),
             name + ': dynamodb on ' + s);
         if (actions.includes('lambda:InvokeFunction'))
           check(fnNames.some((f) => s.includes('${' + f + '}')) ||

@@ -37,7 +37,7 @@
 
 ORC_BEGIN_DECLS
 
-#define ORC_BACKEND_VERSION 3
+#define ORC_BACKEND_VERSION 4
 
 /* The ORC_BACKEND_CAP_* bits are in backends.h, with orc_backend_caps(),
  * so that users see them through <orchestra/orchestra.h>. */
@@ -144,6 +144,24 @@ typedef struct orc_task_write {
 
 /** Flags for list_tasks(). */
 #define ORC_LIST_PAYLOADS 0x1u  /**< fill output and error */
+
+/** What list_live() lists (version 4). Values are appended, never
+ * reused. */
+#define ORC_LIVE_WORKFLOWS 1  /**< workflow records not in a final state */
+
+/**
+ * @brief A listing of live records (version 4), see list_live().
+ *
+ * A cursor, so a caller can walk any number of live records in pages of
+ * bounded memory: pass the id of the last record of a page as @c after.
+ */
+typedef struct orc_live_query {
+	int kind;            /**< ORC_LIVE_WORKFLOWS */
+	/** NULL or "": from the first; else only ids greater than this
+	 * one (byte order, as strcmp()). */
+	const char *after;
+	size_t limit;        /**< at most this many records; 0 = all */
+} orc_live_query;
 
 /**
  * @brief Called once per record by list methods, with a record that is
@@ -307,8 +325,46 @@ struct orc_backend {
 				   orc_error *err);
 
 	/* version 2 ends here. Version 3 adds no method: it adds
-	 * orc_task_update.seed_pos and orc_task_write.brief. Append only,
-	 * bump ORC_BACKEND_VERSION. */
+	 * orc_task_update.seed_pos and orc_task_write.brief. */
+
+	/* ---- optional, version 4: NULL = unsupported ---- */
+
+	/**
+	 * May provide; if NULL the core lists workflows with
+	 * list_workflows() and keeps the live ones, which reads every
+	 * workflow ever stored. Lists live records at a cost proportional
+	 * to the live ones, not to everything stored: reconcile of a whole
+	 * backend goes through it.
+	 *
+	 * For ORC_LIVE_WORKFLOWS, "live" is a workflow record whose state is
+	 * not final (PENDING or RUNNING; orc_workflow_state_is_terminal()
+	 * false). @p cb receives each one with id and state filled (a
+	 * backend that does not keep the state in its listing says
+	 * RUNNING), created_ms where the backend keeps it; the other
+	 * numbers may be 0, the strings are NULL.
+	 * Order: ascending id, byte order. Paging: only ids after
+	 * @c q->after, at most @c q->limit records; a caller pages by
+	 * passing the last id it got.
+	 * Consistency: every workflow that became live before the call
+	 * starts and is still live when it ends is listed, except that a
+	 * backend answering from an eventually consistent index may miss
+	 * one that became live within its documented propagation delay
+	 * (DynamoDB: a global secondary index, usually under a second), and
+	 * may list one that ended within that delay. A workflow that starts
+	 * or ends during the call may or may not be listed. Each record is
+	 * read atomically; the list as a whole need not be a snapshot.
+	 * The kind is there so that the same primitive can later list
+	 * other live records (runnable tasks across workflows) with their
+	 * own callback, appended to orc_live_query.
+	 * Returns ORC_OK (also when stopped early or when nothing is
+	 * live), ORC_EINVAL (NULL @p q or @p cb), ORC_ENOTSUPPORTED (a kind
+	 * the backend does not know), ORC_EBACKEND, ORC_ENOMEM.
+	 */
+	orc_status (*list_live)(orc_backend *b, const orc_live_query *q,
+				orc_workflow_rec_cb cb, void *payload,
+				orc_error *err);
+
+	/* version 4 ends here. Append only, bump ORC_BACKEND_VERSION. */
 };
 
 /** True when backend @p b provides optional method @p m of version @p v. */

@@ -165,11 +165,28 @@ typedef struct orc_dynamodb_options {
 	 * this long after (the starter died in between), the next start or
 	 * reconcile writes them. 0 = 60000. */
 	int64_t seed_grace_ms;
+	/** Version 3. How long a finished workflow's record stays: the
+	 * write that makes it SUCCEEDED, FAILED or CANCELED also sets its
+	 * "ttl" attribute (epoch seconds) to then plus this, for DynamoDB's
+	 * Time to Live to delete it. 0 = 30 days; -1 = no ttl written;
+	 * at most 100 years. */
+	int64_t retention_ms;
+	/** Version 3. How a start seeds a workflow of up to 99 tasks:
+	 * ORC_DYNAMODB_TXN_AUTO (0) in one TransactWriteItems (the record
+	 * and its tasks, all or nothing), until the server answers that it
+	 * has no such operation (dynalite): then, for the rest of this
+	 * backend's life, the record first and the tasks in batches, as
+	 * ORC_DYNAMODB_TXN_OFF always does. The environment variable
+	 * ORC_DYNAMODB_TRANSACTIONS=off turns AUTO into OFF. */
+	int transactions;
 } orc_dynamodb_options;
 
-#define ORC_DYNAMODB_OPTIONS_VERSION 2
+#define ORC_DYNAMODB_TXN_AUTO 0
+#define ORC_DYNAMODB_TXN_OFF 1
+
+#define ORC_DYNAMODB_OPTIONS_VERSION 3
 #define ORC_DYNAMODB_OPTIONS_INIT { ORC_DYNAMODB_OPTIONS_VERSION, NULL, \
-	NULL, NULL, NULL, 0, 0, 0, 0 }
+	NULL, NULL, NULL, 0, 0, 0, 0, 0, 0 }
 
 /**
  * @brief Fill @p opts with the defaults of ORC_DYNAMODB_OPTIONS_INIT,
@@ -198,8 +215,11 @@ ORC_API orc_status orc_dynamodb_backend_open(orc_backend **out,
 /**
  * @brief Create @p opts->table with the layout orc_dynamodb_backend_open()
  * expects: keys pk (hash) and sk (range), both strings; on-demand
- * billing; a stream of NEW_AND_OLD_IMAGES; TTL on attribute "ttl" where
- * the service supports it. Waits until the table is ACTIVE.
+ * billing; a stream of NEW_AND_OLD_IMAGES; the global secondary index
+ * "orc-live" (hash "live", range "pk") that lists live workflows; TTL on
+ * attribute "ttl" where the service supports it. Waits until the table
+ * is ACTIVE. A table without the index (the seed's) still works: live
+ * workflows are then found by a Scan.
  * @return ORC_OK, ORC_EEXISTS (table exists), ORC_EINVAL, ORC_EAUTH,
  * ORC_EBACKEND, ORC_ENOTSUPPORTED (built without the dynamodb part).
  * @since 0.1

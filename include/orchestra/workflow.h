@@ -266,6 +266,37 @@ ORC_API orc_status orc_workflow_reconcile(orc_reconcile_report *report_out,
 					  orc_error *err);
 
 /**
+ * @brief Called by orc_workflow_reconcile_live() after each workflow:
+ * its id, the status of its reconcile, the report (valid when @p st is
+ * ORC_OK) and the error (when it is not). Borrowed for the call.
+ * Return non-zero to stop.
+ */
+typedef int (*orc_reconcile_cb)(const char *wf_id, orc_status st,
+				const orc_reconcile_report *rep,
+				const orc_error *err, void *payload);
+
+/**
+ * @brief orc_workflow_reconcile() every live workflow of the backend
+ * (state PENDING or RUNNING). The live ones are found with the
+ * backend's list_live primitive, 100 at a time, at a cost proportional
+ * to them, or, for a backend without it, by listing every workflow
+ * stored. One workflow's failure does not stop
+ * the others: it goes to @p cb, which is called after each reconcile,
+ * outside any listing, and may use @p ctx (to dispatch what became
+ * READY, say).
+ * @param[out] count_out may be NULL: workflows reconciled.
+ * @param cb may be NULL.
+ * @return ORC_OK (also when some workflows failed: see @p cb),
+ * ORC_EINVAL, ORC_ENOTSUPPORTED (the backend can list no workflows),
+ * ORC_EBACKEND and the other errors of listing, ORC_ENOMEM.
+ * @since 0.1
+ */
+ORC_API orc_status orc_workflow_reconcile_live(size_t *count_out,
+					       orc_context *ctx,
+					       orc_reconcile_cb cb,
+					       void *payload, orc_error *err);
+
+/**
  * @brief Cancel a workflow: no new claims; PENDING and READY tasks become
  * CANCELED. Running tasks may still complete; their results fan out to
  * nothing. Cancelling a terminal workflow returns ORC_OK and changes

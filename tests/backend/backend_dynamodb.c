@@ -10,6 +10,15 @@
 
 #include "conformance.h"
 #include "dynamodb/dynalite.h"
+#ifdef CONF_MOTO
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "support/moto.h"
+#endif
 #include "orchestra/backends.h"
 
 #define MAX_HANDLES 256
@@ -45,9 +54,36 @@ int conf_backend_record_first(void)
 
 const char *conf_backend_name(void)
 {
+#ifdef CONF_MOTO
+	return "dynamodb_moto";
+#else
 	return "dynamodb";
+#endif
 }
 
+#ifdef CONF_MOTO
+/* Built as conformance_dynamodb_moto: the same suite against moto,
+ * which has TransactWriteItems, so create_workflow seeds in one
+ * transaction there. */
+const char *conf_suite_absent(void)
+{
+	int rc = moto_start();
+
+	if (rc == MOTO_ABSENT)
+		return "moto is not installed";
+	return rc == 0 ? NULL : "moto did not start";
+}
+
+int conf_suite_setup(void)
+{
+	return 0;  /* started by conf_suite_absent() */
+}
+
+void conf_suite_teardown(void)
+{
+	moto_stop();
+}
+#else
 int conf_suite_setup(void)
 {
 	return dl_start();
@@ -57,6 +93,7 @@ void conf_suite_teardown(void)
 {
 	dl_stop();
 }
+#endif
 
 static orc_status open_table(orc_backend **out, const char *table,
 			     orc_error *err)

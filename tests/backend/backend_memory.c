@@ -119,6 +119,13 @@ static orc_status h_list_workflows(orc_backend *b, orc_workflow_rec_cb cb,
 	return STORE(b)->list_workflows(STORE(b), cb, payload, err);
 }
 
+static orc_status h_list_live(orc_backend *b, const orc_live_query *q,
+			      orc_workflow_rec_cb cb, void *payload,
+			      orc_error *err)
+{
+	return STORE(b)->list_live(STORE(b), q, cb, payload, err);
+}
+
 static orc_status h_ctl(orc_backend *b, int op, void *arg, orc_error *err)
 {
 	return STORE(b)->ctl(STORE(b), op, arg, err);
@@ -163,6 +170,7 @@ orc_status conf_backend_reopen(orc_backend **out, orc_backend *b,
 	h->parent.free = handle_free;
 	h->parent.list_workflows = h_list_workflows;
 	h->parent.ctl = h_ctl;
+	h->parent.list_live = h_list_live;
 	if (ORC_BACKEND_HAS(b, update_tasks, 2))
 		h->parent.update_tasks = h_update_tasks;
 	h->store = b;

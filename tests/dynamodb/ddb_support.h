@@ -62,11 +62,22 @@ struct proxy {
 	int by_kind[FAULT_KINDS];
 	int requests;
 	int by_op[OP_KINDS];   /* requests seen, by operation */
+	/* Items DynamoDB read for the answers: ScannedCount of a Query or
+	 * Scan, 1 per GetItem that found one. */
+	int items_read;
+	/* Where requests go: 0 = dynalite, else this loopback port. */
+	int upstream_port;
+	/* Called after a faulted request was forwarded and applied (its
+	 * answer about to be lost), on the proxy's thread: a test's way to
+	 * change the store between an attempt and its resend. */
+	void (*after_applied)(void *ud);
+	void *after_applied_ud;
 	CURL *curl;
 };
 
 struct fixture {
 	struct proxy px;
+	char table[64];
 	lb_server *srv;
 	orc_backend *direct, *viaproxy;
 };

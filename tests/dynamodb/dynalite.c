@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dynalite.h"
+#include "support/local_aws.h"
 
 static pid_t child = -1;
 static int port;
@@ -107,14 +108,7 @@ int dl_start(void)
 		return -1;
 	}
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-	setenv("AWS_ENDPOINT_URL_DYNAMODB", url, 1);
-	unsetenv("AWS_ENDPOINT_URL");
-	unsetenv("AWS_PROFILE");
-	unsetenv("AWS_SESSION_TOKEN");
-	setenv("AWS_ACCESS_KEY_ID", "AKIDDYNALITE", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "dynalite-secret", 1);
-	setenv("AWS_REGION", "us-east-1", 1);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	local_aws_env(url, "AKIDDYNALITE", "dynalite-secret");
 	return 0;
 }
 

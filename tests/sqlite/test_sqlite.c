@@ -158,10 +158,11 @@ static void test_sqlite__new_file_gets_schema_version(void **state)
 	path_for(path, sizeof(path), "new.db");
 	b = open_db(path, NULL);
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
 	n = raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
-		    "('workflows', 'wf_keys', 'tasks', 'locks', 'tasks_id')");
-	assert_int_equal(n, 5);
+		    "('workflows', 'wf_keys', 'tasks', 'locks', 'tasks_id', "
+		    "'workflows_live')");
+	assert_int_equal(n, 6);
 	sqlite3_close(db);
 	orc_backend_free(b);
 	sqlite_files_remove(path);
@@ -184,7 +185,7 @@ static void test_sqlite__migrates_empty_and_foreign_files(void **state)
 	seed_flat(b, "wf", 3);
 	orc_backend_free(b);
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), 3);
 	sqlite3_close(db);
 	sqlite_files_remove(path);
@@ -199,7 +200,7 @@ static void test_sqlite__migrates_empty_and_foreign_files(void **state)
 	b = open_db(path, NULL);
 	orc_backend_free(b);
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(db, "SELECT x FROM mine"), 42);
 	sqlite3_close(db);
 	sqlite_files_remove(path);
@@ -253,6 +254,72 @@ static orc_dag *seed_dag(void)
  * running, B1 and B3 ready, C with no dependency done) opens as version
  * 2 with every record as it was, and the engine finishes the run on it,
  * marking C through the BLOB done sets that version 1 wrote. */
+static int live_seen(const orc_workflow_rec *r, void *payload)
+{
+	char *ids = payload;
+
+	strcat(ids, r->id);
+	strcat(ids, " ");
+	return 0;
+}
+
+/* A file of version 2 (before the index of live workflows) gets the
+ * index on its next open, and the listing of live workflows reads it,
+ * not the whole table. */
+static void test_sqlite__migrates_version_2_file(void **state)
+{
+	orc_workflow_update u;
+	orc_live_query q;
+	char path[512], plan[512], ids[256] = "";
+	orc_backend *b;
+	sqlite3 *db;
+
+	(void)state;
+	path_for(path, sizeof(path), "v2.db");
+	b = open_db(path, NULL);
+	seed_flat(b, "wf-b", 1);
+	seed_flat(b, "wf-a", 1);
+	seed_flat(b, "wf-c", 1);
+	memset(&u, 0, sizeof(u));
+	u.if_version = -1;
+	u.set = ORC_WSET_STATE;
+	u.state = ORC_WORKFLOW_SUCCEEDED;
+	EXPECT(ORC_OK, b->update_workflow(b, "wf-b", &u, NULL, E));
+	orc_backend_free(b);
+	db = raw_open(path);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX workflows_live; "
+				      "PRAGMA user_version = 2", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	b = open_db(path, NULL);
+	db = raw_open(path);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master "
+				 "WHERE name = 'workflows_live'"), 1);
+	/* The WHERE clause of the backend's statement (S_WF_LIVE). */
+	{
+		sqlite3_stmt *s = NULL;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN "
+			"SELECT id FROM workflows WHERE state < 2 AND id > ?1 "
+			"ORDER BY id LIMIT ?2", -1, &s, NULL), SQLITE_OK);
+		plan[0] = '\0';
+		while (sqlite3_step(s) == SQLITE_ROW)
+			strncat(plan, (const char *)sqlite3_column_text(s, 3),
+				sizeof(plan) - strlen(plan) - 1);
+		sqlite3_finalize(s);
+	}
+	assert_non_null(strstr(plan, "workflows_live"));
+	sqlite3_close(db);
+	memset(&q, 0, sizeof(q));
+	q.kind = ORC_LIVE_WORKFLOWS;
+	EXPECT(ORC_OK, b->list_live(b, &q, live_seen, ids, E));
+	assert_string_equal(ids, "wf-a wf-c ");
+	orc_backend_free(b);
+	sqlite_files_remove(path);
+}
+
 static void test_sqlite__migrates_version_1_file(void **state)
 {
 	static const char *const rows[] = {
@@ -310,7 +377,7 @@ static void test_sqlite__migrates_version_1_file(void **state)
 
 	b = open_db(path, NULL);
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), 6);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM wf_keys"), 2);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master "
@@ -1209,7 +1276,7 @@ static void test_sqlite__processes_create_one_file_at_once(void **state)
 	run_children(opener_child, path);
 	/* One schema, every workflow. */
 	db = raw_open(path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM workflows"),
 			 NPROC);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), NPROC);
@@ -1450,6 +1517,7 @@ int main(void)
 		cmocka_unit_test(test_sqlite__new_file_gets_schema_version),
 		cmocka_unit_test(test_sqlite__migrates_empty_and_foreign_files),
 		cmocka_unit_test(test_sqlite__migrates_version_1_file),
+		cmocka_unit_test(test_sqlite__migrates_version_2_file),
 		cmocka_unit_test(test_sqlite__refuses_newer_schema),
 		cmocka_unit_test(test_sqlite__refuses_unknown_schema_versions),
 		cmocka_unit_test(test_sqlite__read_only_uri),

@@ -247,6 +247,13 @@ static orc_status ck_list_workflows(orc_backend *b, orc_workflow_rec_cb fn,
 	return CB(b)->inner->list_workflows(CB(b)->inner, fn, payload, err);
 }
 
+static orc_status ck_list_live(orc_backend *b, const orc_live_query *q,
+			       orc_workflow_rec_cb fn, void *payload,
+			       orc_error *err)
+{
+	return CB(b)->inner->list_live(CB(b)->inner, q, fn, payload, err);
+}
+
 /* The wrapper is freed by checked_backend_free(), not through the
  * vtable, so the test controls the order. */
 static void ck_free(orc_backend *b)
@@ -275,6 +282,8 @@ checked_backend *checked_backend_create(orc_backend *inner)
 	cb->parent.list_workflows = ck_list_workflows;
 	if (ORC_BACKEND_HAS(inner, update_tasks, 2))
 		cb->parent.update_tasks = ck_update_tasks;
+	if (ORC_BACKEND_HAS(inner, list_live, 4))
+		cb->parent.list_live = ck_list_live;
 	cb->parent.free = ck_free;
 	cb->inner = inner;
 	for (i = 0; i < CK_METHODS; i++)
