@@ -56,6 +56,7 @@ ORC__ENDS_CHECK(sqlite_ends, ORC_SQLITE_OPTIONS_VERSION);
 
 static const size_t dynamodb_ends[] = {
 	0, offsetof(orc_dynamodb_options, seed_grace_ms),
+	offsetof(orc_dynamodb_options, retention_ms),
 	sizeof(orc_dynamodb_options)
 };
 ORC__ENDS_CHECK(dynamodb_ends, ORC_DYNAMODB_OPTIONS_VERSION);

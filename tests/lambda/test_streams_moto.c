@@ -417,8 +417,8 @@ static void run_seed(uint64_t seed)
 				 s.workflow.state));
 	check_targets(wf_id, seed);
 	for (i = 0; i < s.ntasks; i++)
-		if (strcmp(s.tasks[i].id, "C") == 0)
-			assert_string_equal(s.tasks[i].output,
+		if (strcmp(orc_snapshot_task(&s, i)->id, "C") == 0)
+			assert_string_equal(orc_snapshot_task(&s, i)->output,
 					    "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
 
