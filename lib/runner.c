@@ -29,8 +29,8 @@
 #define RECONCILE_EVERY_MS 200
 /* Backoff between tries of a storage step that failed transiently:
  * doubling from the first, at most the cap. */
-#define STORAGE_BACKOFF_MS 200
-#define STORAGE_BACKOFF_MAX_MS 5000
+#define STORAGE_BACKOFF_MS 100
+#define STORAGE_BACKOFF_MAX_MS 2000
 
 struct handler {
 	struct handler *next;
@@ -378,11 +378,13 @@ static int64_t sat_add(int64_t a, int64_t b)
 	return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-/* With rs->mu held. */
+/* With rs->mu held. Once the run is stopping its outcome is decided
+ * (the workflow ended, or an earlier error): a step given up on since,
+ * such as a storage retry cut short by the stop, is not an error. */
 static void record_error(struct run_state *rs, orc_status st,
 			 const orc_error *e)
 {
-	if (rs->first_st == ORC_OK) {
+	if (!rs->stop && rs->first_st == ORC_OK) {
 		rs->first_st = st;
 		rs->first_err = *e;
 	}
@@ -498,6 +500,26 @@ static void slot_begin(struct slot *s, const orc_claim *cl, int64_t lease)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The claim's token now: the keeper may have renewed it. */
+static int64_t slot_token(struct slot *s, int64_t token)
+{
+	if (!s)
+		return token;
+	pthread_mutex_lock(&s->lock);
+	token = s->token;
+	pthread_mutex_unlock(&s->lock);
+	return token;
+}
+
+static void slot_set_token(struct slot *s, int64_t token)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->token = token;
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Stop renewing; the token may have moved on with each renewal. */
 static int64_t slot_end(struct slot *s, int64_t token)
 {
@@ -510,17 +532,18 @@ static int64_t slot_end(struct slot *s, int64_t token)
 	return token;
 }
 
-/* Is task @p task_id RUNNING under @p owner? Then *token is its version:
- * a write of ours was applied although its answer was lost. */
+/* Is task @p task_id RUNNING under @p owner? Then *token is its version
+ * (a write of ours, such as a renewal, was applied although its answer
+ * was lost). 1 yes, 0 no, -1 could not read (@p err set). */
 static int still_ours(int64_t *token, orc_backend *b, const char *wf_id,
-		      const char *task_id, const char *owner)
+		      const char *task_id, const char *owner, orc_error *err)
 {
 	orc_task_rec rec;
 	int ours;
 
 	memset(&rec, 0, sizeof(rec));
-	if (b->get_task(&rec, b, wf_id, task_id, 0, NULL) != ORC_OK)
-		return 0;
+	if (b->get_task(&rec, b, wf_id, task_id, 0, err) != ORC_OK)
+		return -1;
 	ours = rec.state == ORC_TASK_RUNNING && strcmp(rec.owner, owner) == 0;
 	if (ours)
 		*token = rec.version;
@@ -601,7 +624,8 @@ static orc_status ensure_lease(struct run_state *rs, orc_claim *cl,
 						      cl->task_id, lease, err));
 	/* Our own renewal, applied with its answer lost, reads as stale. */
 	if (st == ORC_ECONFLICT && f.n > 0 &&
-	    still_ours(&tok, r->backend, rs->wf_id, cl->task_id, owner))
+	    still_ours(&tok, r->backend, rs->wf_id, cl->task_id, owner,
+		       NULL) == 1)
 		st = ORC_OK;
 	if (st == ORC_OK)
 		cl->token = tok;
@@ -625,66 +649,108 @@ static void schedule_retry(struct run_state *rs, size_t idx, int32_t attempt)
 	rs->stall_polled = 0;
 }
 
+/* One try of the report's write with @p token. */
+static orc_status report_write(struct run_state *rs, const orc_claim *cl,
+			       int64_t token, orc_status hst,
+			       orc_handler_call *call, const char *owner,
+			       orc_claim *next, orc_status *next_st,
+			       int *final, orc_error *err)
+{
+	orc_status st;
+
+	lock_engine(rs->r);
+	if (hst == ORC_OK)
+		st = orc__complete_claim_hinted(next, next_st, rs->ctx,
+						rs->wf_id, cl->task_id, token,
+						call->output, owner,
+						rs->r->opts.lease_ms, err);
+	else
+		st = orc_workflow_fail(final, rs->ctx, rs->wf_id, cl->task_id,
+				       token, call->error, err);
+	unlock_engine(rs->r);
+	return st;
+}
+
 /*
  * Report the outcome of claim @p cl: completion (and the next claim our
- * writes allow, into *next) or failure. Storage faults are retried; a
- * conflict after a lost answer is resolved by reading the task, so the
- * handler never runs again for a write that was applied.
+ * writes allow, into *next) or failure. The keeper keeps renewing the
+ * lease meanwhile (@p slot), so a report held up by storage faults does
+ * not lose the task. Storage faults are retried. A conflict is resolved
+ * by reading the task: still RUNNING under our owner, the version moved
+ * (a renewal, or our own write applied with its answer lost, of which
+ * the task keeps no sign but the version), so we write again with it;
+ * otherwise the attempt is over (our write applied, or the lease lost)
+ * and the handler never runs again for it.
  */
-static orc_status report(struct run_state *rs, const orc_claim *cl,
-			 int64_t token, orc_status hst,
+static orc_status report(struct run_state *rs, struct slot *slot,
+			 const orc_claim *cl, orc_status hst,
 			 orc_handler_call *call, const char *owner,
 			 orc_claim *next, int *have_next, int *uncertain,
 			 orc_error *err)
 {
-	orc_runner *r = rs->r;
 	orc_status st, next_st = ORC_ENOTFOUND;
 	struct faults f;
-	int final = 0;
+	int final = 0, rounds = 0;
+	int64_t token;
 
 	*have_next = 0;
-	if (hst == ORC_OK) {
-		ENGINE(rs, st, err, f,
-		       orc__complete_claim_hinted(next, &next_st, rs->ctx,
-						  rs->wf_id, cl->task_id,
-						  token, call->output, owner,
-						  r->opts.lease_ms, err));
-		if (st == ORC_OK) {
-			emit(rs, cl->task_id, ORC_TASK_SUCCEEDED, cl->attempt,
-			     call->output, NULL);
-			*have_next = next_st == ORC_OK;
-			if (next_st == ORC_ECANCELED)
-				stop_run(rs);
-			else if (next_st != ORC_OK &&
-				 next_st != ORC_ENOTFOUND)
-				*uncertain = 1; /* a claim's answer lost? */
+	if (hst != ORC_OK && call->error[0] == '\0')
+		snprintf(call->error, sizeof(call->error), "%s: %s",
+			 orc_status_name(hst), orc_strerror(hst));
+	memset(&f, 0, sizeof(f));
+	for (;;) {
+		token = slot_token(slot, cl->token);
+		st = report_write(rs, cl, token, hst, call, owner, next,
+				  &next_st, &final, err);
+		if (st == ORC_ECONFLICT && (f.n > 0 || slot) &&
+		    rounds++ < 8) {
+			int64_t now_tok = token;
+			int ours;
+
+			lock_engine(rs->r);
+			ours = still_ours(&now_tok, rs->r->backend, rs->wf_id,
+					  cl->task_id, owner, err);
+			unlock_engine(rs->r);
+			if (ours == 1 && now_tok != token) {
+				slot_set_token(slot, now_tok);
+				continue;
+			}
+			if (ours < 0) {
+				st = ORC_EBACKEND;
+				if (err && err->code != ORC_OK)
+					st = err->code;
+			}
 		}
-	} else {
-		if (call->error[0] == '\0')
-			snprintf(call->error, sizeof(call->error), "%s: %s",
-				 orc_status_name(hst), orc_strerror(hst));
-		ENGINE(rs, st, err, f,
-		       orc_workflow_fail(&final, rs->ctx, rs->wf_id,
-					 cl->task_id, token, call->error,
-					 err));
-		if (st == ORC_OK) {
-			emit(rs, cl->task_id, final ? ORC_TASK_FAILED
-						    : ORC_TASK_READY,
-			     cl->attempt, NULL, call->error);
-			if (final)
-				stop_run(rs); /* the workflow FAILED */
-			else
-				schedule_retry(rs, cl->task_index,
-					       cl->attempt);
-		}
+		if (st == ORC_OK || !storage_retry(rs, &f, st, err))
+			break;
+	}
+	slot_end(slot, token);
+	/* A try that failed may have claimed the next task for us. */
+	if (f.n > 0)
+		*uncertain = 1;
+	if (st == ORC_OK && hst == ORC_OK) {
+		emit(rs, cl->task_id, ORC_TASK_SUCCEEDED, cl->attempt,
+		     call->output, NULL);
+		*have_next = next_st == ORC_OK;
+		if (next_st == ORC_ECANCELED)
+			stop_run(rs);
+		else if (next_st != ORC_OK && next_st != ORC_ENOTFOUND)
+			*uncertain = 1; /* a claim's answer lost? */
+	} else if (st == ORC_OK) {
+		emit(rs, cl->task_id, final ? ORC_TASK_FAILED : ORC_TASK_READY,
+		     cl->attempt, NULL, call->error);
+		if (final)
+			stop_run(rs); /* the workflow FAILED */
+		else
+			schedule_retry(rs, cl->task_index, cl->attempt);
 	}
 	if (st == ORC_ECONFLICT && f.n > 0) {
 		orc_reconcile_report rep;
 
-		/* Our write may have been applied with its answer lost
-		 * (or the lease was lost meanwhile): either way the attempt
-		 * is over. Reconcile finishes what the write began (fan-out,
-		 * the workflow's end) and says whether the run is over. */
+		/* Our write was applied with its answer lost (or the lease
+		 * was lost meanwhile): the attempt is over. Reconcile
+		 * finishes what the write began (fan-out, the workflow's
+		 * end) and says whether the run is over. */
 		*uncertain = 1;
 		ENGINE(rs, st, err, f, orc_workflow_reconcile(&rep, rs->ctx,
 							      rs->wf_id, err));
@@ -716,7 +782,6 @@ static orc_status run_one(struct run_state *rs, struct slot *slot,
 	orc_handler_call call;
 	char *payload = NULL;
 	struct faults f;
-	int64_t token;
 	orc_status st, hst;
 
 	ENGINE(rs, st, err, f, orc_workflow_payload(&payload, rs->ctx,
@@ -735,9 +800,8 @@ static orc_status run_one(struct run_state *rs, struct slot *slot,
 	slot_begin(slot, cl, lease);
 	pthread_mutex_unlock(&rs->mu);
 	hst = h->fn(&call, h->payload);
-	token = slot_end(slot, cl->token);
 	pthread_mutex_lock(&rs->mu);
-	st = report(rs, cl, token, hst, &call, owner, next, have_next,
+	st = report(rs, slot, cl, hst, &call, owner, next, have_next,
 		    uncertain, err);
 	orc_free(call.output);
 	orc_free(payload);
@@ -753,7 +817,7 @@ static orc_status run_one(struct run_state *rs, struct slot *slot,
  */
 static orc_status poll_storage(struct run_state *rs, orc_claim *cl,
 			       const char *owner, int64_t *last_reconcile,
-			       orc_error *err)
+			       int *uncertain, orc_error *err)
 {
 	orc_runner *r = rs->r;
 	orc_reconcile_report rep;
@@ -767,6 +831,9 @@ static orc_status poll_storage(struct run_state *rs, orc_claim *cl,
 							  rs->wf_id, owner,
 							  r->opts.lease_ms,
 							  err));
+		/* A try that failed may have claimed a task for us. */
+		if (st != ORC_OK && f.n > 0)
+			*uncertain = 1;
 		if (st != ORC_ENOTFOUND)
 			return st;
 		now = rs->event_mode ? real_ms() : orc_context_now(rs->ctx);
@@ -841,6 +908,8 @@ static orc_status acquire(struct run_state *rs, orc_claim *cl, int *have,
 			       orc__claim_hinted(cl, rs->ctx, rs->wf_id,
 						 owner, r->opts.lease_ms,
 						 err));
+			if (st != ORC_OK && f.n > 0)
+				*uncertain = 1;
 			if (st == ORC_OK) {
 				*have = 1;
 				return ORC_OK;
@@ -849,12 +918,8 @@ static orc_status acquire(struct run_state *rs, orc_claim *cl, int *have,
 				stop_run(rs);
 				break;
 			}
-			if (st != ORC_ENOTFOUND) {
-				if (f.n == 0)
-					return st;
-				*uncertain = 1;
+			if (st != ORC_ENOTFOUND)
 				return st;
-			}
 			/* Stale hints: someone else is at work. */
 			rs->next_poll = real_ms();
 			continue;
@@ -891,7 +956,8 @@ static orc_status acquire(struct run_state *rs, orc_claim *cl, int *have,
 			if (rs->running == 0)
 				rs->stall_polled = 1;
 		}
-		st = poll_storage(rs, cl, owner, last_reconcile, err);
+		st = poll_storage(rs, cl, owner, last_reconcile, uncertain,
+				  err);
 		if (st == ORC_OK) {
 			st = ensure_lease(rs, cl, owner, 0, err);
 			if (st == ORC_ECONFLICT)
@@ -905,10 +971,10 @@ static orc_status acquire(struct run_state *rs, orc_claim *cl, int *have,
 			stop_run(rs);
 			break;
 		}
-		if (st != ORC_ENOTFOUND) {
-			*uncertain = 1;
+		if (st != ORC_ENOTFOUND)
 			return st;
-		}
+		if (*uncertain)
+			continue;
 		if (!rs->event_mode) {
 			pthread_mutex_unlock(&rs->mu);
 			idle_wait(r, *idle_ms);
@@ -1011,7 +1077,7 @@ static void keep_slot(struct keeper *k, orc_context *ctx, struct slot *s)
 		 * version: still ours while RUNNING under our owner. */
 		if (st == ORC_ECONFLICT &&
 		    still_ours(&tok, r->backend, k->rs->wf_id, s->task_id,
-			       s->owner))
+			       s->owner, NULL) == 1)
 			st = ORC_OK;
 		unlock_engine(r);
 		if (st == ORC_OK) {
@@ -1221,6 +1287,7 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 		}
 	}
 	out->attempts = atomic_load(&rs.attempts);
+	rs.stop = 0; /* the workers are done; the last read is not */
 	if (c->ended && c->end_state == ORC_WORKFLOW_SUCCEEDED) {
 		/* This run wrote the end itself: nothing to read. */
 		out->state = c->end_state;

@@ -415,22 +415,28 @@ FAULT_SEEDS = [int(x, 0) for x in os.environ.get(
 
 def test_run_rides_out_storage_faults(d):
     """Through the fault proxy (throttles, 500s, dropped connections,
-    writes applied then answered 500), five fixed seeds: every run exits
+    writes applied then answered 500), five fixed seeds, each run twice:
+    with the SDKs' default of 3 attempts per request, and with
+    AWS_MAX_ATTEMPTS=1 so that every fault reaches the runner, which
+    backs off and tries the step again (a write applied then answered
+    500 then meets its own version and is recognized). Every run exits
     0 with the workflow SUCCEEDED and each task's side effect in the log
     exactly once."""
     ddb_expect(["table", "create", "orc-cli-faults"], d, 0)
     check(DL.error is None, DL.error)
-    for seed in FAULT_SEEDS:
-        wf = "faults-%d" % seed
+    for seed, attempts in [(s, a) for s in FAULT_SEEDS for a in ("3", "1")]:
+        wf = "faults-%d-%s" % (seed, attempts)
         log = os.path.join(d, wf + ".log")
-        where = "seed %d (ORC_FAULT_SEEDS=%d repeats it)" % (seed, seed)
+        where = "seed %d, AWS_MAX_ATTEMPTS=%s (ORC_FAULT_SEEDS=%d " \
+                "repeats it)" % (seed, attempts, seed)
         write_json(os.path.join(d, wf + ".json"),
                    seed_workflow(wf, "sleep 0.05", log))
         px = Proxy(dynalite_port(), seed)
         try:
             rc, out, err = run(["run", wf + ".json", "--plain"] +
                                ddb("orc-cli-faults"), d, 280,
-                               env=px.env())
+                               env=dict(px.env(),
+                                        AWS_MAX_ATTEMPTS=attempts))
         finally:
             px.stop()
         print("# %s: %d requests, faults %s" % (
