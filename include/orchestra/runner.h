@@ -65,7 +65,19 @@ typedef struct orc_run_event {
 /** @brief Event callback; see orc_runner_options.on_event. */
 typedef void (*orc_run_event_fn)(const orc_run_event *ev, void *payload);
 
-/** Options for orc_runner_create(). */
+/**
+ * Options for orc_runner_create().
+ *
+ * How a run waits (docs/threading.md): with threads > 0 and no idle
+ * callback, workers share what their own writes made READY and wait on
+ * a condition variable for each other's completions; storage is looked
+ * at for other processes' changes (reconcile of expired leases, tasks
+ * others made READY, an end written elsewhere) only every quarter of
+ * lease_ms, when a failed attempt's retry is due, and once when nothing
+ * of this run is in flight, so a run's requests do not grow with how
+ * long its tasks take. With threads == 0 or an idle callback the runner
+ * polls as version 1 did.
+ */
 typedef struct orc_runner_options {
 	unsigned int version;   /**< ORC_RUNNER_OPTIONS_VERSION */
 	unsigned int threads;   /**< 0 = deterministic, on the caller's thread */
