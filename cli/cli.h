@@ -34,6 +34,7 @@ typedef struct cli_opts {
 	const char *state;    /* --state ID */
 	long workers;         /* --workers; -1 = not given */
 	long lease_ms;        /* --lease-ms; -1 = not given */
+	long storage_timeout_ms; /* --storage-timeout-ms; -2 = not given */
 	int json;             /* --json */
 	int help;             /* --help / -h */
 	int plain;            /* --plain: no live redraw even on a terminal */
@@ -51,6 +52,7 @@ typedef struct cli_opts {
 #define CLI_O_PLAIN   0x100u
 #define CLI_O_BACKEND 0x200u
 #define CLI_O_TABLE   0x400u
+#define CLI_O_STORAGE_TIMEOUT 0x800u
 /* Where the state lives: --db, or --backend dynamodb --table. */
 #define CLI_O_STORE   (CLI_O_DB | CLI_O_BACKEND | CLI_O_TABLE)
 
@@ -182,13 +184,25 @@ int orc_cli_asl(int argc, char **argv);
 
 typedef struct cli_view cli_view;
 
-/* Start a thread that polls @p wf_id through its own connection to
- * the store @p o names: redraws in place when @p tty, else prints one
- * line per task state change. */
-int cli_view_start(cli_view **out, const cli_opts *o, const char *wf_id,
-		   int tty);
-/* Stop it after one last poll; frees it. Accepts NULL. */
-void cli_view_stop(cli_view *v);
+/* Start showing the run of @p wf_id (definition @p dag, borrowed until
+ * cli_view_free; task states @p known, e.g. from resume's snapshot, or
+ * NULL): redrawn in place by a thread when @p tty, else one line per
+ * task state change. Fed by cli_view_event (orc_runner_options.on_event
+ * with the view as payload): it reads no storage while the run goes on. */
+int cli_view_start(cli_view **out, const char *wf_id, const orc_dag *dag,
+		   const orc_snapshot *known, int tty);
+/* orc_run_event_fn for the runner; @p payload is the view. */
+void cli_view_event(const orc_run_event *ev, void *payload);
+/* Stop showing: the run ended in @p end when @p known_end. Unless every
+ * task was seen succeeding here, one snapshot from @p backend (may be
+ * NULL) brings the final display up to date. Accepts NULL. */
+void cli_view_stop(cli_view *v, orc_backend *backend, int known_end,
+		   orc_workflow_state end);
+/* The output of task @p task when this run saw it succeed (*known set;
+ * NULL is a null output), else NULL with *known = 0. */
+const char *cli_view_output(const cli_view *v, size_t task, int *known);
+/* Free a stopped view. Accepts NULL. */
+void cli_view_free(cli_view *v);
 
 /* Restore the terminal (cursor) from a signal handler; async-signal-safe. */
 void cli_view_restore_terminal(void);

@@ -1,6 +1,7 @@
 /*
  * orchestra run / resume: drive a workflow to a terminal state with the
- * in-process runner over SQLite, while a second thread shows progress.
+ * in-process runner over SQLite or DynamoDB, showing progress from the
+ * runner's own events.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@ static const char run_help[] =
 "usage: orchestra run WORKFLOW.json [--input JSON|@FILE] [--id ID]\n"
 "                     [--db PATH | --backend dynamodb --table NAME]\n"
 "                     [--workers N] [--lease-ms MS] [--plain]\n"
+"                     [--storage-timeout-ms MS]\n"
 "\n"
 "Run the workflow to the end with N worker threads (default 4), keeping\n"
 "its state in a SQLite file (default ./orchestra.db). Every task must be\n"
@@ -40,6 +42,10 @@ static const char run_help[] =
 "  --lease-ms MS       task lease (default 30000; a task's timeout, when\n"
 "                      longer, is used instead)\n"
 "  --plain             one line per state change even on a terminal\n"
+"  --storage-timeout-ms MS  keep trying through transient storage errors\n"
+"                      (throttling, 5xx, lost connections) this long,\n"
+"                      backing off, before exit 4 (default 300000;\n"
+"                      0 = give up after one request's AWS retries)\n"
 "\n"
 "On a terminal the tasks are redrawn in place; otherwise one line is\n"
 "printed per task state change, then 'workflow ID STATE'. Ctrl-C stops\n"
@@ -51,6 +57,7 @@ static const char run_help[] =
 static const char resume_help[] =
 "usage: orchestra resume ID [--db PATH | --backend dynamodb --table NAME]\n"
 "                           [--workers N] [--lease-ms MS] [--plain]\n"
+"                           [--storage-timeout-ms MS]\n"
 "\n"
 "Continue workflow ID from its stored state after a crash, kill or\n"
 "Ctrl-C: expired leases are reclaimed (tasks that were running when the\n"
@@ -157,12 +164,21 @@ static int start_signal_thread(pthread_t *th, sig_ctx *sc)
 	return pthread_create(th, NULL, signal_main, sc) == 0 ? 0 : -1;
 }
 
+static const char *task_id_at(const orc_dag *dag, size_t i)
+{
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
+
+	orc_dag_task_get(&spec, dag, i, NULL);
+	return spec.id;
+}
+
 /* After a success, "<id> output: <json>" for each task nothing depends
- * on: the workflow's result (the fanout example's aggregate). The
- * outcome is already printed and durable, so a failure here only
+ * on: the workflow's result (the fanout example's aggregate). Outputs
+ * this run saw are printed as they are; otherwise one snapshot is read.
+ * The outcome is already printed and durable, so a failure here only
  * leaves the lines out. */
 static void print_results(orc_backend *backend, const char *wf_id,
-			  const orc_dag *dag)
+			  const orc_dag *dag, const cli_view *view)
 {
 	orc_dag *stored = NULL;
 	orc_context *ctx = NULL;
@@ -171,8 +187,26 @@ static void print_results(orc_backend *backend, const char *wf_id,
 	char id[CLI_SAFE_ID];
 	orc_error err;
 	size_t i;
+	int known = dag != NULL;
 
 	memset(&snap, 0, sizeof(snap));
+	for (i = 0; known && i < orc_dag_task_count(dag); i++)
+		if (orc_dag_dependents(&succ, dag, i) == 0)
+			cli_view_output(view, i, &known);
+	if (known) {
+		for (i = 0; i < orc_dag_task_count(dag); i++) {
+			const char *o;
+
+			if (orc_dag_dependents(&succ, dag, i) != 0 ||
+			    !(o = cli_view_output(view, i, &known)))
+				continue;
+			printf("%s output: ",
+			       cli_safe(id, sizeof(id), task_id_at(dag, i)));
+			cli_print_line(stdout, o, 2000);
+			fputc('\n', stdout);
+		}
+		return;
+	}
 	if (orc_context_create(&ctx, backend, NULL, &err) != ORC_OK ||
 	    orc_workflow_snapshot(&snap, ctx, wf_id, ORC_SNAPSHOT_PAYLOADS,
 				  &err) != ORC_OK)
@@ -199,8 +233,13 @@ out:
 	orc_dag_free(stored);
 }
 
+/* @p dag: to start (run), or NULL to resume; @p shown: the definition
+ * to display (run: @p dag; resume: the stored one, with its states in
+ * @p known). */
 static int execute(orc_backend *backend, const char *wf_id,
-		   const orc_dag *dag, const char *input, const cli_opts *o)
+		   const orc_dag *dag, const orc_dag *shown,
+		   const orc_snapshot *known, const char *input,
+		   const cli_opts *o)
 {
 	orc_runner_options ro = ORC_RUNNER_OPTIONS_INIT;
 	orc_run_result res;
@@ -221,13 +260,25 @@ static int execute(orc_backend *backend, const char *wf_id,
 	ro.lease_ms = o->lease_ms > 0 ? o->lease_ms : 0;
 	ro.owner = owner;
 	ro.seed = (uint64_t)cli_now_ms() ^ (uint64_t)getpid();
+	if (o->storage_timeout_ms >= 0)
+		ro.storage_timeout_ms = o->storage_timeout_ms > 0
+					? o->storage_timeout_ms : -1;
 	memset(&err, 0, sizeof(err));
 	sigs.wf_id = wf_id;
 	sigs.o = o;
 	/* Before any other thread exists, so that all inherit the mask. */
 	have_sig = start_signal_thread(&sig_thread, &sigs) == 0;
+	printf("workflow %s\n", cli_safe(id, sizeof(id), wf_id));
+	fflush(stdout);
+	if (cli_view_start(&view, wf_id, shown, known,
+			   !o->plain && isatty(STDOUT_FILENO)) != CLI_OK)
+		view = NULL; /* progress is a nicety; the run goes on */
+	ro.on_event = view ? cli_view_event : NULL;
+	ro.event_payload = view;
 	st = orc_runner_create(&runner, backend, &ro, &err);
 	if (st != ORC_OK) {
+		cli_view_stop(view, NULL, 0, ORC_WORKFLOW_PENDING);
+		cli_view_free(view);
 		if (have_sig) {
 			pthread_cancel(sig_thread);
 			pthread_join(sig_thread, NULL);
@@ -235,16 +286,11 @@ static int execute(orc_backend *backend, const char *wf_id,
 		return cli_fail("runner", st, &err);
 	}
 
-	printf("workflow %s\n", cli_safe(id, sizeof(id), wf_id));
-	fflush(stdout);
-	if (cli_view_start(&view, o, wf_id,
-			   !o->plain && isatty(STDOUT_FILENO)) != CLI_OK)
-		view = NULL; /* progress is a nicety; the run goes on */
-
 	memset(&res, 0, sizeof(res));
 	cli_store_pin(&pin, o);
 	st = orc_runner_run(&res, runner, wf_id, dag, input, &err);
-	cli_view_stop(view);
+	cli_view_stop(view, st == ORC_OK ? backend : NULL, st == ORC_OK,
+		      res.state);
 	orc_runner_free(runner);
 	if (have_sig) {
 		/* sigwait is a cancellation point. */
@@ -256,6 +302,7 @@ static int execute(orc_backend *backend, const char *wf_id,
 		return CLI_RUNTIME;
 	}
 	if (st != ORC_OK) {
+		cli_view_free(view);
 		if (st == ORC_EEXISTS)
 			cli_err("workflow '%s' already exists with another "
 				"definition; choose another --id, or 'orchestra "
@@ -266,7 +313,8 @@ static int execute(orc_backend *backend, const char *wf_id,
 		return cli_code(st);
 	}
 	if (res.state == ORC_WORKFLOW_SUCCEEDED)
-		print_results(backend, wf_id, dag);
+		print_results(backend, wf_id, shown, view);
+	cli_view_free(view);
 	printf("workflow %s %s", id, orc_workflow_state_name(res.state));
 	if (res.error) {
 		fputs(": ", stdout);
@@ -332,8 +380,8 @@ int cli_cmd_run(int argc, char **argv)
 	int rc;
 
 	rc = cli_start(&o, "run", argc, argv, CLI_O_INPUT | CLI_O_ID |
-		       CLI_O_STORE | CLI_O_WORKERS | CLI_O_LEASE | CLI_O_PLAIN,
-		       run_help, 1, "one workflow file");
+		       CLI_O_STORE | CLI_O_WORKERS | CLI_O_LEASE | CLI_O_PLAIN |
+		       CLI_O_STORAGE_TIMEOUT, run_help, 1, "one workflow file");
 	if (rc >= 0)
 		return rc;
 	if ((rc = cli_load_input(&input, o.input)) != CLI_OK)
@@ -355,7 +403,7 @@ int cli_cmd_run(int argc, char **argv)
 	}
 	if ((rc = cli_open_store(&backend, &o, CLI_STORE_CREATE)) != CLI_OK)
 		goto out;
-	rc = execute(backend, wf_id, dag, input, &o);
+	rc = execute(backend, wf_id, dag, dag, NULL, input, &o);
 out:
 	orc_backend_free(backend);
 	orc_dag_free(dag);
@@ -376,7 +424,8 @@ int cli_cmd_resume(int argc, char **argv)
 	int rc;
 
 	rc = cli_start(&o, "resume", argc, argv, CLI_O_STORE | CLI_O_WORKERS |
-		       CLI_O_LEASE | CLI_O_PLAIN, resume_help, 1,
+		       CLI_O_LEASE | CLI_O_PLAIN | CLI_O_STORAGE_TIMEOUT,
+		       resume_help, 1,
 		       "one workflow id");
 	if (rc >= 0)
 		return rc;
@@ -399,7 +448,7 @@ int cli_cmd_resume(int argc, char **argv)
 	}
 	orc_context_free(ctx);
 	ctx = NULL;
-	rc = execute(backend, o.pos[0], NULL, NULL, &o);
+	rc = execute(backend, o.pos[0], NULL, dag, &snap, NULL, &o);
 out:
 	orc_snapshot_clear(&snap);
 	orc_dag_free(dag);

@@ -76,6 +76,7 @@ static const opt_def opt_defs[] = {
 	{ "state", CLI_O_STATE, 1 },
 	{ "workers", CLI_O_WORKERS, 1 },
 	{ "lease-ms", CLI_O_LEASE, 1 },
+	{ "storage-timeout-ms", CLI_O_STORAGE_TIMEOUT, 1 },
 	{ "json", CLI_O_JSON, 0 },
 	{ "plain", CLI_O_PLAIN, 0 },
 };
@@ -122,6 +123,9 @@ static int set_opt(cli_opts *o, const char *cmd, const opt_def *d,
 	case CLI_O_LEASE:
 		return parse_long(&o->lease_ms, cmd, d->name, v, 100,
 				  86400000L);
+	case CLI_O_STORAGE_TIMEOUT:
+		return parse_long(&o->storage_timeout_ms, cmd, d->name, v, 0,
+				  604800000L);
 	case CLI_O_JSON: o->json = 1; break;
 	case CLI_O_PLAIN: o->plain = 1; break;
 	default: break;
@@ -137,6 +141,7 @@ int cli_parse(cli_opts *o, const char *cmd, int argc, char **argv,
 	memset(o, 0, sizeof(*o));
 	o->workers = -1;
 	o->lease_ms = -1;
+	o->storage_timeout_ms = -2;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *eq, *v;
 		const opt_def *d = NULL;

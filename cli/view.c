@@ -1,9 +1,11 @@
 /*
- * Live progress of a run. A thread of its own polls the workflow through
- * its own orc_context on its own database connection, so it never
- * touches the runner's objects (which are not synchronized). On a
- * terminal it redraws one line per task in place; otherwise it prints a
- * plain line whenever it sees a task change state.
+ * Live progress of a run, from the runner's own events
+ * (orc_runner_options.on_event): no storage is read while the run goes
+ * on, so watching costs no requests however long tasks take. On a
+ * terminal a thread redraws one line per task in place; otherwise a
+ * plain line is printed for each state change. At the end, when this
+ * process did not see every task succeed (a failure, a cancel, work done
+ * by another process), one snapshot brings the display up to date.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,15 +22,26 @@
 #define TTY_PERIOD_MS 200
 #define PLAIN_PERIOD_MS 100
 
+/* The view's own picture of the run: task records it fills from the
+ * runner's events (orc_snapshot keeps its records private). */
+struct view_snap {
+	orc_workflow_rec workflow;
+	size_t ntasks;
+	orc_task_rec *tasks;    /* outputs strdup()ed here */
+};
+
 struct cli_view {
 	pthread_t thread;
+	int threaded;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
 	int tty;
 	char id[ORC_ID_MAX + 1];
-	orc_backend *backend;
-	orc_context *ctx;
+	const orc_dag *dag;
+	struct view_snap snap;  /* what is known, in definition order */
+	unsigned char *ours;    /* per task: its success seen here, with
+				   its output in snap.tasks[i].output */
 	int drawn;              /* lines of the last frame */
 	size_t nseen;
 	int *seen_state;        /* -1 = not seen yet */
@@ -84,7 +97,7 @@ static int shown_first(const orc_task_rec *t)
 	return t->state == ORC_TASK_RUNNING || t->state == ORC_TASK_FAILED;
 }
 
-static void draw(cli_view *v, const orc_snapshot *s)
+static void draw(cli_view *v, const struct view_snap *s)
 {
 	size_t i, done = 0, room, shown = 0, limit;
 	int64_t now = cli_now_ms();
@@ -101,7 +114,7 @@ static void draw(cli_view *v, const orc_snapshot *s)
 	if (v->drawn > 0)
 		printf("\x1b[%dA", v->drawn);
 	for (i = 0; i < s->ntasks; i++)
-		done += orc_snapshot_task(s, i)->state == ORC_TASK_SUCCEEDED;
+		done += s->tasks[i].state == ORC_TASK_SUCCEEDED;
 	printf("\r\x1b[2K%.*s  %s  %zu/%zu done\n",
 	       cols > 40 ? cols - 30 : 10, cli_safe(id, sizeof(id), v->id),
 	       orc_workflow_state_name(s->workflow.state), done, s->ntasks);
@@ -112,7 +125,7 @@ static void draw(cli_view *v, const orc_snapshot *s)
 	limit = fit ? s->ntasks : room - 1;
 	for (pass = 0; pass < (fit ? 1 : 2); pass++) {
 		for (i = 0; i < s->ntasks && shown < limit; i++) {
-			const orc_task_rec *t = orc_snapshot_task(s, i);
+			const orc_task_rec *t = &s->tasks[i];
 
 			if (!fit && shown_first(t) != (pass == 0))
 				continue;
@@ -135,7 +148,7 @@ static void draw(cli_view *v, const orc_snapshot *s)
 	v->drawn = lines;
 }
 
-static void print_changes(cli_view *v, const orc_snapshot *s)
+static void print_changes(cli_view *v, const struct view_snap *s)
 {
 	char id[CLI_SAFE_ID];
 	size_t i;
@@ -156,48 +169,70 @@ static void print_changes(cli_view *v, const orc_snapshot *s)
 		v->nseen = s->ntasks;
 	}
 	for (i = 0; i < s->ntasks; i++) {
-		const orc_task_rec *t = orc_snapshot_task(s, i);
+		const orc_task_rec *t = &s->tasks[i];
 
 		if (v->seen_state[i] == (int)t->state &&
 		    v->seen_attempt[i] == t->attempt)
 			continue;
 		v->seen_state[i] = (int)t->state;
 		v->seen_attempt[i] = t->attempt;
+		/* A task not seen yet beyond PENDING is not news. */
+		if (t->state == ORC_TASK_PENDING && t->attempt == 0)
+			continue;
 		printf("%s %s attempt %d\n", cli_safe(id, sizeof(id), t->id),
 		       orc_task_state_name(t->state), (int)t->attempt);
 	}
 	fflush(stdout);
 }
 
-static void poll_once(cli_view *v)
+static void show(cli_view *v)
 {
-	orc_snapshot s;
-
-	memset(&s, 0, sizeof(s));
-	/* Not found yet (the run is still starting) or busy: next tick. */
-	if (orc_workflow_snapshot(&s, v->ctx, v->id, 0, NULL) != ORC_OK)
-		return;
 	if (v->tty)
-		draw(v, &s);
+		draw(v, &v->snap);
 	else
-		print_changes(v, &s);
-	orc_snapshot_clear(&s);
+		print_changes(v, &v->snap);
+}
+
+void cli_view_event(const orc_run_event *ev, void *payload)
+{
+	cli_view *v = payload;
+	orc_task_rec *t;
+	size_t i;
+
+	if (!v || orc_dag_find(&i, v->dag, ev->task_id, NULL) != ORC_OK ||
+	    i >= v->snap.ntasks)
+		return;
+	pthread_mutex_lock(&v->mu);
+	t = &v->snap.tasks[i];
+	t->state = ev->state;
+	t->attempt = ev->attempt;
+	if (ev->state == ORC_TASK_RUNNING) {
+		t->started_ms = cli_now_ms();
+		t->ended_ms = 0;
+	} else {
+		t->ended_ms = cli_now_ms();
+	}
+	if (ev->state == ORC_TASK_SUCCEEDED) {
+		free(t->output);
+		t->output = ev->output ? strdup(ev->output) : NULL;
+		v->ours[i] = !ev->output || t->output;
+	}
+	if (!v->tty)
+		print_changes(v, &v->snap);
+	pthread_mutex_unlock(&v->mu);
 }
 
 static void *view_main(void *arg)
 {
 	cli_view *v = arg;
-	int period = v->tty ? TTY_PERIOD_MS : PLAIN_PERIOD_MS;
 
 	pthread_mutex_lock(&v->mu);
 	while (!v->stop) {
 		struct timespec ts;
 
-		pthread_mutex_unlock(&v->mu);
-		poll_once(v);
-		pthread_mutex_lock(&v->mu);
+		draw(v, &v->snap);
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)period * 1000000L;
+		ts.tv_nsec += (long)TTY_PERIOD_MS * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
 		while (!v->stop &&
@@ -205,14 +240,15 @@ static void *view_main(void *arg)
 			;
 	}
 	pthread_mutex_unlock(&v->mu);
-	poll_once(v); /* the final states */
 	return NULL;
 }
 
 static void view_free(cli_view *v)
 {
-	orc_context_free(v->ctx);
-	orc_backend_free(v->backend);
+	free(v->ours);
+	for (size_t i = 0; v->snap.tasks && i < v->snap.ntasks; i++)
+		free(v->snap.tasks[i].output);
+	free(v->snap.tasks);
 	pthread_cond_destroy(&v->cv);
 	pthread_mutex_destroy(&v->mu);
 	free(v->seen_state);
@@ -220,50 +256,126 @@ static void view_free(cli_view *v)
 	free(v);
 }
 
-int cli_view_start(cli_view **out, const cli_opts *o, const char *wf_id,
-		   int tty)
+int cli_view_start(cli_view **out, const char *wf_id, const orc_dag *dag,
+		   const orc_snapshot *known, int tty)
 {
 	cli_view *v = calloc(1, sizeof(*v));
+	size_t n = dag ? orc_dag_task_count(dag) : 0, i;
 
 	*out = NULL;
-	if (!v)
-		return CLI_RUNTIME;
+	if (!v || !dag)
+		goto fail;
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->cv, NULL);
 	v->tty = tty;
+	v->dag = dag;
 	snprintf(v->id, sizeof(v->id), "%s", wf_id);
-	if (cli_open_store(&v->backend, o, CLI_STORE_CREATE) != CLI_OK ||
-	    orc_context_create(&v->ctx, v->backend, NULL, NULL) != ORC_OK) {
-		view_free(v);
-		return CLI_RUNTIME;
+	v->snap.tasks = calloc(n + 1, sizeof(*v->snap.tasks));
+	v->ours = calloc(n + 1, 1);
+	if (!v->snap.tasks || !v->ours)
+		goto fail_init;
+	v->snap.ntasks = n;
+	v->snap.workflow.state = ORC_WORKFLOW_RUNNING;
+	for (i = 0; i < n; i++) {
+		orc_task_rec *t = &v->snap.tasks[i];
+		orc_task_spec spec = ORC_TASK_SPEC_INIT;
+		const orc_task_rec *k;
+
+		orc_dag_task_get(&spec, dag, i, NULL);
+		snprintf(t->id, sizeof(t->id), "%s", spec.id);
+		t->state = ORC_TASK_PENDING;
+		k = known && i < known->ntasks ? orc_snapshot_task(known, i)
+					       : NULL;
+		if (k && strcmp(k->id, t->id) == 0) {
+			t->state = k->state;
+			t->attempt = k->attempt;
+			t->started_ms = k->started_ms;
+			t->ended_ms = k->ended_ms;
+		}
 	}
 	if (tty) {
 		cursor_hidden = 1;
 		fputs("\x1b[?25l", stdout);
 		fflush(stdout);
-	}
-	if (pthread_create(&v->thread, NULL, view_main, v) != 0) {
-		cli_view_restore_terminal();
-		view_free(v);
-		return CLI_RUNTIME;
+		if (pthread_create(&v->thread, NULL, view_main, v) != 0) {
+			cli_view_restore_terminal();
+			goto fail_init;
+		}
+		v->threaded = 1;
 	}
 	*out = v;
 	return CLI_OK;
+fail_init:
+	view_free(v);
+	return CLI_RUNTIME;
+fail:
+	free(v);
+	return CLI_RUNTIME;
 }
 
-void cli_view_stop(cli_view *v)
+/* Bring what is shown up to date from the store: one snapshot. */
+static void refresh(cli_view *v, orc_backend *backend)
 {
+	orc_context *ctx = NULL;
+	orc_snapshot s;
+	size_t i;
+
+	memset(&s, 0, sizeof(s));
+	if (orc_context_create(&ctx, backend, NULL, NULL) == ORC_OK &&
+	    orc_workflow_snapshot(&s, ctx, v->id, 0, NULL) == ORC_OK &&
+	    s.ntasks == v->snap.ntasks) {
+		for (i = 0; i < s.ntasks; i++) {
+			orc_task_rec *t = &v->snap.tasks[i];
+			const orc_task_rec *r = orc_snapshot_task(&s, i);
+
+			t->state = r->state;
+			t->attempt = r->attempt;
+			t->started_ms = r->started_ms;
+			t->ended_ms = r->ended_ms;
+		}
+	}
+	orc_snapshot_clear(&s);
+	orc_context_free(ctx);
+}
+
+void cli_view_stop(cli_view *v, orc_backend *backend, int known_end,
+		   orc_workflow_state end)
+{
+	size_t i;
+	int all = 1;
+
 	if (!v)
 		return;
 	pthread_mutex_lock(&v->mu);
 	v->stop = 1;
 	pthread_cond_signal(&v->cv);
 	pthread_mutex_unlock(&v->mu);
-	pthread_join(v->thread, NULL);
+	if (v->threaded)
+		pthread_join(v->thread, NULL);
+	for (i = 0; i < v->snap.ntasks; i++)
+		all &= v->snap.tasks[i].state == ORC_TASK_SUCCEEDED;
+	if (known_end)
+		v->snap.workflow.state = end;
+	if (backend && (!known_end || !all))
+		refresh(v, backend);
+	show(v);
 	if (v->tty && cursor_hidden) {
 		cursor_hidden = 0;
 		fputs("\x1b[?25h", stdout);
 		fflush(stdout);
 	}
-	view_free(v);
+}
+
+const char *cli_view_output(const cli_view *v, size_t task, int *known)
+{
+	*known = v && task < v->snap.ntasks &&
+		 v->snap.tasks[task].state == ORC_TASK_SUCCEEDED &&
+		 v->ours[task];
+	return *known ? v->snap.tasks[task].output : NULL;
+}
+
+void cli_view_free(cli_view *v)
+{
+	if (v)
+		view_free(v);
 }

@@ -54,4 +54,28 @@ orc_status orc__snapshot(orc_snapshot *out, orc_context *ctx,
 			 const char *wf_id, uint32_t flags, size_t *missing,
 			 orc_error *err);
 
+/* The longest lease a claim takes: expiries are now + lease. */
+#define ORC__LEASE_MAX_MS (INT64_C(10) * 366 * 24 * 3600 * 1000)
+
+/* The lease for a claim of task @p idx: @p lease_ms, or the task's
+ * timeout and a second when longer (a healthy task must not be
+ * reclaimed), at most ORC__LEASE_MAX_MS. */
+int64_t orc__task_lease_ms(const orc_dag *dag, size_t idx, int64_t lease_ms);
+
+/* For a driver that wakes on its own completions (lib/runner.c): claim
+ * only tasks our own writes made READY, never listing; ORC_ENOTFOUND
+ * (no message) when there is none, ORC_ECANCELED when we ended the
+ * workflow. Leases per orc__task_lease_ms(). */
+orc_status orc__claim_hinted(orc_claim *out, orc_context *ctx,
+			     const char *wf_id, const char *owner,
+			     int64_t lease_ms, orc_error *err);
+
+/* orc_workflow_complete_claim() whose next claim is orc__claim_hinted(). */
+orc_status orc__complete_claim_hinted(orc_claim *next, orc_status *next_st,
+				      orc_context *ctx, const char *wf_id,
+				      const char *task_id, int64_t token,
+				      const char *output_json,
+				      const char *owner, int64_t lease_ms,
+				      orc_error *err);
+
 #endif

@@ -45,7 +45,10 @@ orc_status orc__struct_read(void *dst, const void *src, const size_t *ends,
 static const size_t context_ends[] = { 0, sizeof(orc_context_options) };
 ORC__ENDS_CHECK(context_ends, ORC_CONTEXT_OPTIONS_VERSION);
 
-static const size_t runner_ends[] = { 0, sizeof(orc_runner_options) };
+static const size_t runner_ends[] = {
+	0, offsetof(orc_runner_options, storage_timeout_ms),
+	sizeof(orc_runner_options)
+};
 ORC__ENDS_CHECK(runner_ends, ORC_RUNNER_OPTIONS_VERSION);
 
 static const size_t memory_ends[] = { 0, sizeof(orc_memory_options) };

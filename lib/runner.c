@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +17,20 @@
 
 #include "command.h"
 #include "context.h"
+#include "engine.h"
 #include "internal.h"
 #include "orchestra/runner.h"
 
 #define DEFAULT_LEASE_MS 30000
-/* Idle polls back off to this; reconcile runs at most this often. */
+#define DEFAULT_STORAGE_TIMEOUT_MS 300000
+/* Polling mode (threads == 0, or an idle callback): idle polls back off
+ * to this; reconcile runs at most this often (context clock). */
 #define IDLE_MAX_MS 20
 #define RECONCILE_EVERY_MS 200
+/* Backoff between tries of a storage step that failed transiently:
+ * doubling from the first, at most the cap. */
+#define STORAGE_BACKOFF_MS 100
+#define STORAGE_BACKOFF_MAX_MS 2000
 
 struct handler {
 	struct handler *next;
@@ -58,9 +66,21 @@ struct run_state {
 	const orc_dag *dag;
 	const char *input;
 	const struct handler **resolved; /* per task index */
-	atomic_int stop;
+	/* One context for every worker, so that what one worker's writes
+	 * taught it (tasks made READY, outputs, the end) serves all: a run
+	 * needs no reads for what it did itself. Under @c mu. */
+	orc_context *ctx;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;     /* hints, a free slot, stop */
+	int event_mode;          /* wait on @c wake, not by polling */
+	int stop;
+	unsigned running;        /* claims our workers hold */
+	int64_t next_poll;       /* event mode: real ms of the next look */
+	int64_t cadence;         /* event mode: lease / 4 */
+	int stall_polled;        /* polled since the last claim, in vain */
+	int64_t storage_timeout;
+	uint64_t rng;
 	atomic_ulong attempts;
-	pthread_mutex_t err_lock;
 	orc_status first_st;
 	orc_error first_err;
 };
@@ -75,6 +95,7 @@ struct slot {
 	pthread_mutex_t lock;
 	int active;
 	const char *task_id;   /* the claim's, valid while active */
+	const char *owner;     /* the worker's */
 	int64_t token;
 	int64_t lease_ms;
 	int64_t renewed_ms;    /* real time of the claim or last renewal */
@@ -166,6 +187,9 @@ ORC_API orc_status orc_runner_create(orc_runner **out, orc_backend *backend,
 	if (opts && opts->threads > 1024)
 		return orc_error_set(err, ORC_EINVAL,
 				     "runner threads must be at most 1024");
+	if (opts && opts->version >= 2 && opts->storage_timeout_ms < -1)
+		return orc_error_set(err, ORC_EINVAL,
+				     "runner storage_timeout_ms must be >= -1");
 	if (opts && opts->lease_ms < 0)
 		return orc_error_set(err, ORC_EINVAL,
 				     "runner lease_ms must be >= 0");
@@ -178,7 +202,14 @@ ORC_API orc_status orc_runner_create(orc_runner **out, orc_backend *backend,
 	if (!r)
 		return orc_error_set(err, ORC_ENOMEM, NULL);
 	r->backend = backend;
-	r->opts = opts ? *opts : defaults;
+	r->opts = defaults;
+	/* A version 1 struct ends before storage_timeout_ms. */
+	if (opts)
+		memcpy(&r->opts, opts, opts->version >= 2 ? sizeof(*opts) :
+		       offsetof(orc_runner_options, storage_timeout_ms));
+	r->opts.version = ORC_RUNNER_OPTIONS_VERSION;
+	if (r->opts.storage_timeout_ms == 0)
+		r->opts.storage_timeout_ms = DEFAULT_STORAGE_TIMEOUT_MS;
 	if (r->opts.lease_ms == 0)
 		r->opts.lease_ms = DEFAULT_LEASE_MS;
 	orc__strlcpy(r->owner, r->opts.owner ? r->opts.owner : "runner",
@@ -333,6 +364,120 @@ static void unlock_engine(orc_runner *r)
 		pthread_mutex_unlock(&r->serial);
 }
 
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* @p a + @p b for b >= 0, without passing INT64_MAX. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* With rs->mu held. Once the run is stopping its outcome is decided
+ * (the workflow ended, or an earlier error): a step given up on since,
+ * such as a storage retry cut short by the stop, is not an error. */
+static void record_error(struct run_state *rs, orc_status st,
+			 const orc_error *e)
+{
+	if (!rs->stop && rs->first_st == ORC_OK) {
+		rs->first_st = st;
+		rs->first_err = *e;
+	}
+	rs->stop = 1;
+	pthread_cond_broadcast(&rs->wake);
+}
+
+static void stop_run(struct run_state *rs)
+{
+	rs->stop = 1;
+	pthread_cond_broadcast(&rs->wake);
+}
+
+static void emit(struct run_state *rs, const char *task_id,
+		 orc_task_state state, int32_t attempt, const char *output,
+		 const char *error)
+{
+	orc_run_event ev;
+
+	if (!rs->r->opts.on_event)
+		return;
+	ev.task_id = task_id;
+	ev.state = state;
+	ev.attempt = attempt;
+	ev.output = output;
+	ev.error = error;
+	rs->r->opts.on_event(&ev, rs->r->opts.event_payload);
+}
+
+ORC_API int orc_runner_error_is_transient(orc_status st, const orc_error *err)
+{
+	if (st == ORC_ETHROTTLED || st == ORC_ETIMEOUT)
+		return 1;
+	if (st != ORC_EBACKEND || !err || err->code != st ||
+	    !err->source[0] || strcmp(err->source, "sqlite") == 0)
+		return 0;
+	return err->detail == 0 || (err->detail >= 500 && err->detail <= 599);
+}
+
+/* Consecutive transient failures of one storage step. */
+struct faults {
+	int n;
+	int64_t since;
+};
+
+/*
+ * A storage step failed with @p st: wait (rs->mu released) and say
+ * whether to try again. Transient errors are retried with capped
+ * exponential backoff until the storage timeout has passed since the
+ * first failure of this step; then, or for any other error, or when the
+ * run is stopping, 0.
+ */
+static int storage_retry(struct run_state *rs, struct faults *f,
+			 orc_status st, const orc_error *e)
+{
+	int64_t now = real_ms(), d, left;
+
+	if (rs->stop || rs->storage_timeout < 0 ||
+	    !orc_runner_error_is_transient(st, e))
+		return 0;
+	if (f->n == 0)
+		f->since = now;
+	left = rs->storage_timeout - (now - f->since);
+	if (left <= 0)
+		return 0;
+	d = STORAGE_BACKOFF_MS << (f->n < 6 ? f->n : 6);
+	if (d > STORAGE_BACKOFF_MAX_MS)
+		d = STORAGE_BACKOFF_MAX_MS;
+	/* Half fixed, half jitter: workers of several processes spread. */
+	d = d / 2 + (int64_t)(orc__rand_next(&rs->rng) % (uint64_t)(d / 2 + 1));
+	if (d > left)
+		d = left;
+	f->n++;
+	pthread_mutex_unlock(&rs->mu);
+	orc__sleep_ms(d);
+	pthread_mutex_lock(&rs->mu);
+	return !rs->stop;
+}
+
+/* One engine call on the shared context, retried through storage
+ * faults. Needs rs->mu; @p f_ says whether an attempt failed before. */
+#define ENGINE(rs, st, err, f_, call) do {				\
+		memset(&(f_), 0, sizeof(f_));				\
+		for (;;) {						\
+			lock_engine((rs)->r);				\
+			(st) = (call);					\
+			unlock_engine((rs)->r);				\
+			if ((st) == ORC_OK ||				\
+			    !storage_retry((rs), &(f_), (st), (err)))	\
+				break;					\
+		}							\
+	} while (0)
+
 static void idle_wait(orc_runner *r, int64_t ms)
 {
 	if (r->opts.idle) {
@@ -340,36 +485,6 @@ static void idle_wait(orc_runner *r, int64_t ms)
 		return;
 	}
 	orc__sleep_ms(ms);
-}
-
-static void record_error(struct run_state *rs, orc_status st,
-			 const orc_error *e)
-{
-	pthread_mutex_lock(&rs->err_lock);
-	if (rs->first_st == ORC_OK) {
-		rs->first_st = st;
-		rs->first_err = *e;
-	}
-	pthread_mutex_unlock(&rs->err_lock);
-	atomic_store(&rs->stop, 1);
-}
-
-static int64_t lease_for(const orc_runner *r, const orc_task_spec *spec)
-{
-	/* A task may run as long as its timeout; the lease must outlast it,
-	 * or a healthy task would be reclaimed. */
-	if (spec->timeout_ms > 0 &&
-	    orc__add_sat(spec->timeout_ms, 1000) > r->opts.lease_ms)
-		return orc__add_sat(spec->timeout_ms, 1000);
-	return r->opts.lease_ms;
-}
-
-static int64_t real_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void slot_begin(struct slot *s, const orc_claim *cl, int64_t lease)
@@ -385,6 +500,26 @@ static void slot_begin(struct slot *s, const orc_claim *cl, int64_t lease)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The claim's token now: the keeper may have renewed it. */
+static int64_t slot_token(struct slot *s, int64_t token)
+{
+	if (!s)
+		return token;
+	pthread_mutex_lock(&s->lock);
+	token = s->token;
+	pthread_mutex_unlock(&s->lock);
+	return token;
+}
+
+static void slot_set_token(struct slot *s, int64_t token)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->token = token;
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Stop renewing; the token may have moved on with each renewal. */
 static int64_t slot_end(struct slot *s, int64_t token)
 {
@@ -397,28 +532,263 @@ static int64_t slot_end(struct slot *s, int64_t token)
 	return token;
 }
 
-/* Run claimed task @p cl and report its outcome. A success also claims
- * the next task for @p owner (orc_workflow_complete_claim): *@p next
- * is filled and *@p have_next set when one was claimed. */
-static orc_status run_one(struct run_state *rs, orc_context *ctx,
-			  struct slot *slot, const orc_claim *cl, int64_t lease,
-			  const char *owner, orc_claim *next, int *have_next,
-			  orc_error *err)
+/* Is task @p task_id RUNNING under @p owner? Then *token is its version
+ * (a write of ours, such as a renewal, was applied although its answer
+ * was lost). 1 yes, 0 no, -1 could not read (@p err set). */
+static int still_ours(int64_t *token, orc_backend *b, const char *wf_id,
+		      const char *task_id, const char *owner, orc_error *err)
+{
+	orc_task_rec rec;
+	int ours;
+
+	memset(&rec, 0, sizeof(rec));
+	if (b->get_task(&rec, b, wf_id, task_id, 0, err) != ORC_OK)
+		return -1;
+	ours = rec.state == ORC_TASK_RUNNING && strcmp(rec.owner, owner) == 0;
+	if (ours)
+		*token = rec.version;
+	orc_task_rec_clear(&rec);
+	return ours;
+}
+
+struct own_claim {
+	const char *owner;
+	orc_task_rec rec;
+	int found;
+};
+
+static int find_own(const orc_task_rec *rec, void *payload)
+{
+	struct own_claim *o = payload;
+
+	if (rec->state != ORC_TASK_RUNNING || strcmp(rec->owner, o->owner))
+		return 0;
+	o->rec = *rec;
+	o->rec.output = o->rec.error = NULL; /* not listed with payloads */
+	o->found = 1;
+	return 1;
+}
+
+/*
+ * After a claim whose answer was lost: a task RUNNING under our owner is
+ * ours (only this worker writes that owner, and it holds one claim at a
+ * time), so run it instead of leaving it to its lease. ORC_ENOTFOUND
+ * when there is none.
+ */
+static orc_status adopt_own(struct run_state *rs, orc_claim *cl,
+			    const char *owner, orc_error *err)
+{
+	orc_backend *b = rs->r->backend;
+	struct own_claim o;
+	struct faults f;
+	orc_status st;
+
+	memset(&o, 0, sizeof(o));
+	o.owner = owner;
+	ENGINE(rs, st, err, f, b->list_tasks(b, rs->wf_id,
+					     ORC_TASK_BIT(ORC_TASK_RUNNING), 0,
+					     find_own, &o, err));
+	if (st != ORC_OK)
+		return st;
+	if (!o.found)
+		return ORC_ENOTFOUND;
+	memset(cl, 0, sizeof(*cl));
+	orc__strlcpy(cl->task_id, o.rec.id, sizeof(cl->task_id));
+	if (orc_dag_find(&cl->task_index, rs->dag, o.rec.id, err) != ORC_OK)
+		return ORC_EBACKEND;
+	cl->token = o.rec.version;
+	cl->attempt = o.rec.attempt;
+	cl->lease_expiry_ms = o.rec.lease_expiry_ms;
+	return ORC_OK;
+}
+
+/*
+ * Give claim @p cl the task's own lease when it is longer than the one
+ * claimed with (a claim from a listing), or renew an adopted claim
+ * before running it. ORC_ECONFLICT: the task is not ours any more.
+ */
+static orc_status ensure_lease(struct run_state *rs, orc_claim *cl,
+			       const char *owner, int force, orc_error *err)
 {
 	orc_runner *r = rs->r;
+	int64_t lease = orc__task_lease_ms(rs->dag, cl->task_index,
+					   r->opts.lease_ms);
+	int64_t tok = cl->token;
+	struct faults f;
+	orc_status st;
+
+	if (!force && cl->lease_expiry_ms -
+		      orc_context_now(rs->ctx) >= lease - 1000)
+		return ORC_OK;
+	ENGINE(rs, st, err, f, orc_workflow_heartbeat(&tok, rs->ctx, rs->wf_id,
+						      cl->task_id, lease, err));
+	/* Our own renewal, applied with its answer lost, reads as stale. */
+	if (st == ORC_ECONFLICT && f.n > 0 &&
+	    still_ours(&tok, r->backend, rs->wf_id, cl->task_id, owner,
+		       NULL) == 1)
+		st = ORC_OK;
+	if (st == ORC_OK)
+		cl->token = tok;
+	return st;
+}
+
+/* Wake-up for a retry after a failed attempt of task @p idx: a task
+ * backing off is claimable only from a listing, once it is due. */
+static void schedule_retry(struct run_state *rs, size_t idx, int32_t attempt)
+{
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
+	int64_t due;
+
+	if (!rs->event_mode ||
+	    orc_dag_task_get(&spec, rs->dag, idx, NULL) != ORC_OK)
+		return;
+	due = sat_add(real_ms(), sat_add(orc_retry_delay_ms(&spec.retry,
+							    attempt, 1.0), 1));
+	if (due < rs->next_poll)
+		rs->next_poll = due;
+	rs->stall_polled = 0;
+}
+
+/* One try of the report's write with @p token. */
+static orc_status report_write(struct run_state *rs, const orc_claim *cl,
+			       int64_t token, orc_status hst,
+			       orc_handler_call *call, const char *owner,
+			       orc_claim *next, orc_status *next_st,
+			       int *final, orc_error *err)
+{
+	orc_status st;
+
+	lock_engine(rs->r);
+	if (hst == ORC_OK)
+		st = orc__complete_claim_hinted(next, next_st, rs->ctx,
+						rs->wf_id, cl->task_id, token,
+						call->output, owner,
+						rs->r->opts.lease_ms, err);
+	else
+		st = orc_workflow_fail(final, rs->ctx, rs->wf_id, cl->task_id,
+				       token, call->error, err);
+	unlock_engine(rs->r);
+	return st;
+}
+
+/*
+ * Report the outcome of claim @p cl: completion (and the next claim our
+ * writes allow, into *next) or failure. The keeper keeps renewing the
+ * lease meanwhile (@p slot), so a report held up by storage faults does
+ * not lose the task. Storage faults are retried. A conflict is resolved
+ * by reading the task: still RUNNING under our owner, the version moved
+ * (a renewal, or our own write applied with its answer lost, of which
+ * the task keeps no sign but the version), so we write again with it;
+ * otherwise the attempt is over (our write applied, or the lease lost)
+ * and the handler never runs again for it.
+ */
+static orc_status report(struct run_state *rs, struct slot *slot,
+			 const orc_claim *cl, orc_status hst,
+			 orc_handler_call *call, const char *owner,
+			 orc_claim *next, int *have_next, int *uncertain,
+			 orc_error *err)
+{
+	orc_status st, next_st = ORC_ENOTFOUND;
+	struct faults f;
+	int final = 0, rounds = 0;
+	int64_t token;
+
+	*have_next = 0;
+	if (hst != ORC_OK && call->error[0] == '\0')
+		snprintf(call->error, sizeof(call->error), "%s: %s",
+			 orc_status_name(hst), orc_strerror(hst));
+	memset(&f, 0, sizeof(f));
+	for (;;) {
+		token = slot_token(slot, cl->token);
+		st = report_write(rs, cl, token, hst, call, owner, next,
+				  &next_st, &final, err);
+		if (st == ORC_ECONFLICT && (f.n > 0 || slot) &&
+		    rounds++ < 8) {
+			int64_t now_tok = token;
+			int ours;
+
+			lock_engine(rs->r);
+			ours = still_ours(&now_tok, rs->r->backend, rs->wf_id,
+					  cl->task_id, owner, err);
+			unlock_engine(rs->r);
+			if (ours == 1 && now_tok != token) {
+				slot_set_token(slot, now_tok);
+				continue;
+			}
+			if (ours < 0) {
+				st = ORC_EBACKEND;
+				if (err && err->code != ORC_OK)
+					st = err->code;
+			}
+		}
+		if (st == ORC_OK || !storage_retry(rs, &f, st, err))
+			break;
+	}
+	slot_end(slot, token);
+	/* A try that failed may have claimed the next task for us. */
+	if (f.n > 0)
+		*uncertain = 1;
+	if (st == ORC_OK && hst == ORC_OK) {
+		emit(rs, cl->task_id, ORC_TASK_SUCCEEDED, cl->attempt,
+		     call->output, NULL);
+		*have_next = next_st == ORC_OK;
+		if (next_st == ORC_ECANCELED)
+			stop_run(rs);
+		else if (next_st != ORC_OK && next_st != ORC_ENOTFOUND)
+			*uncertain = 1; /* a claim's answer lost? */
+	} else if (st == ORC_OK) {
+		emit(rs, cl->task_id, final ? ORC_TASK_FAILED : ORC_TASK_READY,
+		     cl->attempt, NULL, call->error);
+		if (final)
+			stop_run(rs); /* the workflow FAILED */
+		else
+			schedule_retry(rs, cl->task_index, cl->attempt);
+	}
+	if (st == ORC_ECONFLICT && f.n > 0) {
+		orc_reconcile_report rep;
+
+		/* Our write was applied with its answer lost (or the lease
+		 * was lost meanwhile): the attempt is over. Reconcile
+		 * finishes what the write began (fan-out, the workflow's
+		 * end) and says whether the run is over. */
+		*uncertain = 1;
+		ENGINE(rs, st, err, f, orc_workflow_reconcile(&rep, rs->ctx,
+							      rs->wf_id, err));
+		if (st == ORC_OK && orc_workflow_state_is_terminal(rep.state))
+			stop_run(rs);
+		if (st == ORC_OK && !rs->stop)
+			schedule_retry(rs, cl->task_index, cl->attempt);
+		return st;
+	}
+	/* A lost lease is normal: another worker owns the task now. */
+	if (st == ORC_ECONFLICT)
+		return ORC_OK;
+	if (st != ORC_OK && f.n > 0)
+		*uncertain = 1;
+	return st;
+}
+
+/* Run claimed task @p cl (rs->mu held, released while the handler
+ * runs) and report its outcome. */
+static orc_status run_one(struct run_state *rs, struct slot *slot,
+			  const orc_claim *cl, const char *owner,
+			  orc_claim *next, int *have_next, int *uncertain,
+			  orc_error *err)
+{
 	const struct handler *h = rs->resolved[cl->task_index];
+	int64_t lease = orc__task_lease_ms(rs->dag, cl->task_index,
+					   rs->r->opts.lease_ms);
 	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 	orc_handler_call call;
 	char *payload = NULL;
-	int64_t token;
+	struct faults f;
 	orc_status st, hst;
 
 	/* Renewed from the claim on: a payload gathers the output of every
 	 * dependency, which for a wide fan-in can outlast a short lease. */
 	slot_begin(slot, cl, lease);
-	lock_engine(r);
-	st = orc_workflow_payload(&payload, ctx, rs->wf_id, cl, err);
-	unlock_engine(r);
+	ENGINE(rs, st, err, f, orc_workflow_payload(&payload, rs->ctx,
+						    rs->wf_id, cl, err));
 	if (st != ORC_OK) {
 		slot_end(slot, cl->token);
 		return st;
@@ -431,43 +801,203 @@ static orc_status run_one(struct run_state *rs, orc_context *ctx,
 	call.attempt = cl->attempt;
 	call.payload = payload;
 	atomic_fetch_add(&rs->attempts, 1);
+	emit(rs, cl->task_id, ORC_TASK_RUNNING, cl->attempt, NULL, NULL);
+	pthread_mutex_unlock(&rs->mu);
 	hst = h->fn(&call, h->payload);
-	token = slot_end(slot, cl->token);
-	lock_engine(r);
-	if (hst == ORC_OK) {
-		orc_status next_st;
-
-		/* A claim that fails after the completion committed is
-		 * left for the loop's next claim to report. */
-		st = orc_workflow_complete_claim(next, &next_st, ctx, rs->wf_id,
-						 cl->task_id, token,
-						 call.output, owner,
-						 r->opts.lease_ms, err);
-		*have_next = st == ORC_OK && next_st == ORC_OK;
-	} else {
-		if (call.error[0] == '\0')
-			snprintf(call.error, sizeof(call.error), "%s: %s",
-				 orc_status_name(hst), orc_strerror(hst));
-		st = orc_workflow_fail(NULL, ctx, rs->wf_id, cl->task_id,
-				       token, call.error, err);
-	}
-	unlock_engine(r);
-	/* A lost lease is normal: another worker owns the task now. */
-	if (st == ORC_ECONFLICT)
-		st = ORC_OK;
+	pthread_mutex_lock(&rs->mu);
+	st = report(rs, slot, cl, hst, &call, owner, next, have_next,
+		    uncertain, err);
 	orc_free(call.output);
 	orc_free(payload);
 	return st;
 }
 
-static void worker_loop(struct run_state *rs, orc_context *ctx,
-			unsigned int index, struct slot *slot)
+/*
+ * Look at storage for work (rs->mu held): a listing claim, and a
+ * reconcile when one is due (expired leases, fan-out a crash cut short,
+ * the end written by another process). ORC_OK with a claim;
+ * ORC_ENOTFOUND when there is nothing now; ORC_ECANCELED when the
+ * workflow is over; other errors after the storage timeout.
+ */
+static orc_status poll_storage(struct run_state *rs, orc_claim *cl,
+			       const char *owner, int64_t *last_reconcile,
+			       int *uncertain, orc_error *err)
+{
+	orc_runner *r = rs->r;
+	orc_reconcile_report rep;
+	struct faults f;
+	orc_status st;
+	int64_t now;
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		ENGINE(rs, st, err, f, orc_workflow_claim(cl, rs->ctx,
+							  rs->wf_id, owner,
+							  r->opts.lease_ms,
+							  err));
+		/* A try that failed may have claimed a task for us. */
+		if (st != ORC_OK && f.n > 0)
+			*uncertain = 1;
+		if (st != ORC_ENOTFOUND)
+			return st;
+		now = rs->event_mode ? real_ms() : orc_context_now(rs->ctx);
+		if (round == 1 || (now - *last_reconcile <
+				   (rs->event_mode ? rs->cadence
+						   : RECONCILE_EVERY_MS) &&
+				   r->opts.threads != 0))
+			return ORC_ENOTFOUND;
+		ENGINE(rs, st, err, f, orc_workflow_reconcile(&rep, rs->ctx,
+							      rs->wf_id, err));
+		if (st != ORC_OK)
+			return st;
+		*last_reconcile = now;
+		if (orc_workflow_state_is_terminal(rep.state))
+			return orc_error_set(err, ORC_ECANCELED,
+					     "workflow %s is %s", rs->wf_id,
+					     orc_workflow_state_name(rep.state));
+		if (!rep.expired && !rep.promoted)
+			return ORC_ENOTFOUND;
+	}
+	return ORC_ENOTFOUND;
+}
+
+/* Wait in event mode until woken or the next poll is due (rs->mu held). */
+static void wait_for_work(struct run_state *rs)
+{
+	int64_t now = real_ms(), ms = rs->next_poll - now;
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	if (ms > 3600 * 1000)
+		ms = 3600 * 1000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&rs->wake, &rs->mu, &ts);
+}
+
+/*
+ * Find the next claim for a worker (rs->mu held). Order: tasks our own
+ * writes made READY (no reads); a task of ours whose claim's answer was
+ * lost; then storage, which in event mode is looked at only at the
+ * cadence, when a retry is due, or once when this process has nothing
+ * left in flight. Returns ORC_OK with *have set, or with it unset when
+ * the run is stopping; other statuses are errors of the run.
+ */
+static orc_status acquire(struct run_state *rs, orc_claim *cl, int *have,
+			  const char *owner, int *uncertain,
+			  int64_t *last_reconcile, int64_t *idle_ms,
+			  orc_error *err)
+{
+	orc_runner *r = rs->r;
+	struct faults f;
+	orc_status st;
+
+	*have = 0;
+	while (!rs->stop) {
+		orc__wf_cache *wf = NULL;
+
+		if (orc__context_workflow(&wf, rs->ctx, rs->wf_id, NULL) ==
+			    ORC_OK && wf->ended) {
+			stop_run(rs);
+			break;
+		}
+		if (wf && wf->nhints > 0) {
+			ENGINE(rs, st, err, f,
+			       orc__claim_hinted(cl, rs->ctx, rs->wf_id,
+						 owner, r->opts.lease_ms,
+						 err));
+			if (st != ORC_OK && f.n > 0)
+				*uncertain = 1;
+			if (st == ORC_OK) {
+				*have = 1;
+				return ORC_OK;
+			}
+			if (st == ORC_ECANCELED) {
+				stop_run(rs);
+				break;
+			}
+			if (st != ORC_ENOTFOUND)
+				return st;
+			/* Stale hints: someone else is at work. */
+			rs->next_poll = real_ms();
+			continue;
+		}
+		if (*uncertain) {
+			st = adopt_own(rs, cl, owner, err);
+			if (st == ORC_ENOTFOUND) {
+				*uncertain = 0;
+				continue;
+			}
+			if (st != ORC_OK)
+				return st;
+			*uncertain = 0;
+			st = ensure_lease(rs, cl, owner, 1, err);
+			if (st == ORC_ECONFLICT)
+				continue;
+			if (st != ORC_OK)
+				return st;
+			*have = 1;
+			return ORC_OK;
+		}
+		if (rs->event_mode) {
+			int64_t now = real_ms();
+
+			/* Nothing of ours in flight: whatever is left is
+			 * up to others (or over); look once, now. */
+			if (rs->running == 0 && !rs->stall_polled)
+				rs->next_poll = now;
+			if (now < rs->next_poll) {
+				wait_for_work(rs);
+				continue;
+			}
+			rs->next_poll = sat_add(now, rs->cadence);
+			if (rs->running == 0)
+				rs->stall_polled = 1;
+		}
+		st = poll_storage(rs, cl, owner, last_reconcile, uncertain,
+				  err);
+		if (st == ORC_OK) {
+			st = ensure_lease(rs, cl, owner, 0, err);
+			if (st == ORC_ECONFLICT)
+				continue;
+			if (st != ORC_OK)
+				return st;
+			*have = 1;
+			return ORC_OK;
+		}
+		if (st == ORC_ECANCELED) {
+			stop_run(rs);
+			break;
+		}
+		if (st != ORC_ENOTFOUND)
+			return st;
+		if (*uncertain)
+			continue;
+		if (!rs->event_mode) {
+			pthread_mutex_unlock(&rs->mu);
+			idle_wait(r, *idle_ms);
+			pthread_mutex_lock(&rs->mu);
+			if (*idle_ms < IDLE_MAX_MS)
+				*idle_ms *= 2;
+		}
+	}
+	return ORC_OK;
+}
+
+static void worker_loop(struct run_state *rs, unsigned int index,
+			struct slot *slot)
 {
 	orc_runner *r = rs->r;
 	char owner[ORC_OWNER_MAX + 1];
-	int64_t idle_ms = 1, last_reconcile = 0;
-	orc_claim next;
-	int have_next = 0;
+	int64_t idle_ms = 1, last_reconcile;
+	int have = 0, uncertain = 0;
+	orc_claim cl, next;
 	orc_error err;
 	orc_status st;
 
@@ -479,104 +1009,48 @@ static void worker_loop(struct run_state *rs, orc_context *ctx,
 			 (long)getpid(), index);
 		orc__strlcpy(owner, tmp, sizeof(owner));
 	}
+	if (slot)
+		slot->owner = owner;
+	pthread_mutex_lock(&rs->mu);
+	last_reconcile = rs->event_mode ? real_ms()
+					: orc_context_now(rs->ctx) -
+					  RECONCILE_EVERY_MS;
 	/* A task claimed with the last completion is ours: it runs even if
 	 * the run is stopping, rather than wait for its lease to expire. */
-	while (have_next || !atomic_load(&rs->stop)) {
-		orc_claim cl;
-		orc_task_spec spec = ORC_TASK_SPEC_INIT;
-		int64_t now;
-
-		if (have_next) {
-			cl = next;
-			have_next = 0;
-			st = ORC_OK;
-		} else {
-			lock_engine(r);
-			st = orc_workflow_claim(&cl, ctx, rs->wf_id, owner,
-						r->opts.lease_ms, &err);
-			unlock_engine(r);
-		}
-		if (st == ORC_OK) {
-			orc_dag_task_get(&spec, rs->dag, cl.task_index, NULL);
-			if (lease_for(r, &spec) > r->opts.lease_ms) {
-				int64_t tok = cl.token;
-
-				lock_engine(r);
-				st = orc_workflow_heartbeat(&tok, ctx, rs->wf_id,
-							    cl.task_id,
-							    lease_for(r, &spec),
-							    &err);
-				unlock_engine(r);
-				if (st == ORC_ECONFLICT)
-					continue;
-				cl.token = tok;
-			}
-			if (st == ORC_OK)
-				st = run_one(rs, ctx, slot, &cl,
-					     lease_for(r, &spec), owner, &next,
-					     &have_next, &err);
+	for (;;) {
+		if (!have) {
+			st = acquire(rs, &cl, &have, owner, &uncertain,
+				     &last_reconcile, &idle_ms, &err);
 			if (st != ORC_OK) {
 				record_error(rs, st, &err);
-				return;
+				break;
 			}
-			idle_ms = 1;
-			continue;
+			if (!have)
+				break;
 		}
-		if (st == ORC_ECANCELED)
-			return; /* terminal: every worker stops */
-		if (st != ORC_ENOTFOUND) {
+		rs->running++;
+		rs->stall_polled = 0;
+		st = run_one(rs, slot, &cl, owner, &next, &have, &uncertain,
+			     &err);
+		rs->running--;
+		if (st != ORC_OK) {
 			record_error(rs, st, &err);
-			return;
+			break;
 		}
-		/* Nothing runnable: tasks are running elsewhere or backing
-		 * off, or a crashed worker holds a lease. Reconcile now and
-		 * then, so expired leases come back. */
-		now = orc_context_now(ctx);
-		if (now - last_reconcile >= RECONCILE_EVERY_MS ||
-		    r->opts.threads == 0) {
-			orc_reconcile_report rep;
-
-			lock_engine(r);
-			st = orc_workflow_reconcile(&rep, ctx, rs->wf_id, &err);
-			unlock_engine(r);
-			if (st != ORC_OK) {
-				record_error(rs, st, &err);
-				return;
-			}
-			last_reconcile = now;
-			if (orc_workflow_state_is_terminal(rep.state))
-				return;
-			if (rep.expired || rep.promoted)
-				continue;
-		}
-		idle_wait(r, idle_ms);
-		if (idle_ms < IDLE_MAX_MS)
-			idle_ms *= 2;
+		idle_ms = 1;
+		if (have)
+			cl = next;
+		/* What this completion made READY is for the others. */
+		pthread_cond_broadcast(&rs->wake);
 	}
+	pthread_mutex_unlock(&rs->mu);
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct run_state *rs = w->rs;
-	orc_context_options copts = ORC_CONTEXT_OPTIONS_INIT;
-	orc__wf_cache *c;
-	orc_context *ctx = NULL;
-	orc_error err;
-	orc_status st;
 
-	copts.clock = rs->r->opts.clock;
-	copts.clock_payload = rs->r->opts.clock_payload;
-	copts.seed = rs->r->opts.seed + w->index + 1;
-	st = orc_context_create(&ctx, rs->r->backend, &copts, &err);
-	if (st == ORC_OK)
-		st = orc__context_put(&c, ctx, rs->wf_id, rs->dag, rs->input,
-				      &err);
-	if (st == ORC_OK)
-		worker_loop(rs, ctx, w->index, &w->slot);
-	else
-		record_error(rs, st, &err);
-	orc_context_free(ctx);
+	worker_loop(w->rs, w->index, &w->slot);
 	return NULL;
 }
 
@@ -603,6 +1077,12 @@ static void keep_slot(struct keeper *k, orc_context *ctx, struct slot *s)
 		lock_engine(r);
 		st = orc_workflow_heartbeat(&tok, ctx, k->rs->wf_id,
 					    s->task_id, s->lease_ms, &err);
+		/* A renewal applied with its answer lost left a newer
+		 * version: still ours while RUNNING under our owner. */
+		if (st == ORC_ECONFLICT &&
+		    still_ours(&tok, r->backend, k->rs->wf_id, s->task_id,
+			       s->owner, NULL) == 1)
+			st = ORC_OK;
 		unlock_engine(r);
 		if (st == ORC_OK) {
 			s->token = tok;
@@ -696,7 +1176,9 @@ static orc_status run_threads(struct run_state *rs, orc_error *err)
 
 		orc_error_set(&e, ORC_ERROR, "could not start runner thread %u",
 			      started);
+		pthread_mutex_lock(&rs->mu);
 		record_error(rs, ORC_ERROR, &e);
+		pthread_mutex_unlock(&rs->mu);
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(ws[i].thread, NULL);
@@ -714,6 +1196,20 @@ static orc_status run_threads(struct run_state *rs, orc_error *err)
 	orc_free(ws);
 	return ORC_OK;
 }
+
+/* Storage steps of orc_runner_run itself, retried as the workers' are. */
+#define RUN_STEP(rs, st, err, call) do {				\
+		struct faults f_;					\
+		pthread_mutex_lock(&(rs)->mu);				\
+		memset(&f_, 0, sizeof(f_));				\
+		for (;;) {						\
+			(st) = (call);					\
+			if ((st) == ORC_OK ||				\
+			    !storage_retry((rs), &f_, (st), (err)))	\
+				break;					\
+		}							\
+		pthread_mutex_unlock(&(rs)->mu);			\
+	} while (0)
 
 ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 				  const char *wf_id, const orc_dag *dag,
@@ -733,24 +1229,35 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 	memset(&rs, 0, sizeof(rs));
 	rs.r = r;
 	rs.wf_id = wf_id;
-	atomic_init(&rs.stop, 0);
 	atomic_init(&rs.attempts, 0);
-	pthread_mutex_init(&rs.err_lock, NULL);
+	pthread_mutex_init(&rs.mu, NULL);
+	pthread_cond_init(&rs.wake, NULL);
+	/* Waiting on our own completions needs real threads and real time;
+	 * an idle callback means the caller drives time by polls. */
+	rs.event_mode = r->opts.threads > 0 && !r->opts.idle;
+	rs.cadence = r->opts.lease_ms / 4 > 0 ? r->opts.lease_ms / 4 : 1;
+	rs.storage_timeout = r->opts.storage_timeout_ms;
+	rs.rng = r->opts.seed ^ 0x9e3779b97f4a7c15ULL;
 	copts.clock = r->opts.clock;
 	copts.clock_payload = r->opts.clock_payload;
 	copts.seed = r->opts.seed;
 	st = orc_context_create(&ctx, r->backend, &copts, err);
 	if (st != ORC_OK)
 		goto out;
+	rs.ctx = ctx;
 	if (dag) {
 		rs.dag = dag;
 		if ((st = resolve_handlers(&rs, err)) != ORC_OK)
 			goto out;
-		st = orc_workflow_start(ctx, wf_id, dag, input_json, err);
+		/* Idempotent: a start retried after a lost answer finds
+		 * its own record (same definition). */
+		RUN_STEP(&rs, st, err, orc_workflow_start(ctx, wf_id, dag,
+							  input_json, err));
 		if (st != ORC_OK)
 			goto out;
 	}
-	if ((st = orc__context_workflow(&c, ctx, wf_id, err)) != ORC_OK)
+	RUN_STEP(&rs, st, err, orc__context_workflow(&c, ctx, wf_id, err));
+	if (st != ORC_OK)
 		goto out;
 	if (!dag) {
 		rs.dag = c->dag;
@@ -759,15 +1266,21 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 	}
 	rs.input = c->input;
 	/* Resume: repair whatever a crashed run left behind first. A
-	 * workflow this call just seeded has nothing to repair. */
+	 * workflow this call just seeded has nothing to repair, and its
+	 * roots are known READY: storage is first looked at after one
+	 * cadence. */
 	memset(&rep, 0, sizeof(rep));
 	rep.state = ORC_WORKFLOW_RUNNING;
-	if (!c->created &&
-	    (st = orc_workflow_reconcile(&rep, ctx, wf_id, err)) != ORC_OK)
+	if (!c->created)
+		RUN_STEP(&rs, st, err, orc_workflow_reconcile(&rep, ctx, wf_id,
+							      err));
+	if (st != ORC_OK)
 		goto out;
+	rs.next_poll = c->created ? sat_add(real_ms(), rs.cadence) : real_ms();
+	rs.stall_polled = !c->created;
 	if (!orc_workflow_state_is_terminal(rep.state)) {
 		if (r->opts.threads == 0)
-			worker_loop(&rs, ctx, 0, NULL);
+			worker_loop(&rs, 0, NULL);
 		else
 			run_threads(&rs, err);
 		if (rs.first_st != ORC_OK) {
@@ -778,13 +1291,15 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 		}
 	}
 	out->attempts = atomic_load(&rs.attempts);
+	rs.stop = 0; /* the workers are done; the last read is not */
 	if (c->ended && c->end_state == ORC_WORKFLOW_SUCCEEDED) {
 		/* This run wrote the end itself: nothing to read. */
 		out->state = c->end_state;
 		goto out;
 	}
 	memset(&rec, 0, sizeof(rec));
-	st = r->backend->get_workflow(&rec, r->backend, wf_id, err);
+	RUN_STEP(&rs, st, err, r->backend->get_workflow(&rec, r->backend,
+							wf_id, err));
 	if (st != ORC_OK)
 		goto out;
 	out->state = rec.state;
@@ -793,7 +1308,8 @@ ORC_API orc_status orc_runner_run(orc_run_result *out, orc_runner *r,
 	orc_workflow_rec_clear(&rec);
 out:
 	orc_free(rs.resolved);
-	pthread_mutex_destroy(&rs.err_lock);
+	pthread_cond_destroy(&rs.wake);
+	pthread_mutex_destroy(&rs.mu);
 	orc_context_free(ctx);
 	return st;
 }

@@ -372,6 +372,68 @@ static orc_status nothing_to_claim(orc_context *ctx, const char *wf_id,
 			     "workflow %s: no task is runnable now", wf_id);
 }
 
+int64_t orc__task_lease_ms(const orc_dag *dag, size_t idx, int64_t lease_ms)
+{
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
+	int64_t t;
+
+	if (lease_ms > ORC__LEASE_MAX_MS)
+		lease_ms = ORC__LEASE_MAX_MS;
+	if (orc_dag_task_get(&spec, dag, idx, NULL) != ORC_OK ||
+	    spec.timeout_ms <= 0)
+		return lease_ms;
+	/* Saturating: a timeout near INT64_MAX must not wrap. */
+	t = spec.timeout_ms > ORC__LEASE_MAX_MS - 1000 ? ORC__LEASE_MAX_MS
+						       : spec.timeout_ms + 1000;
+	return t > lease_ms ? t : lease_ms;
+}
+
+/* Tasks our own writes made READY: claim them by id, without listing.
+ * The version makes the claim exact: if anything touched the task
+ * since, the write is refused. ORC_ENOTFOUND when no hint was left.
+ * With @p per_task, each claim's lease is orc__task_lease_ms(). */
+static orc_status claim_from_hints(orc_claim *out, orc_context *ctx,
+				   orc__wf_cache *wf, const char *owner,
+				   int64_t lease_ms, int per_task,
+				   orc_error *err)
+{
+	orc_status st;
+
+	for (;;) {
+		uint32_t h;
+		int64_t hv;
+
+		if (!orc__hint_next(&h, &hv, wf, wf->hint_from))
+			return ORC_ENOTFOUND;
+		orc__hint_drop(wf, h);
+		st = claim_one(out, ctx, wf, h, hv, 0, owner,
+			       per_task ? orc__task_lease_ms(wf->dag, h,
+							     lease_ms)
+					: lease_ms,
+			       orc_context_now(ctx), err);
+		if (st != ORC_ECONFLICT && st != ORC_ENOTFOUND)
+			return st;
+	}
+}
+
+orc_status orc__claim_hinted(orc_claim *out, orc_context *ctx,
+			     const char *wf_id, const char *owner,
+			     int64_t lease_ms, orc_error *err)
+{
+	orc__wf_cache *wf;
+	orc_status st;
+
+	ORC_CHECK_ARG(out != NULL && ctx != NULL && wf_id != NULL, err);
+	if ((st = check_owner(owner, lease_ms, err)) != ORC_OK)
+		return st;
+	if ((st = orc__context_workflow(&wf, ctx, wf_id, err)) != ORC_OK)
+		return st;
+	if (wf->ended)
+		return orc_error_set(err, ORC_ECANCELED, "workflow %s is %s",
+				     wf_id, orc_workflow_state_name(wf->end_state));
+	return claim_from_hints(out, ctx, wf, owner, lease_ms, 1, err);
+}
+
 ORC_API orc_status orc_workflow_claim(orc_claim *out, orc_context *ctx,
 				      const char *wf_id, const char *owner,
 				      int64_t lease_ms, orc_error *err)
@@ -390,23 +452,9 @@ ORC_API orc_status orc_workflow_claim(orc_claim *out, orc_context *ctx,
 	if (wf->ended)
 		return orc_error_set(err, ORC_ECANCELED, "workflow %s is %s",
 				     wf_id, orc_workflow_state_name(wf->end_state));
-	/* Tasks our own writes made READY: claim them by id, without
-	 * listing. The version makes the claim exact: if anything touched
-	 * the task since, the write is refused and we list as usual. */
-	for (;;) {
-		uint32_t h;
-		int64_t hv;
-
-		if (!orc__hint_next(&h, &hv, wf, wf->hint_from))
-			break;
-		orc__hint_drop(wf, h);
-		st = claim_one(out, ctx, wf, h, hv, 0, owner, lease_ms,
-			       orc_context_now(ctx), err);
-		if (st == ORC_OK)
-			return ORC_OK;
-		if (st != ORC_ECONFLICT && st != ORC_ENOTFOUND)
-			return st;
-	}
+	st = claim_from_hints(out, ctx, wf, owner, lease_ms, 0, err);
+	if (st != ORC_ENOTFOUND)
+		return st;
 	/* A lost race only means another worker took that task: look
 	 * again, a bounded number of times. */
 	for (round = 0; round < 8; round++) {
@@ -841,6 +889,7 @@ static orc_status check_sinks(orc_context *ctx, orc__wf_cache *wf,
 struct fold_claim {
 	const char *owner;
 	int64_t lease_ms;
+	int per_task;          /* lease per orc__task_lease_ms() */
 	orc_task_update u;     /* the claim write, when one was added */
 	uint32_t task;
 	const char *task_id;   /* non-NULL when one was added */
@@ -866,7 +915,10 @@ static int fold_claim_add(struct fold_claim *fc, orc_context *ctx,
 	for (i = 0; i < ns; i++)
 		if (succ[i] == h)
 			return 0;
-	claim_update_init(&fc->u, hv, 0, fc->owner, fc->lease_ms, now);
+	claim_update_init(&fc->u, hv, 0, fc->owner,
+			  fc->per_task ? orc__task_lease_ms(wf->dag, h,
+							    fc->lease_ms)
+				       : fc->lease_ms, now);
 	at_task(&fc->u, ctx, h);
 	fc->task = h;
 	fc->task_id = orc__task_id_at(wf->dag, h);
@@ -1006,15 +1058,12 @@ ORC_API orc_status orc_workflow_complete(orc_context *ctx, const char *wf_id,
 			     NULL, err);
 }
 
-ORC_API orc_status orc_workflow_complete_claim(orc_claim *next,
-					       orc_status *next_st,
-					       orc_context *ctx,
-					       const char *wf_id,
-					       const char *task_id,
-					       int64_t token,
-					       const char *output_json,
-					       const char *owner,
-					       int64_t lease_ms, orc_error *err)
+static orc_status complete_claim(orc_claim *next, orc_status *next_st,
+				 orc_context *ctx, const char *wf_id,
+				 const char *task_id, int64_t token,
+				 const char *output_json, const char *owner,
+				 int64_t lease_ms, int hinted_only,
+				 orc_error *err)
 {
 	struct fold_claim fc;
 	orc__wf_cache *wf = NULL;
@@ -1027,6 +1076,7 @@ ORC_API orc_status orc_workflow_complete_claim(orc_claim *next,
 	memset(&fc, 0, sizeof(fc));
 	fc.owner = owner;
 	fc.lease_ms = lease_ms;
+	fc.per_task = hinted_only;
 	st = complete_task(&wf, ctx, wf_id, task_id, token, output_json, &fc,
 			   err);
 	if (st != ORC_OK) {
@@ -1035,10 +1085,38 @@ ORC_API orc_status orc_workflow_complete_claim(orc_claim *next,
 	}
 	if (fc.applied)
 		*next_st = claim_fill(next, wf, fc.task_id, &fc.u, err);
+	else if (hinted_only)
+		*next_st = orc__claim_hinted(next, ctx, wf_id, owner, lease_ms,
+					     err);
 	else
 		*next_st = orc_workflow_claim(next, ctx, wf_id, owner,
 					      lease_ms, err);
 	return ORC_OK;
+}
+
+ORC_API orc_status orc_workflow_complete_claim(orc_claim *next,
+					       orc_status *next_st,
+					       orc_context *ctx,
+					       const char *wf_id,
+					       const char *task_id,
+					       int64_t token,
+					       const char *output_json,
+					       const char *owner,
+					       int64_t lease_ms, orc_error *err)
+{
+	return complete_claim(next, next_st, ctx, wf_id, task_id, token,
+			      output_json, owner, lease_ms, 0, err);
+}
+
+orc_status orc__complete_claim_hinted(orc_claim *next, orc_status *next_st,
+				      orc_context *ctx, const char *wf_id,
+				      const char *task_id, int64_t token,
+				      const char *output_json,
+				      const char *owner, int64_t lease_ms,
+				      orc_error *err)
+{
+	return complete_claim(next, next_st, ctx, wf_id, task_id, token,
+			      output_json, owner, lease_ms, 1, err);
 }
 
 ORC_API orc_status orc_workflow_mark_dep_done(orc_context *ctx,

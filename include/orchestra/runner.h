@@ -45,7 +45,39 @@ ORC_API orc_status orc_call_set_output(orc_handler_call *call,
 ORC_API void orc_call_set_error(orc_handler_call *call, const char *fmt, ...)
 	ORC_PRINTF(2, 3);
 
-/** Options for orc_runner_create(). */
+/**
+ * What a runner's worker just wrote, for progress displays
+ * (orc_runner_options.on_event). Strings are borrowed, valid during the
+ * callback.
+ * @since 0.2
+ */
+typedef struct orc_run_event {
+	const char *task_id;
+	/** RUNNING: claimed, the handler starts; SUCCEEDED: completed;
+	 * READY: the attempt failed and will be retried; FAILED: it failed
+	 * with no attempt left. */
+	orc_task_state state;
+	int32_t attempt;
+	const char *output;    /**< SUCCEEDED: the output JSON or NULL */
+	const char *error;     /**< READY, FAILED: the attempt's error */
+} orc_run_event;
+
+/** @brief Event callback; see orc_runner_options.on_event. */
+typedef void (*orc_run_event_fn)(const orc_run_event *ev, void *payload);
+
+/**
+ * Options for orc_runner_create().
+ *
+ * How a run waits (docs/threading.md): with threads > 0 and no idle
+ * callback, workers share what their own writes made READY and wait on
+ * a condition variable for each other's completions; storage is looked
+ * at for other processes' changes (reconcile of expired leases, tasks
+ * others made READY, an end written elsewhere) only every quarter of
+ * lease_ms, when a failed attempt's retry is due, and once when nothing
+ * of this run is in flight, so a run's requests do not grow with how
+ * long its tasks take. With threads == 0 or an idle callback the runner
+ * polls as version 1 did.
+ */
 typedef struct orc_runner_options {
 	unsigned int version;   /**< ORC_RUNNER_OPTIONS_VERSION */
 	unsigned int threads;   /**< 0 = deterministic, on the caller's thread */
@@ -62,11 +94,27 @@ typedef struct orc_runner_options {
 	 * Deterministic tests pass a function that advances their clock. */
 	void (*idle)(int64_t ms, void *payload);
 	void *idle_payload;
+	/* ---- version 2 ---- */
+	/** How long a run keeps trying after storage calls start failing
+	 * with transient errors (ORC_ETHROTTLED, ORC_ETIMEOUT, and
+	 * ORC_EBACKEND from an HTTP storage service with a 5xx answer or no
+	 * answer, see orc_runner_error_is_transient()), with capped
+	 * exponential backoff, before orc_runner_run() returns the last
+	 * error. Each success starts the count again. 0 = 300000 (5
+	 * minutes); -1 = give up at the first such error. */
+	int64_t storage_timeout_ms;
+	/** Called after each durable state change made by this runner's
+	 * workers (claim, completion, failed attempt), from worker
+	 * threads, one call at a time and in the order of the writes, with
+	 * the runner's lock held: keep it short and do not call the runner
+	 * from it. NULL = none. */
+	orc_run_event_fn on_event;
+	void *event_payload;
 } orc_runner_options;
 
-#define ORC_RUNNER_OPTIONS_VERSION 1
+#define ORC_RUNNER_OPTIONS_VERSION 2
 #define ORC_RUNNER_OPTIONS_INIT { ORC_RUNNER_OPTIONS_VERSION, 0, 0, NULL, \
-	NULL, NULL, 0, NULL, NULL }
+	NULL, NULL, 0, NULL, NULL, 0, NULL, NULL }
 
 /**
  * @brief Fill @p opts with the defaults of ORC_RUNNER_OPTIONS_INIT,
@@ -105,6 +153,18 @@ ORC_API void orc_runner_free(orc_runner *runner);
 ORC_API orc_status orc_runner_register(orc_runner *runner, const char *target,
 				       orc_handler_fn fn, void *payload,
 				       orc_error *err);
+
+/**
+ * @brief Whether a storage error is transient, so that trying again
+ * later may succeed: ORC_ETHROTTLED, ORC_ETIMEOUT, and ORC_EBACKEND
+ * that an HTTP storage service reported (@p err->source set and not
+ * "sqlite") with an HTTP 5xx status in @p err->detail or no answer at
+ * all (detail 0). Everything else (conflicts, bad input, auth, SQLite
+ * I/O errors) is not. @p err may be NULL (then only the status counts).
+ * @since 0.2
+ */
+ORC_API int orc_runner_error_is_transient(orc_status st,
+					  const orc_error *err);
 
 /** Result of a run. */
 typedef struct orc_run_result {

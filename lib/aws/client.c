@@ -1,5 +1,8 @@
 /*
- * The AWS JSON client and the standard retry mode:
+ * The AWS JSON client and its retries. The mode and the attempts come
+ * from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS or the config file (config.c).
+ * Standard mode (and adaptive, which here adds no client-side rate
+ * limiter):
  *  - retryable: throttling codes, transient codes, HTTP 5xx, transport
  *    errors, TransactionConflict, and clock-skew errors (once the skew is
  *    corrected from the server's Date header);
@@ -8,6 +11,8 @@
  *  - a retry quota of 500 tokens: a retry costs 5 (10 after a timeout),
  *    a success refunds what its retries cost, or adds 1 when it needed
  *    none. When the quota is empty, errors are returned at once.
+ * Legacy mode retries the same errors with no quota, waiting 50 ms
+ * doubling (botocore's legacy DynamoDB delays), at most 20 s.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +125,16 @@ orc_status orc__aws_map_error(const char *type, const char *msg, long status)
 	return ORC_EBACKEND;
 }
 
+int64_t orc__aws_legacy_backoff_ms(int retry)
+{
+	int64_t d = 50;
+	int i;
+
+	for (i = 1; i < retry && d < ORC__AWS_MAX_BACKOFF_MS; i++)
+		d *= 2;
+	return d > ORC__AWS_MAX_BACKOFF_MS ? ORC__AWS_MAX_BACKOFF_MS : d;
+}
+
 int64_t orc__aws_backoff_ms(int64_t base_ms, int retry, double unit)
 {
 	double cap = (double)base_ms;
@@ -137,6 +152,7 @@ orc_status orc__aws_client_init(orc__aws_client *c,
 				orc_error *err)
 {
 	const char *p, *slash;
+	orc__aws_retry_cfg rc;
 	orc_status st;
 
 	ORC_CHECK_ARG(c != NULL && o != NULL && o->service != NULL, err);
@@ -144,6 +160,10 @@ orc_status orc__aws_client_init(orc__aws_client *c,
 		      err);
 	ORC_CHECK_ARG(o->max_attempts >= 0, err);
 	memset(c, 0, sizeof(*c));
+	st = orc__aws_retry_config(&rc, o->max_attempts, o->profile,
+				   o->service, err);
+	if (st != ORC_OK)
+		return st;
 	st = orc__aws_region(c->region, sizeof(c->region), o->region,
 			     o->profile, err);
 	if (st != ORC_OK)
@@ -167,7 +187,8 @@ orc_status orc__aws_client_init(orc__aws_client *c,
 		     sizeof(c->target_prefix));
 	orc__strlcpy(c->content_type, o->content_type,
 		     sizeof(c->content_type));
-	c->max_attempts = o->max_attempts ? o->max_attempts : 3;
+	c->max_attempts = rc.max_attempts;
+	c->retry_mode = rc.mode;
 	c->retry_tokens = ORC__AWS_RETRY_QUOTA;
 	c->base_delay_ms = BASE_DELAY_MS;
 	c->throttle_delay_ms = THROTTLE_DELAY_MS;
@@ -415,6 +436,8 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 			st = orc__aws_map_error(rep->type, msg, r.status);
 			cost = ORC__AWS_RETRY_COST;
 		}
+		if (c->retry_mode == ORC__AWS_RETRY_LEGACY)
+			cost = 0; /* no quota */
 		if (!retry || attempt >= c->max_attempts ||
 		    c->retry_tokens < cost) {
 			if (rep->status == 0)
@@ -445,10 +468,14 @@ orc_status orc__aws_request(orc__aws_reply *rep, orc__aws_client *c,
 		c->retry_tokens -= cost;
 		cost_paid += cost;
 		c->retries++;
-		orc__sleep_ms(orc__aws_backoff_ms(
-			orc__aws_is_throttle(rep->type, rep->status)
-				? c->throttle_delay_ms : c->base_delay_ms,
-			attempt, orc__rand_unit(&c->rng)));
+		if (c->retry_mode == ORC__AWS_RETRY_LEGACY)
+			orc__sleep_ms(orc__aws_legacy_backoff_ms(attempt));
+		else
+			orc__sleep_ms(orc__aws_backoff_ms(
+				orc__aws_is_throttle(rep->type, rep->status)
+					? c->throttle_delay_ms
+					: c->base_delay_ms,
+				attempt, orc__rand_unit(&c->rng)));
 	}
 	orc__http_resp_clear(&r);
 	return st;

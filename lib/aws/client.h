@@ -10,6 +10,7 @@
 
 #include "orchestra/status.h"
 #include "aws/buf.h"
+#include "aws/config.h"
 #include "aws/creds.h"
 #include "aws/http.h"
 #include "aws/sigv4.h"
@@ -22,7 +23,7 @@ typedef struct orc__aws_client_options {
 	const char *region;         /* NULL = environment, config file */
 	const char *endpoint;       /* NULL = environment, AWS */
 	const char *profile;        /* NULL = AWS_PROFILE, "default" */
-	int max_attempts;           /* 0 = 3 */
+	int max_attempts;           /* 0 = AWS_MAX_ATTEMPTS, config, mode */
 	int64_t connect_timeout_ms; /* 0 = 3000 */
 	int64_t request_timeout_ms; /* 0 = 10000 */
 } orc__aws_client_options;
@@ -44,6 +45,7 @@ typedef struct orc__aws_client {
 	char target_prefix[64];
 	char content_type[64];
 	int max_attempts;
+	orc__aws_retry_mode retry_mode;
 	int retry_tokens;
 	int64_t base_delay_ms;      /* full-jitter base (tests lower it) */
 	int64_t throttle_delay_ms;  /* the same after throttling */
@@ -107,6 +109,9 @@ int orc__aws_is_throttle(const char *type, long status);
 int orc__aws_is_transient(const char *type, long status);
 orc_status orc__aws_map_error(const char *type, const char *msg,
 			      long status);
+/* Legacy mode's delay before retry number @p retry (1-based): 50 ms
+ * doubling, no jitter, at most ORC__AWS_MAX_BACKOFF_MS. */
+int64_t orc__aws_legacy_backoff_ms(int retry);
 /* Full-jitter delay before retry number @p retry (1-based). */
 int64_t orc__aws_backoff_ms(int64_t base_ms, int retry, double unit);
 

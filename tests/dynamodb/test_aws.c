@@ -1,7 +1,8 @@
 /*
  * The AWS core apart from SigV4: credentials chain (environment, shared
  * files, container, IMDSv2), region and endpoint resolution, and the JSON
- * client's standard retry mode, against a loopback server on 127.0.0.1.
+ * client's retry modes and their settings (environment over config file),
+ * against a loopback server on 127.0.0.1.
  * Nothing here contacts a non-loopback address: instance metadata is
  * disabled or pointed at the loopback server in every test.
  */
@@ -36,7 +37,8 @@ static void clean_env(void)
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-		"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL
+		"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_MAX_ATTEMPTS",
+		"AWS_RETRY_MODE", NULL
 	};
 	int i;
 
@@ -843,6 +845,118 @@ static void test_aws__backoff_full_jitter_capped(void **state)
 	assert_false(orc__aws_is_transient("ValidationException", 400));
 }
 
+/* The mode and attempts @p service gets; the status of the lookup. */
+static orc_status retry_cfg(orc__aws_retry_cfg *c, int opt,
+			    const char *service, orc_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	return orc__aws_retry_config(c, opt, NULL, service, err);
+}
+
+static void test_aws__retry_settings_env_over_config_file(void **state)
+{
+	orc__aws_retry_cfg c;
+	char path[512];
+	orc_error err;
+
+	(void)state;
+	clean_env();
+	/* Nothing set: standard, 3 attempts. */
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", NULL), ORC_OK);
+	assert_int_equal(c.mode, ORC__AWS_RETRY_STANDARD);
+	assert_int_equal(c.max_attempts, 3);
+	/* The config file's profile section (default, then AWS_PROFILE). */
+	write_file("retry-config", "[default]\nretry_mode = legacy\n"
+		   "max_attempts = 7\n[profile dev]\nmax_attempts = 4\n"
+		   "[profile old]\nretry_mode = Legacy\n", path,
+		   sizeof(path));
+	setenv("AWS_CONFIG_FILE", path, 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", NULL), ORC_OK);
+	assert_int_equal(c.mode, ORC__AWS_RETRY_LEGACY);
+	assert_int_equal(c.max_attempts, 7);
+	setenv("AWS_PROFILE", "dev", 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", NULL), ORC_OK);
+	assert_int_equal(c.mode, ORC__AWS_RETRY_STANDARD);
+	assert_int_equal(c.max_attempts, 4);
+	/* Legacy without max_attempts: botocore's numbers. */
+	setenv("AWS_PROFILE", "old", 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", NULL), ORC_OK);
+	assert_int_equal(c.mode, ORC__AWS_RETRY_LEGACY);
+	assert_int_equal(c.max_attempts, 10);
+	assert_int_equal(retry_cfg(&c, 0, "lambda", NULL), ORC_OK);
+	assert_int_equal(c.max_attempts, 5);
+	/* The environment wins over the file, each setting on its own. */
+	setenv("AWS_PROFILE", "default", 1);
+	setenv("AWS_MAX_ATTEMPTS", "2", 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", NULL), ORC_OK);
+	assert_int_equal(c.mode, ORC__AWS_RETRY_LEGACY);
+	assert_int_equal(c.max_attempts, 2);
+	setenv("AWS_RETRY_MODE", "adaptive", 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", NULL), ORC_OK);
+	assert_int_equal(c.mode, ORC__AWS_RETRY_ADAPTIVE);
+	assert_int_equal(c.max_attempts, 2);
+	/* An explicit option wins over both. */
+	assert_int_equal(retry_cfg(&c, 6, "dynamodb", NULL), ORC_OK);
+	assert_int_equal(c.max_attempts, 6);
+	/* Bad values are refused, naming where they came from. */
+	setenv("AWS_MAX_ATTEMPTS", "0", 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", &err), ORC_EINVAL);
+	assert_non_null(strstr(err.message, "AWS_MAX_ATTEMPTS"));
+	setenv("AWS_MAX_ATTEMPTS", "3x", 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", &err), ORC_EINVAL);
+	setenv("AWS_MAX_ATTEMPTS", "101", 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", &err), ORC_EINVAL);
+	unsetenv("AWS_MAX_ATTEMPTS");
+	setenv("AWS_RETRY_MODE", "eager", 1);
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", &err), ORC_EINVAL);
+	assert_non_null(strstr(err.message, "AWS_RETRY_MODE"));
+	unsetenv("AWS_RETRY_MODE");
+	write_file("retry-config", "[default]\nmax_attempts = many\n", path,
+		   sizeof(path));
+	assert_int_equal(retry_cfg(&c, 0, "dynamodb", &err), ORC_EINVAL);
+	assert_non_null(strstr(err.message, path));
+	clean_env();
+}
+
+/* The settings reach the client: attempts from AWS_MAX_ATTEMPTS, and
+ * legacy mode's retries take nothing from the quota. */
+static void test_aws__retry_settings_drive_the_client(void **state)
+{
+	struct apisrv a = { 3, 500, "{\"__type\":\"InternalServerError\"}",
+			    0, 0, 0 };
+	lb_server *srv;
+	orc__aws_client c;
+	orc__aws_reply rep = { 0 };
+	orc_error err;
+
+	(void)state;
+	clean_env();
+	assert_int_equal(lb_start(&srv, api_handler, &a), 0);
+	setenv("AWS_MAX_ATTEMPTS", "2", 1);
+	client_for(&c, srv, 0);
+	assert_int_equal(c.max_attempts, 2);
+	assert_int_equal(orc__aws_call(&rep, &c, "GetItem", "{}", 2, &err),
+			 ORC_EBACKEND);
+	assert_int_equal(a.n, 2);
+	orc__aws_client_clear(&c);
+	a.n = 0;
+	setenv("AWS_MAX_ATTEMPTS", "4", 1);
+	setenv("AWS_RETRY_MODE", "legacy", 1);
+	client_for(&c, srv, 0);
+	assert_int_equal(c.retry_mode, ORC__AWS_RETRY_LEGACY);
+	assert_int_equal(orc__aws_call(&rep, &c, "GetItem", "{}", 2, NULL),
+			 ORC_OK);
+	assert_int_equal(rep.attempts, 4);
+	assert_int_equal(c.retry_tokens, ORC__AWS_RETRY_QUOTA);
+	assert_int_equal(orc__aws_legacy_backoff_ms(1), 50);
+	assert_int_equal(orc__aws_legacy_backoff_ms(3), 200);
+	assert_int_equal(orc__aws_legacy_backoff_ms(40), 20000);
+	orc__aws_reply_clear(&rep);
+	orc__aws_client_clear(&c);
+	lb_stop(srv);
+	clean_env();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -865,6 +979,9 @@ int main(void)
 		cmocka_unit_test(test_aws__rest_request_path_query_headers),
 		cmocka_unit_test(test_aws__expired_token_refetches_credentials),
 		cmocka_unit_test(test_aws__backoff_full_jitter_capped),
+		cmocka_unit_test(
+			test_aws__retry_settings_env_over_config_file),
+		cmocka_unit_test(test_aws__retry_settings_drive_the_client),
 	};
 
 	return cmocka_run_group_tests_name("aws", tests, setup, teardown);

@@ -321,6 +321,112 @@ static void test_runner__long_task_keeps_its_lease(void **state)
 	orc_dag_free(dag);
 }
 
+struct events {
+	pthread_mutex_t lock;
+	int running[5], succeeded[5], order_ok;
+	char c_output[64];
+};
+
+static void on_event(const orc_run_event *ev, void *payload)
+{
+	struct events *e = payload;
+	int i = index_of(ev->task_id);
+
+	/* Called one at a time: no lock of our own should be needed, but
+	 * the test keeps one to let a data race show under TSan/helgrind. */
+	pthread_mutex_lock(&e->lock);
+	if (ev->state == ORC_TASK_RUNNING) {
+		e->running[i]++;
+	} else if (ev->state == ORC_TASK_SUCCEEDED) {
+		/* Each success follows its own claim. */
+		if (e->running[i] != e->succeeded[i] + 1)
+			e->order_ok = 0;
+		e->succeeded[i]++;
+		if (i == 4 && ev->output)
+			snprintf(e->c_output, sizeof(e->c_output), "%s",
+				 ev->output);
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+/*
+ * Threads with an event callback: one RUNNING then one SUCCEEDED per
+ * task, in that order, with the output that was written.
+ */
+static void test_runner__events_report_each_write(void **state)
+{
+	fixture *f = *state;
+	orc_dag *dag = test_seed_dag(NULL);
+	orc_runner_options o = ORC_RUNNER_OPTIONS_INIT;
+	orc_runner *r = NULL;
+	struct events ev;
+	orc_run_result res;
+	orc_error err;
+	int i;
+
+	memset(&ev, 0, sizeof(ev));
+	pthread_mutex_init(&ev.lock, NULL);
+	ev.order_ok = 1;
+	o.threads = 3;
+	o.on_event = on_event;
+	o.event_payload = &ev;
+	ASSERT_ST(ORC_OK, orc_runner_create(&r, checked_backend_vtable(f->cb),
+					    &o, &err));
+	ASSERT_ST(ORC_OK, orc_runner_register(r, NULL, handler, f, &err));
+	checked_backend_watch(f->cb, "wf-ev", dag);
+	ASSERT_ST(ORC_OK, orc_runner_run(&res, r, "wf-ev", dag, NULL, &err));
+	assert_int_equal(res.state, ORC_WORKFLOW_SUCCEEDED);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(ev.running[i], 1);
+		assert_int_equal(ev.succeeded[i], 1);
+	}
+	assert_true(ev.order_ok);
+	assert_string_equal(ev.c_output, "{\"from\":\"C\"}");
+	orc_run_result_clear(&res);
+	orc_runner_free(r);
+	pthread_mutex_destroy(&ev.lock);
+	orc_dag_free(dag);
+}
+
+/* Options of version 1 (before storage_timeout_ms) still work; a bad
+ * storage timeout is refused; which errors count as transient. */
+static void test_runner__options_versions_and_transient_errors(void **state)
+{
+	fixture *f = *state;
+	orc_runner_options o = ORC_RUNNER_OPTIONS_INIT;
+	orc_runner *r = NULL;
+	orc_error e;
+
+	o.version = 1;
+	o.storage_timeout_ms = -5; /* beyond a version 1 struct: unread */
+	ASSERT_ST(ORC_OK, orc_runner_create(&r, f->mem, &o, &e));
+	orc_runner_free(r);
+	o.version = 2;
+	assert_int_equal(orc_runner_create(&r, f->mem, &o, &e), ORC_EINVAL);
+	assert_non_null(strstr(e.message, "storage_timeout_ms"));
+	o.version = 3;
+	o.storage_timeout_ms = 0;
+	assert_int_equal(orc_runner_create(&r, f->mem, &o, &e), ORC_EINVAL);
+
+	assert_true(orc_runner_error_is_transient(ORC_ETHROTTLED, NULL));
+	assert_true(orc_runner_error_is_transient(ORC_ETIMEOUT, NULL));
+	assert_false(orc_runner_error_is_transient(ORC_ECONFLICT, NULL));
+	assert_false(orc_runner_error_is_transient(ORC_EAUTH, NULL));
+	/* EBACKEND: only an HTTP storage service's 5xx or lost answer. */
+	orc_error_set(&e, ORC_EBACKEND, "dynamodb GetItem: no answer");
+	assert_false(orc_runner_error_is_transient(ORC_EBACKEND, &e));
+	snprintf(e.source, sizeof(e.source), "dynamodb");
+	assert_true(orc_runner_error_is_transient(ORC_EBACKEND, &e));
+	e.detail = 503;
+	assert_true(orc_runner_error_is_transient(ORC_EBACKEND, &e));
+	e.detail = 400;
+	assert_false(orc_runner_error_is_transient(ORC_EBACKEND, &e));
+	snprintf(e.source, sizeof(e.source), "sqlite");
+	e.detail = 522; /* SQLITE_IOERR_SHORT_READ, not an HTTP status */
+	assert_false(orc_runner_error_is_transient(ORC_EBACKEND, &e));
+	assert_false(orc_runner_error_is_transient(ORC_EBACKEND, NULL));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -333,6 +439,8 @@ int main(void)
 		T(test_runner__resume_finishes_a_started_run),
 		T(test_runner__threads_run_each_task_once),
 		T(test_runner__long_task_keeps_its_lease),
+		T(test_runner__events_report_each_write),
+		T(test_runner__options_versions_and_transient_errors),
 	};
 	return cmocka_run_group_tests_name("runner", tests, NULL, NULL);
 }
