@@ -63,7 +63,8 @@ ORC_API const char *orc_backend_name(const orc_backend *b);
 
 /**
  * @brief The backend's ORC_BACKEND_CAP_* bits: memory and SQLite have
- * ORC_BACKEND_CAP_THREADSAFE | ORC_BACKEND_CAP_TXN, DynamoDB none
+ * ORC_BACKEND_CAP_THREADSAFE | ORC_BACKEND_CAP_TXN, DynamoDB
+ * ORC_BACKEND_CAP_TTL only
  * (docs/threading.md). 0 for NULL.
  * @since 0.1
  */
