@@ -148,6 +148,9 @@ ORC_API orc_status orc_workflow_claim_task(orc_claim *out, orc_context *ctx,
 /**
  * @brief The JSON payload a task receives:
  * `{"workflowId", "taskId", "attempt", "input", "dependencies": {id: output}}`.
+ * Outputs this context wrote are known; the others are read, one get
+ * per dependency, or with one listing of the workflow's SUCCEEDED tasks
+ * when 32 or more are unknown (a wide fan-in costs one backend call).
  * @param[out] json_out Caller owns; free with orc_free().
  * @return ORC_OK, ORC_ENOTFOUND, ORC_EBACKEND, ORC_ENOMEM.
  * @since 0.1

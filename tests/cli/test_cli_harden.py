@@ -337,6 +337,24 @@ def test_fan_in_of_20000_on_a_short_lease(d):
     check(int(z["output"]) > n * 10, "Z read %r bytes" % z["output"])
 
 
+def test_wide_fan_in_payload_has_every_output(d):
+    """Z's payload holds each dependency's output, also those another
+    worker completed (read in one listing past 32 of them)."""
+    n = 120
+    tasks = [{"id": "d%d" % i, "command": ["sh", "-c",
+                                          "echo '{\"n\": %d}'" % i]}
+             for i in range(n)]
+    tasks.append({"id": "Z", "command": ["cat"],
+                  "dependsOn": ["d%d" % i for i in range(n)]})
+    write_json(os.path.join(d, "wf.json"), {"id": "w", "tasks": tasks})
+    expect(["run", "wf.json", "--db", "t.db", "--workers", "4",
+            "--plain"], d, 0)
+    z = t.tasks_by_id(status_json(d, "w"))["Z"]
+    deps = z["output"]["dependencies"]
+    check(deps == {"d%d" % i: {"n": i} for i in range(n)},
+          "Z's payload: %r" % deps)
+
+
 t.GROUPS.update({
     "harden": [test_copy_of_the_database_alone_is_whole,
                test_database_deleted_during_the_run_fails,
@@ -349,7 +367,8 @@ t.GROUPS.update({
                test_empty_file_and_byte_order_mark,
                test_ids_are_escaped_on_the_terminal,
                test_validate_refuses_what_run_refuses_in_lambdas,
-               test_interrupted_run_ends_with_a_resume_hint],
+               test_interrupted_run_ends_with_a_resume_hint,
+               test_wide_fan_in_payload_has_every_output],
     "fanin": [test_fan_in_of_20000_on_a_short_lease],
 })
 
