@@ -435,7 +435,7 @@ def run_lambda(h, dag, mode, wf_id):
                 inv = lam.enqueue(fn, nxt.event, 'Event')
                 lam.wait_result(fn, inv)
         else:
-            end = time.time() + 240
+            end = time.time() + 30 + 1.5 * len(dag)
             while time.time() < end:
                 if idle(lam) and h.state(table, wf_id) in (
                         'SUCCEEDED', 'FAILED', 'CANCELED'):
@@ -540,7 +540,11 @@ def main():
     try:
         for i, (path, name, dag, fn) in enumerate(runs):
             t0 = time.time()
-            (ops, errors), problem = fn('wf-%d' % i)
+            try:
+                (ops, errors), problem = fn('wf-%d' % i)
+            except (RuntimeError, OSError, subprocess.SubprocessError,
+                    urllib.error.URLError) as e:
+                (ops, errors), problem = proxy.counter.take(), repr(e)
             rows.append((path, name, dag, ops, errors, problem,
                          time.time() - t0))
             print('# %s, %s: %d requests, %.0f s%s' % (
