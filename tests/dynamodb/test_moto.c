@@ -4,6 +4,8 @@
  * orc_dynamodb_create_table, a workflow started through the engine), and
  * its stream gives back what was written, in Lambda's event shape.
  */
+#include <pthread.h>
+
 #include "support/testutil.h"
 #include "support/moto.h"
 #include "lambda/moto_stream.h"
@@ -92,10 +94,102 @@ static void stream_has_the_seed_workflow(void **state)
 	orc_backend_free(be);
 }
 
+/* Racers for one claim: each its own backend (connection) and context. */
+#define RACERS 6
+#define ROUNDS 20
+
+struct racer {
+	pthread_barrier_t *go;
+	const char *wf_id;
+	char owner[16];
+	orc_backend *be;
+	orc_context *ctx;
+	orc_status st;
+	char msg[256];
+};
+
+static void *race_claim(void *p)
+{
+	struct racer *r = p;
+	orc_claim c;
+	orc_error err;
+
+	memset(&err, 0, sizeof(err));
+	pthread_barrier_wait(r->go);
+	r->st = orc_workflow_claim_task(&c, r->ctx, r->wf_id, "A", r->owner,
+					60000, &err);
+	snprintf(r->msg, sizeof(r->msg), "%s", err.message);
+	return NULL;
+}
+
+/*
+ * What the harness promises: one conditional write is atomic against
+ * another (moto_server.py's lock), so of threads claiming the same READY
+ * task at once through their own connections exactly one wins.
+ */
+static void one_claim_wins_a_race(void **state)
+{
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+	struct racer r[RACERS];
+	pthread_t th[RACERS];
+	pthread_barrier_t go;
+	orc_dag *dag = test_seed_dag(NULL);
+	orc_error err;
+	int round, i;
+
+	(void)state;
+	o.table = "moto_race";
+	if (orc_dynamodb_create_table(&o, &err) != ORC_OK)
+		fail_msg("create table: %s", err.message);
+	for (i = 0; i < RACERS; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		snprintf(r[i].owner, sizeof(r[i].owner), "racer-%d", i);
+		if (orc_dynamodb_backend_open(&r[i].be, &o, &err) != ORC_OK)
+			fail_msg("open: %s", err.message);
+		ASSERT_ST(ORC_OK, orc_context_create(&r[i].ctx, r[i].be,
+						     NULL, &err));
+		r[i].go = &go;
+	}
+	for (round = 0; round < ROUNDS; round++) {
+		char wf_id[32];
+		int won = 0;
+
+		snprintf(wf_id, sizeof(wf_id), "race-%d", round);
+		if (orc_workflow_start(r[0].ctx, wf_id, dag, NULL, &err) !=
+		    ORC_OK)
+			fail_msg("start: %s", err.message);
+		assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+		for (i = 0; i < RACERS; i++) {
+			r[i].wf_id = wf_id;
+			assert_int_equal(pthread_create(&th[i], NULL,
+							race_claim, &r[i]), 0);
+		}
+		for (i = 0; i < RACERS; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&go);
+		for (i = 0; i < RACERS; i++) {
+			if (r[i].st == ORC_OK)
+				won++;
+			else if (r[i].st != ORC_ECONFLICT)
+				fail_msg("round %d: claim: %s", round,
+					 r[i].msg);
+		}
+		if (won != 1)
+			fail_msg("round %d: %d of %d claims of one task won",
+				 round, won, RACERS);
+	}
+	for (i = 0; i < RACERS; i++) {
+		orc_context_free(r[i].ctx);
+		orc_backend_free(r[i].be);
+	}
+	orc_dag_free(dag);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stream_has_the_seed_workflow),
+		cmocka_unit_test(one_claim_wins_a_race),
 	};
 
 	return MOTO_RUN_GROUP("moto", tests, NULL, NULL);
