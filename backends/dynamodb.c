@@ -1187,7 +1187,8 @@ static orc_status seed_txn(int *fallback, ddb_backend *db,
 		 * UnknownOperationException). A server that never took one
 		 * is not asked again. */
 		*fallback = 1;
-		if (db->txn == 0)
+		if (db->txn == 0 &&
+		    strcmp(rep.type, "TransactionCanceledException") != 0)
 			db->txn = -1;
 		st = ORC_OK;
 	} else if (err) {

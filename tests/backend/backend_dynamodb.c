@@ -103,6 +103,11 @@ static orc_status open_table(orc_backend **out, const char *table,
 	int i;
 
 	o.table = table;
+#ifdef CONF_MOTO
+	/* moto answers one request at a time (moto_server.py): the
+	 * concurrent tests' threads queue behind each other. */
+	o.request_timeout_ms = 120000;
+#endif
 	st = orc_dynamodb_backend_open(out, &o, err);
 	if (st != ORC_OK)
 		return st;
