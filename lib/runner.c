@@ -763,6 +763,15 @@ static orc_status report(struct run_state *rs, struct slot *slot,
 	/* A lost lease is normal: another worker owns the task now. */
 	if (st == ORC_ECONFLICT)
 		return ORC_OK;
+	if (st == ORC_ENOTFOUND) {
+		/* A task this write fans out to is missing: a start cut
+		 * short between the workflow record and its tasks. Our
+		 * write stands; a reconcile writes the missing tasks once
+		 * the backend's grace for the starter is over, and then
+		 * redoes the fan-out. Look at storage when idle. */
+		rs->stall_polled = 0;
+		return ORC_OK;
+	}
 	if (st != ORC_OK && f.n > 0)
 		*uncertain = 1;
 	return st;
