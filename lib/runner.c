@@ -212,6 +212,10 @@ ORC_API orc_status orc_runner_create(orc_runner **out, orc_backend *backend,
 		r->opts.storage_timeout_ms = DEFAULT_STORAGE_TIMEOUT_MS;
 	if (r->opts.lease_ms == 0)
 		r->opts.lease_ms = DEFAULT_LEASE_MS;
+	/* Expiries are now + lease: a longer one could overflow, and ten
+	 * years is as good as never. */
+	if (r->opts.lease_ms > ORC__LEASE_MAX_MS)
+		r->opts.lease_ms = ORC__LEASE_MAX_MS;
 	orc__strlcpy(r->owner, r->opts.owner ? r->opts.owner : "runner",
 		     sizeof(r->owner));
 	r->opts.owner = NULL; /* not kept: copied above */
