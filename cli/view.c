@@ -235,8 +235,15 @@ static void *view_main(void *arg)
 
 static void view_free(cli_view *v)
 {
+	size_t i;
+
+	/* Outputs were copied with strdup: free them ourselves. */
+	for (i = 0; i < v->snap.ntasks; i++) {
+		free(v->snap.tasks[i].output);
+		v->snap.tasks[i].output = NULL;
+	}
 	free(v->ours);
-	orc_snapshot_clear(&v->snap);
+	free(v->snap.tasks); /* ours (calloc), not the library's */
 	pthread_cond_destroy(&v->cv);
 	pthread_mutex_destroy(&v->mu);
 	free(v->seen_state);
