@@ -245,10 +245,15 @@ static void *view_main(void *arg)
 
 static void view_free(cli_view *v)
 {
-	free(v->ours);
-	for (size_t i = 0; v->snap.tasks && i < v->snap.ntasks; i++)
+	size_t i;
+
+	/* Outputs were copied with strdup: free them ourselves. */
+	for (i = 0; i < v->snap.ntasks; i++) {
 		free(v->snap.tasks[i].output);
-	free(v->snap.tasks);
+		v->snap.tasks[i].output = NULL;
+	}
+	free(v->ours);
+	free(v->snap.tasks); /* ours (calloc), not the library's */
 	pthread_cond_destroy(&v->cv);
 	pthread_mutex_destroy(&v->mu);
 	free(v->seen_state);

@@ -212,6 +212,10 @@ ORC_API orc_status orc_runner_create(orc_runner **out, orc_backend *backend,
 		r->opts.storage_timeout_ms = DEFAULT_STORAGE_TIMEOUT_MS;
 	if (r->opts.lease_ms == 0)
 		r->opts.lease_ms = DEFAULT_LEASE_MS;
+	/* Expiries are now + lease: a longer one could overflow, and ten
+	 * years is as good as never. */
+	if (r->opts.lease_ms > ORC__LEASE_MAX_MS)
+		r->opts.lease_ms = ORC__LEASE_MAX_MS;
 	orc__strlcpy(r->owner, r->opts.owner ? r->opts.owner : "runner",
 		     sizeof(r->owner));
 	r->opts.owner = NULL; /* not kept: copied above */
@@ -763,6 +767,15 @@ static orc_status report(struct run_state *rs, struct slot *slot,
 	/* A lost lease is normal: another worker owns the task now. */
 	if (st == ORC_ECONFLICT)
 		return ORC_OK;
+	if (st == ORC_ENOTFOUND) {
+		/* A task this write fans out to is missing: a start cut
+		 * short between the workflow record and its tasks. Our
+		 * write stands; a reconcile writes the missing tasks once
+		 * the backend's grace for the starter is over, and then
+		 * redoes the fan-out. Look at storage when idle. */
+		rs->stall_polled = 0;
+		return ORC_OK;
+	}
 	if (st != ORC_OK && f.n > 0)
 		*uncertain = 1;
 	return st;

@@ -407,6 +407,24 @@ static void test_runner__options_versions_and_transient_errors(void **state)
 	o.version = 3;
 	o.storage_timeout_ms = 0;
 	assert_int_equal(orc_runner_create(&r, f->mem, &o, &e), ORC_EINVAL);
+	/* A lease near INT64_MAX is capped, not added to the clock. */
+	o.version = 2;
+	o.lease_ms = INT64_MAX;
+	ASSERT_ST(ORC_OK, orc_runner_create(&r, f->mem, &o, &e));
+	ASSERT_ST(ORC_OK, orc_runner_register(r, NULL, handler, f, &e));
+	{
+		orc_dag *dag = test_seed_dag(NULL);
+		orc_run_result res;
+
+		/* UBSan (the CI's sanitizer build) flags any overflow. */
+		ASSERT_ST(ORC_OK, orc_runner_run(&res, r, "wf-lease", dag,
+						 NULL, &e));
+		assert_int_equal(res.state, ORC_WORKFLOW_SUCCEEDED);
+		orc_run_result_clear(&res);
+		orc_dag_free(dag);
+	}
+	orc_runner_free(r);
+	o.lease_ms = 0;
 
 	assert_true(orc_runner_error_is_transient(ORC_ETHROTTLED, NULL));
 	assert_true(orc_runner_error_is_transient(ORC_ETIMEOUT, NULL));
