@@ -23,6 +23,7 @@
 #include "orchestra/lambda.h"
 #include "orchestra/orchestra.h"
 #include "dynamodb/dynalite.h"
+#include "lambda/ddb_count.h"
 #include "lambda/fake.h"
 #include "lambda/table_stream.h"
 
@@ -30,6 +31,8 @@
 
 static fake_lambda fake;
 static char table[64];
+static ddb_count *proxy;
+static char env_proxy[128];   /* the functions' DynamoDB: the proxy */
 static orc_backend *backend;
 
 static int setup(void **state)
@@ -41,7 +44,7 @@ static int setup(void **state)
 	const char *linked = getenv("ORC_LAMBDA_WORKER_LINKED");
 	static char fns[8][1024], env_table[128];
 	static const char *const tasks[] = { "a", "b1", "b2", "b3", "c" };
-	const char *fn_args[9], *envs[] = { NULL, "ORC_DISPATCH_NEXT=1",
+	const char *fn_args[9], *envs[] = { NULL, NULL, "ORC_DISPATCH_NEXT=1",
 		"ORC_WORKER_FUNCTION=worker", NULL };
 	orc_error err;
 	int i;
@@ -72,6 +75,11 @@ static int setup(void **state)
 	fn_args[8] = NULL;
 	snprintf(env_table, sizeof(env_table), "ORC_TABLE=%s", table);
 	envs[0] = env_table;
+	if (ddb_count_start(&proxy) != 0)
+		return -1;
+	snprintf(env_proxy, sizeof(env_proxy), "AWS_ENDPOINT_URL_DYNAMODB=%s",
+		 ddb_count_url(proxy));
+	envs[1] = env_proxy;
 	if (fake_start_with(&fake, fn_args, envs) != 0)
 		return -1;
 	setenv("AWS_ENDPOINT_URL_LAMBDA", fake.invoke, 1);
@@ -83,6 +91,7 @@ static int teardown(void **state)
 	(void)state;
 	fake_stop(&fake);
 	orc_backend_free(backend);
+	ddb_count_stop(proxy);
 	dl_stop();
 	return 0;
 }
@@ -214,12 +223,56 @@ static int count_invokes(const char *function, const char *type)
 	return count_invokes_on(&fake, function, type);
 }
 
+/* Wait until every invocation of @p fn queued so far has finished, so
+ * that no request of this run is still to come. */
+static void settle(fake_lambda *f, const char *fn)
+{
+	char path[160], *body;
+	json_t *st;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/_fake/functions/%s", fn);
+	body = fake_get(f, path);
+	st = body ? json_loads(body, 0, NULL) : NULL;
+	free(body);
+	assert_non_null(st);
+	n = json_array_size(json_object_get(st, "invocations"));
+	json_decref(st);
+	snprintf(path, sizeof(path), "/_fake/functions/%s?wait=%zu&"
+		 "timeout_ms=20000", fn, n);
+	free(fake_get(f, path));
+}
+
+/*
+ * The DynamoDB requests of one run (the seed: V = 5 tasks, E = 6 edges)
+ * at most 2V + E + 2 (19), none of them a refused conditional write;
+ * printed by operation either way. The start counts as one request, as
+ * it is with TransactWriteItems; dynalite has none, so there the start
+ * is the workflow's PutItem plus a BatchWriteItem per 25 tasks, and the
+ * batches are not counted against the bound.
+ */
+static void check_requests(const char *path, int max)
+{
+	const char *d = ddb_count_describe(proxy);
+	int n = ddb_count_total(proxy) - ddb_count_op(proxy, DC_BATCH_WRITE);
+
+	printf("# %s: %s\n", path, d);
+	if (n > max || ddb_count_ccf(proxy) != 0)
+		fail_msg("%s: %s; want at most %d besides the seeding "
+			 "batches, and no ConditionalCheckFailed", path, d,
+			 max);
+}
+
 static void test_handlers_e2e__seed_runs_with_ten_invocations(void **state)
 {
-	orc_snapshot s = run_workflow("e2e-ok", "{\"k\":1}", 3);
+	orc_snapshot s;
 	size_t i;
 
 	(void)state;
+	ddb_count_reset(proxy);
+	s = run_workflow("e2e-ok", "{\"k\":1}", 3);
+	settle(&fake, "worker");
+	check_requests("ORC_DISPATCH_NEXT=1", 19);
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	for (i = 0; i < s.ntasks; i++)
 		assert_int_equal(s.tasks[i].attempt, 1);
@@ -247,40 +300,53 @@ static void test_handlers_e2e__function_error_fails_the_workflow(
 			       "\"errorType\":\"TaskFailed\""));
 	assert_int_equal(s.tasks[4].state, ORC_TASK_CANCELED);
 	orc_snapshot_clear(&s);
+	settle(&fake, "worker");
 }
 
 /* The worker with the task linked in, dispatching to itself: the first
- * request is the test's, then one invocation per task and no other. */
+ * request is the test's (as the orchestrator would send it), then one
+ * invocation per task and no other. */
 static void test_handlers_e2e__linked_tasks_cost_one_invocation_each(
 	void **state)
 {
 	char *ev = start_event("e2e-linked", "{\"k\":1}", 3), *resp = NULL;
 	int targets = count_invokes("task-", "RequestResponse");
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
 	orc_lambda_client *c = NULL;
+	orc_backend *via = NULL;
 	orc_context *ctx = NULL;
 	orc_dag *dag = NULL;
 	orc_snapshot s;
 	orc_error err;
 
 	(void)state;
+	/* The start is counted too: it goes through the proxy. */
+	o.table = table;
+	o.endpoint = ddb_count_url(proxy);
+	ddb_count_reset(proxy);
 	if (orc_dag_load(&dag, NULL, ev, strlen(ev), NULL, &err) != ORC_OK ||
-	    orc_context_create(&ctx, backend, NULL, &err) != ORC_OK ||
+	    orc_dynamodb_backend_open(&via, &o, &err) != ORC_OK ||
+	    orc_context_create(&ctx, via, NULL, &err) != ORC_OK ||
 	    orc_workflow_start(ctx, "e2e-linked", dag, "{\"k\":1}", &err) !=
 		    ORC_OK ||
 	    orc_lambda_client_create(&c, NULL, &err) != ORC_OK ||
 	    orc_lambda_invoke(c, "worker-linked", ORC_LAMBDA_EVENT,
 			      "{\"workflowId\":\"e2e-linked\","
-			      "\"taskId\":\"A\"}", &resp, &err) != ORC_OK)
+			      "\"taskId\":\"A\",\"expectedVersion\":1,"
+			      "\"attemptsMade\":0}", &resp, &err) != ORC_OK)
 		fail_msg("%s", err.message);
 	free(resp);
 	free(ev);
 	orc_lambda_client_free(c);
 	orc_context_free(ctx);
+	orc_backend_free(via);
 	orc_dag_free(dag);
 	s = wait_terminal("e2e-linked");
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
 	orc_snapshot_clear(&s);
+	settle(&fake, "worker-linked");
+	check_requests("lambda-worker-linked", 19);
 	assert_int_equal(count_invokes("worker-linked", "Event"), 5);
 	assert_int_equal(count_invokes("task-", "RequestResponse"), targets);
 }
@@ -318,7 +384,8 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 	static char fns[8][1024], env_table[128];
 	static const char *const tasks[] = { "a", "b1", "b2", "b3", "c" };
 	const char *fn_args[9], *saved = getenv("AWS_ENDPOINT_URL_LAMBDA");
-	const char *envs[] = { NULL, "ORC_WORKER_FUNCTION=worker", NULL };
+	const char *envs[] = { NULL, env_proxy, "ORC_WORKER_FUNCTION=worker",
+		NULL };
 	char saved_url[128], path[128], *ev, *resp = NULL;
 	orc_lambda_client *c = NULL;
 	fake_lambda f2;
@@ -349,6 +416,7 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 	table_stream_init(&ts, table);
 	table_stream_poll(&ts, recs);  /* earlier tests' items: seen */
 	json_array_clear(recs);
+	ddb_count_reset(proxy);
 	assert_int_equal(orc_lambda_client_create(&c, NULL, &err), ORC_OK);
 	ev = start_event("e2e-stream", "{\"k\":1}", 3);
 	if (orc_lambda_invoke(c, "orchestrator", ORC_LAMBDA_REQUEST_RESPONSE,
@@ -382,6 +450,7 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 		free(fake_get(&f2, path));
 	}
 	s = wait_terminal("e2e-stream");
+	check_requests("Streams", 19);
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	for (i = 0; i < (int)s.ntasks; i++)
 		assert_int_equal(s.tasks[i].attempt, 1);
