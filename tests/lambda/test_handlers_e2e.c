@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,8 +97,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-static char *start_event(const char *wf_id, const char *input,
-			 int max_attempts)
+/* The seed's start event; @p defaults_extra goes into "defaults". */
+static char *start_event_with(const char *wf_id, const char *input,
+			      int max_attempts, const char *defaults_extra)
 {
 	static const char *const t[] = { "A", "B1", "B2", "B3", "C" };
 	static const char *const deps[] = {
@@ -110,8 +112,9 @@ static char *start_event(const char *wf_id, const char *input,
 	assert_non_null(ev);
 	n = (size_t)snprintf(ev, 4096, "{\"mode\":\"start\",\"workflowId\":"
 			     "\"%s\",\"input\":%s,\"defaults\":{\"retry\":"
-			     "{\"maxAttempts\":%d,\"intervalMs\":0}},"
-			     "\"graph\":[", wf_id, input, max_attempts);
+			     "{\"maxAttempts\":%d,\"intervalMs\":0}%s},"
+			     "\"graph\":[", wf_id, input, max_attempts,
+			     defaults_extra);
 	for (i = 0; i < 5; i++) {
 		char lower[4];
 
@@ -124,6 +127,12 @@ static char *start_event(const char *wf_id, const char *input,
 	}
 	snprintf(ev + n, 4096 - n, "]}");
 	return ev;
+}
+
+static char *start_event(const char *wf_id, const char *input,
+			 int max_attempts)
+{
+	return start_event_with(wf_id, input, max_attempts, "");
 }
 
 /* Invoke the orchestrator as a client would, with SigV4. */
@@ -351,6 +360,137 @@ static void test_handlers_e2e__linked_tasks_cost_one_invocation_each(
 	assert_int_equal(count_invokes("task-", "RequestResponse"), targets);
 }
 
+/* The orchestrator's answer to @p event (caller frees). */
+static char *ask_orchestrator(const char *event)
+{
+	orc_lambda_client *c = NULL;
+	char *resp = NULL;
+	orc_error err;
+
+	if (orc_lambda_client_create(&c, NULL, &err) != ORC_OK ||
+	    orc_lambda_invoke(c, "orchestrator", ORC_LAMBDA_REQUEST_RESPONSE,
+			      event, &resp, &err) != ORC_OK)
+		fail_msg("invoke orchestrator: %s (%s)", err.message,
+			 resp ? resp : "");
+	orc_lambda_client_free(c);
+	return resp;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/* Wait (up to 20 s) until task @p idx of @p wf_id is RUNNING in its
+ * attempt @p attempt; its lease expiry. */
+static int64_t wait_running(const char *wf_id, size_t idx, int attempt)
+{
+	orc_context *ctx = NULL;
+	orc_error err;
+	int64_t expiry = 0;
+	int i;
+
+	assert_int_equal(orc_context_create(&ctx, backend, NULL, &err),
+			 ORC_OK);
+	for (i = 0; i < 400 && !expiry; i++) {
+		orc_snapshot s;
+
+		assert_int_equal(orc_workflow_snapshot(&s, ctx, wf_id, 0,
+						       &err), ORC_OK);
+		if (s.tasks[idx].state == ORC_TASK_RUNNING &&
+		    s.tasks[idx].attempt == attempt)
+			expiry = s.tasks[idx].lease_expiry_ms;
+		orc_snapshot_clear(&s);
+		if (!expiry)
+			sleep_ms(50);
+	}
+	orc_context_free(ctx);
+	if (!expiry)
+		fail_msg("%s: task %zu never ran its attempt %d", wf_id, idx,
+			 attempt);
+	return expiry;
+}
+
+/* The pid of @p fn's one handler process on @p f. */
+static long function_pid(fake_lambda *f, const char *fn)
+{
+	char path[128], *body;
+	json_t *st;
+	long pid;
+
+	snprintf(path, sizeof(path), "/_fake/functions/%s", fn);
+	body = fake_get(f, path);
+	st = body ? json_loads(body, 0, NULL) : NULL;
+	free(body);
+	assert_non_null(st);
+	pid = (long)json_integer_value(json_array_get(json_object_get(st,
+								"pids"), 0));
+	json_decref(st);
+	assert_true(pid > 0);
+	return pid;
+}
+
+/*
+ * Crash recovery in bounded time: B2 takes 4 s and its lease follows its
+ * timeoutMs (1.5 s), renewed by the worker's heartbeats. The worker
+ * process is SIGKILLed while it waits for B2's function; once the lease
+ * has run out, reconcile re-readies B2 and dispatches it, and the second
+ * run, heartbeating, outlives its first lease: a reconcile 2.5 s in
+ * finds nothing expired. The workflow then succeeds, B2 in 2 attempts.
+ */
+static void test_handlers_e2e__killed_worker_runs_again_after_its_lease(
+	void **state)
+{
+	char *ev = start_event_with("e2e-crash", "{\"k\":1,\"slow\":\"B2\","
+				    "\"slowMs\":4000}", 3,
+				    ",\"timeoutMs\":1500");
+	const char *rec = "{\"mode\":\"reconcile\",\"workflowId\":"
+			  "\"e2e-crash\"}";
+	struct timespec now;
+	int64_t expiry, t;
+	orc_snapshot s;
+	char *resp;
+
+	(void)state;
+	invoke_orchestrator(ev);
+	free(ev);
+	expiry = wait_running("e2e-crash", 2, 1);
+	/* At most the task's timeoutMs. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	assert_true(expiry - t <= 1500);
+	sleep_ms(200);  /* into the RequestResponse wait */
+	assert_int_equal(kill((pid_t)function_pid(&fake, "worker"), SIGKILL),
+			 0);
+	/* Before the lease ends, nothing to recover. */
+	resp = ask_orchestrator(rec);
+	assert_non_null(strstr(resp, "\"expired\":0"));
+	free(resp);
+	sleep_ms(1800);
+	resp = ask_orchestrator(rec);
+	if (!strstr(resp, "\"expired\":1") ||
+	    !strstr(resp, "\"dispatched\":[\"B2\"]"))
+		fail_msg("reconcile after the lease: %s", resp);
+	free(resp);
+	wait_running("e2e-crash", 2, 2);
+	sleep_ms(2500);  /* past the first lease of the second run */
+	resp = ask_orchestrator(rec);
+	if (!strstr(resp, "\"expired\":0"))
+		fail_msg("heartbeats did not keep the lease: %s", resp);
+	free(resp);
+	s = wait_terminal("e2e-crash");
+	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
+	assert_int_equal(s.tasks[2].attempt, 2);
+	assert_int_equal(s.tasks[1].attempt, 1);
+	assert_string_equal(s.tasks[4].output, "{\"task\":\"C\",\"n\":7}");
+	orc_snapshot_clear(&s);
+	settle(&fake, "worker");
+}
+
 /* The event of @p fn's invocation number @p k on @p f (malloc'd), or
  * NULL when there are not that many. */
 static char *nth_event(fake_lambda *f, const char *fn, size_t k)
@@ -480,6 +620,8 @@ int main(void)
 		test_handlers_e2e__linked_tasks_cost_one_invocation_each),
 		cmocka_unit_test(
 			test_handlers_e2e__seed_runs_through_the_stream),
+		cmocka_unit_test(
+		test_handlers_e2e__killed_worker_runs_again_after_its_lease),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers_e2e", tests,
