@@ -362,9 +362,12 @@ static orc_status on_record(const orc__lh_env *env, const orc__lh_record *r,
 	if (r->new_state == ORC_TASK_SUCCEEDED &&
 	    r->old_state != ORC_TASK_SUCCEEDED)
 		return fan_out(env, r, err);
+	/* Promoted, or touched after a failed dispatch (a root's INSERT
+	 * at version 1 is the start's to dispatch). */
 	if (r->new_state == ORC_TASK_READY &&
 	    (r->old_state == ORC_TASK_PENDING ||
-	     r->old_state == ORC_TASK_READY))
+	     r->old_state == ORC_TASK_READY ||
+	     (r->insert && r->new_version > 1)))
 		return promoted(env, r, done, ndone, cap, err);
 	return ORC_OK;
 }
@@ -376,6 +379,7 @@ static orc_status on_stream(const orc__lh_env *env, const char *event,
 	json_t *fails;
 	sent *done = NULL;
 	size_t i, ndone = 0, nfail = 0;
+	int retry_rest = 0;
 	orc_status st;
 
 	if ((st = orc__lh_parse_stream(&batch, event, len, err)) != ORC_OK)
@@ -389,10 +393,23 @@ static orc_status on_stream(const orc__lh_env *env, const char *event,
 	for (i = 0; i < batch.n; i++) {
 		const orc__lh_record *r = &batch.recs[i];
 		orc_error rerr;
+		orc_status rst;
 
 		memset(&rerr, 0, sizeof(rerr));
-		if (on_record(env, r, done, &ndone, batch.n, &rerr) == ORC_OK)
-			continue;
+		if (retry_rest) {
+			/* Lambda retries from the first failed record on:
+			 * the rest waits for that instead of running twice. */
+			rst = orc_error_set(&rerr, ORC_ETHROTTLED, "an earlier "
+					    "record of the batch failed");
+		} else {
+			rst = on_record(env, r, done, &ndone, batch.n, &rerr);
+			if (rst == ORC_OK)
+				continue;
+			/* A dispatch or a storage request that failed may
+			 * work when the event source retries it. */
+			retry_rest = rst != ORC_EINVAL && rst != ORC_ENOTFOUND &&
+				     rst != ORC_EPARSE;
+		}
 		nfail++;
 		orc__lh_log(env, "ERROR", "stream record not processed",
 			    json_pack("{s:s?, s:s, s:s, s:s}", "eventID",

@@ -59,6 +59,7 @@ typedef struct world {
 	char *queue[256];          /* Event invocations of the worker */
 	size_t qhead, qtail;
 	int worker_invokes, target_invokes, skipped, requests;
+	int throttle;              /* Event invocations to refuse (429) */
 	const char *fail_task;     /* its target fails with an error */
 	int emf_task, emf_workflow; /* EMF lines seen */
 	char last_workflow_outcome[32];
@@ -140,6 +141,12 @@ static orc_status invoke(const char *function, orc_lambda_invocation type,
 	orc_status st;
 
 	*response_out = NULL;
+	if (type == ORC_LAMBDA_EVENT && w->throttle > 0) {
+		w->throttle--;
+		return orc_error_set(err, ORC_ETHROTTLED, "Lambda Invoke: "
+				     "TooManyRequestsException (429), after "
+				     "3 attempts");
+	}
 	if (type == ORC_LAMBDA_EVENT) {
 		assert_string_equal(function, WORKER);
 		assert_true(w->qtail < sizeof(w->queue) / sizeof(w->queue[0]));
@@ -671,8 +678,13 @@ static void test_handlers__killed_worker_is_recovered_by_reconcile(
 	assert_non_null(strstr(resp, "\"expired\":0"));
 	assert_non_null(strstr(resp, "\"dispatched\":[]"));
 	free(resp);
-	/* The lease ends 5 s after the invocation's 60 s deadline. */
-	w->now += 65001;
+	/* The lease is the default (the invocation's deadline is later). */
+	w->now += ORC_LAMBDA_LEASE_DEFAULT_MS - 1;
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch,
+		    "{\"mode\":\"reconcile\"}", ORC_OK);
+	assert_non_null(strstr(resp, "\"expired\":0"));
+	free(resp);
+	w->now += 2;
 	resp = call(w, orc_lambda_orchestrator_handler, &w->orch,
 		    "{\"mode\":\"reconcile\"}", ORC_OK);
 	assert_non_null(strstr(resp, "\"workflowId\":\"wf-kill\""));
@@ -868,6 +880,103 @@ static void test_handlers__bad_input_is_a_clear_error(void **state)
 	world_free(w);
 }
 
+/*
+ * A root whose first dispatch was throttled: the start marks it (one
+ * write), the stream shows it, and the orchestrator dispatches it from
+ * that record. No reconcile.
+ */
+static void test_handlers__throttled_root_dispatch_comes_back_by_stream(
+	void **state)
+{
+	world *w = world_new();
+	char ev[2048], *resp;
+
+	(void)state;
+	w->throttle = 1;
+	snprintf(ev, sizeof(ev), seed_event, "wf-429", "");
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
+	assert_non_null(strstr(resp, "\"dispatched\":[]"));
+	free(resp);
+	assert_int_equal(w->qtail, 0);
+	run(w, 1);
+	assert_succeeded_once(w, "wf-429");
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->skipped, 0);
+	world_free(w);
+}
+
+/*
+ * A dispatch from the stream throttled: the batch reports that record
+ * and the ones after it in batchItemFailures, and the event source's
+ * retry of them dispatches each once.
+ */
+static void test_handlers__throttled_stream_dispatch_is_retried(
+	void **state)
+{
+	world *w = world_new();
+	json_t *root, *fails, *retry, *v;
+	char *ev, *resp;
+	size_t i, k;
+
+	(void)state;
+	start(w, "wf-429s", NULL);
+	run_one(w);             /* A: B1, B2, B3 promoted */
+	observe(w);
+	w->throttle = 1;
+	ev = batch_text(w->pending);
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
+	free(ev);
+	root = json_loads(resp, 0, NULL);
+	fails = json_object_get(root, "batchItemFailures");
+	assert_true(json_array_size(fails) >= 1);
+	/* The event source retries from the first failed record on. */
+	retry = json_array();
+	json_array_foreach(w->pending, i, v) {
+		const char *id = json_string_value(json_object_get(v,
+								   "eventID"));
+
+		for (k = 0; k < json_array_size(fails); k++)
+			if (!strcmp(id, json_string_value(json_object_get(
+					json_array_get(fails, k),
+					"itemIdentifier"))))
+				break;
+		if (k < json_array_size(fails) || json_array_size(retry))
+			json_array_append(retry, v);
+	}
+	json_decref(root);
+	free(resp);
+	json_array_clear(w->pending);
+	json_array_extend(w->pending, retry);
+	json_decref(retry);
+	deliver(w);
+	run(w, 1);
+	assert_succeeded_once(w, "wf-429s");
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->skipped, 0);
+	world_free(w);
+}
+
+/* An Event invocation lost before its worker ran: the task stays READY
+ * and the reconcile schedule dispatches it again. */
+static void test_handlers__lost_dispatch_is_sent_again_by_reconcile(
+	void **state)
+{
+	world *w = world_new();
+	char *resp;
+
+	(void)state;
+	start(w, "wf-lost", NULL);
+	free(w->queue[w->qhead++]);   /* A's invocation, lost */
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch,
+		    "{\"mode\":\"reconcile\",\"workflowId\":\"wf-lost\"}",
+		    ORC_OK);
+	assert_non_null(strstr(resp, "\"dispatched\":[\"A\"]"));
+	free(resp);
+	run(w, 1);
+	assert_succeeded_once(w, "wf-lost");
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +998,12 @@ int main(void)
 			test_handlers__stream_repairs_a_fan_out_cut_short),
 		cmocka_unit_test(test_handlers__late_result_is_dropped),
 		cmocka_unit_test(test_handlers__bad_input_is_a_clear_error),
+		cmocka_unit_test(
+		test_handlers__throttled_root_dispatch_comes_back_by_stream),
+		cmocka_unit_test(
+			test_handlers__throttled_stream_dispatch_is_retried),
+		cmocka_unit_test(
+			test_handlers__lost_dispatch_is_sent_again_by_reconcile),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers", tests, setup,
