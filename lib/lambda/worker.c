@@ -22,6 +22,10 @@
 #define H "worker"
 #define LEASE_GRACE_MS 5000
 #define ATTEMPTS_MAX 100
+/* Storage retries stop this long before the invocation's deadline, or
+ * after this long without one. */
+#define STORAGE_MARGIN_MS 3000
+#define STORAGE_RETRY_MS 30000
 
 typedef struct job {
 	const orc__lh_env *env;
@@ -54,6 +58,36 @@ static void default_sleep(int64_t ms, void *payload)
  * stops the worker anyway. Heartbeats renew it while the target runs,
  * so a worker that dies is found by reconcile one lease later.
  */
+/*
+ * A storage request that failed past its own retries (throttled, 5xx,
+ * a dropped connection) is tried again while the invocation has time
+ * left, with capped backoff: Lambda's own retry of the event comes
+ * minutes later, and after a claim the lease would run out first. The
+ * engine's writes are conditional and recognise their own applied
+ * writes, so trying again is safe. Returns 1 after waiting, 0 when the
+ * error is not transient or no time is left.
+ */
+static int storage_retry(const job *j, orc_status st, int *n)
+{
+	const orc_lambda_handler_config *cfg = j->env->cfg;
+	int64_t wait, now = orc__lh_now(j->env), end;
+
+	if (st != ORC_EBACKEND && st != ORC_ETHROTTLED && st != ORC_ETIMEOUT)
+		return 0;
+	end = j->env->lctx && j->env->lctx->deadline_ms > 0 ?
+	      j->env->lctx->deadline_ms - STORAGE_MARGIN_MS :
+	      now + STORAGE_RETRY_MS;
+	wait = (int64_t)100 << (*n < 5 ? *n : 5);   /* 0.1 s .. 3.2 s */
+	if (now + wait > end || *n >= 64)
+		return 0;
+	(*n)++;
+	orc__lh_log(j->env, "WARN", "storage request failed, trying again",
+		    json_pack("{s:s, s:s, s:i}", "workflowId", j->req->wf_id,
+			      "status", orc_status_name(st), "try", *n));
+	(cfg->sleep ? cfg->sleep : default_sleep)(wait, cfg->sleep_payload);
+	return 1;
+}
+
 static int64_t lease_ms(const job *j, int64_t now)
 {
 	const orc_lambda_handler_config *cfg = j->env->cfg;
@@ -366,6 +400,68 @@ static int wait_for_retry(job *j)
 	return 1;
 }
 
+/*
+ * Complete (@p output given or @p ok) or fail the attempt, riding out
+ * transient storage faults. A completion or failure is several writes
+ * (the task, then its dependents' marks or cancellations, then maybe
+ * the workflow); when a fault cut it short after the task's own write
+ * was applied, writing it again would be refused, so the rest is left
+ * to orc_workflow_reconcile() on this workflow, which redoes exactly
+ * what is missing.
+ */
+static orc_status write_result(job *j, const orc_claim *c, int64_t token,
+			       int ok, const char *output, const char *error,
+			       int *final, orc_error *e)
+{
+	const orc__lh_env *env = j->env;
+	orc_backend *b = env->cfg->backend;
+	orc_status st;
+	int tries = 0;
+
+	for (;;) {
+		orc_reconcile_report rep;
+		orc_task_rec cur;
+		orc_status rst;
+
+		if (ok)
+			st = orc_workflow_complete(env->ctx, j->req->wf_id,
+						   c->task_id, token, output,
+						   e);
+		else
+			st = orc_workflow_fail(final, env->ctx,
+					       j->req->wf_id, c->task_id,
+					       token, error, e);
+		if (st == ORC_OK || !storage_retry(j, st, &tries))
+			return st;
+		/* Where did it stop? */
+		do {
+			memset(&cur, 0, sizeof(cur));
+			rst = b->get_task(&cur, b, j->req->wf_id, c->task_id,
+					  0, e);
+		} while (rst != ORC_OK && storage_retry(j, rst, &tries));
+		if (rst != ORC_OK)
+			return rst;
+		if (cur.state == ORC_TASK_RUNNING && cur.version == token)
+			continue;       /* nothing applied: write it again */
+		if (cur.version != token + 1 ||
+		    (ok && cur.state != ORC_TASK_SUCCEEDED) ||
+		    (!ok && cur.state != ORC_TASK_READY &&
+		     cur.state != ORC_TASK_FAILED))
+			return orc_error_set(e, ORC_ECONFLICT, "task %s: "
+					     "fencing token %lld is stale",
+					     c->task_id, (long long)token);
+		if (!ok)
+			*final = cur.state == ORC_TASK_FAILED;
+		if (ok)
+			orc__remember_output(j->wf, j->idx, output);
+		do
+			st = orc_workflow_reconcile(&rep, env->ctx,
+						    j->req->wf_id, e);
+		while (st != ORC_OK && storage_retry(j, st, &tries));
+		return st;
+	}
+}
+
 /* One claimed attempt; *again set when a retry should follow here. */
 static orc_status attempt(job *j, const orc_claim *c, int *again,
 			  orc_error *err)
@@ -374,13 +470,16 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 	char *payload = NULL, *output = NULL, *error = NULL;
 	int64_t t0 = orc__lh_now(env), token;
 	const char *outcome;
-	int final = 0;
+	int final = 0, tries = 0;
 	orc_status st, run;
 	orc_error e;
 	beat bt;
 
 	*again = 0;
-	st = orc_workflow_payload(&payload, env->ctx, j->req->wf_id, c, err);
+	do
+		st = orc_workflow_payload(&payload, env->ctx, j->req->wf_id, c,
+					  err);
+	while (st != ORC_OK && storage_retry(j, st, &tries));
 	if (st != ORC_OK)
 		return st;
 	beat_start(&bt, j, c);
@@ -396,10 +495,8 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 	if (run == ORC_OK) {
 		memset(&e, 0, sizeof(e));
 		forget_promotions(j);
-		st = orc_workflow_complete(env->ctx, j->req->wf_id,
-					   c->task_id, token,
-					   output && *output ? output : NULL,
-					   &e);
+		st = write_result(j, c, token, 1, output && *output ? output :
+				  NULL, NULL, NULL, &e);
 		if (st == ORC_EINVAL || st == ORC_ETOOBIG) {
 			/* The output itself is unusable: a failed attempt. */
 			run = st;
@@ -421,9 +518,8 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 	free(output);
 	if (run != ORC_OK) {
 		memset(&e, 0, sizeof(e));
-		st = orc_workflow_fail(&final, env->ctx, j->req->wf_id,
-				       c->task_id, token,
-				       error ? error : "out of memory", &e);
+		st = write_result(j, c, token, 0, NULL, error ? error :
+				  "out of memory", &final, &e);
 		orc__lh_log(env, "WARN", "task attempt failed",
 			    json_pack("{s:s, s:s, s:i, s:s, s:b}",
 				      "workflowId", j->req->wf_id, "taskId",
@@ -455,6 +551,29 @@ static orc_status attempt(job *j, const orc_claim *c, int *again,
 	return ORC_OK;
 }
 
+/* The task as this invocation's own claim left it: RUNNING under our
+ * owner name (unique per invocation). */
+static orc_status own_claim(orc_claim *c, const job *j, orc_error *err)
+{
+	orc_backend *b = j->env->cfg->backend;
+	orc_task_rec cur;
+	orc_status st;
+
+	memset(&cur, 0, sizeof(cur));
+	st = b->get_task(&cur, b, j->req->wf_id, j->req->task_id, 0, err);
+	if (st != ORC_OK)
+		return st;
+	if (cur.state != ORC_TASK_RUNNING || strcmp(cur.owner, j->env->owner))
+		return ORC_ECONFLICT;
+	memset(c, 0, sizeof(*c));
+	orc__strlcpy(c->task_id, j->req->task_id, sizeof(c->task_id));
+	c->task_index = j->idx;
+	c->token = cur.version;
+	c->attempt = cur.attempt;
+	c->lease_expiry_ms = cur.lease_expiry_ms;
+	return ORC_OK;
+}
+
 static orc_status run_job(job *j, orc_error *err)
 {
 	const orc__lh_env *env = j->env;
@@ -463,13 +582,15 @@ static orc_status run_job(job *j, orc_error *err)
 	orc_task_rec cur;
 	orc_claim c;
 	orc_status st;
-	int again = 1, n, direct;
+	int again = 1, n, direct, tries = 0;
 	int64_t expected;
 	int32_t made;
 	json_t *ids;
 
-	if ((st = orc__context_workflow(&j->wf, env->ctx, req->wf_id, err)) !=
-	    ORC_OK)
+	do
+		st = orc__context_workflow(&j->wf, env->ctx, req->wf_id, err);
+	while (st != ORC_OK && storage_retry(j, st, &tries));
+	if (st != ORC_OK)
 		return st;
 	if ((st = orc_dag_find(&j->idx, j->wf->dag, req->task_id, err)) !=
 	    ORC_OK)
@@ -494,8 +615,11 @@ static orc_status run_job(job *j, orc_error *err)
 	expected = req->expected_version;
 	made = (int32_t)req->attempts_made;
 	if (!direct) {
-		memset(&cur, 0, sizeof(cur));
-		st = b->get_task(&cur, b, req->wf_id, req->task_id, 0, err);
+		do {
+			memset(&cur, 0, sizeof(cur));
+			st = b->get_task(&cur, b, req->wf_id, req->task_id, 0,
+					 err);
+		} while (st != ORC_OK && storage_retry(j, st, &tries));
 		if (st != ORC_OK)
 			return st;
 		if (req->expected_version >= 0 &&
@@ -521,15 +645,22 @@ static orc_status run_job(job *j, orc_error *err)
 	for (n = 0; again && n < ATTEMPTS_MAX; n++) {
 		orc_error ce;
 
-		j->lease_ms = lease_ms(j, orc__lh_now(env));
-		if (n == 0 && direct)
-			st = orc__claim_at(&c, env->ctx, j->wf, j->idx,
-					   expected, made, env->owner,
-					   j->lease_ms, &ce);
-		else
-			st = orc_workflow_claim_task(&c, env->ctx, req->wf_id,
-						     req->task_id, env->owner,
-						     j->lease_ms, &ce);
+		do {
+			j->lease_ms = lease_ms(j, orc__lh_now(env));
+			if (n == 0 && direct)
+				st = orc__claim_at(&c, env->ctx, j->wf, j->idx,
+						   expected, made, env->owner,
+						   j->lease_ms, &ce);
+			else
+				st = orc_workflow_claim_task(
+					&c, env->ctx, req->wf_id, req->task_id,
+					env->owner, j->lease_ms, &ce);
+		} while (st != ORC_OK && storage_retry(j, st, &tries));
+		/* Refused after a fault: maybe our own claim was applied
+		 * and its answer lost. */
+		if (st == ORC_ECONFLICT && tries > 0 &&
+		    own_claim(&c, j, &ce) == ORC_OK)
+			st = ORC_OK;
 		if (st == ORC_ECONFLICT || st == ORC_ECANCELED) {
 			/* Someone else has it, it is done, or it waits
 			 * for a later retry: nothing for this request. */

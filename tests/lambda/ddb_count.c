@@ -65,6 +65,9 @@ static void handler(const lb_req *rq, lb_resp *rs, void *ud)
 	if (!hit || f == DC_FWD_500)
 		ddb_forward(c->curl, rq, rs);
 	if (hit) {
+		if (getenv("DDB_COUNT_TRACE"))
+			fprintf(stderr, "ddb FAULT %s %.200s\n", target,
+				rq->body);
 		lb_body(rs, 500, "{\"__type\":\"com.amazonaws.dynamodb."
 			"v20120810#InternalServerError\",\"message\":"
 			"\"Internal server error\"}");

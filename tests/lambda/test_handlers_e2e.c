@@ -491,6 +491,46 @@ static void test_handlers_e2e__killed_worker_runs_again_after_its_lease(
 	settle(&fake, "worker");
 }
 
+/*
+ * Transient storage faults past one request's retries: the proxy
+ * answers four UpdateItem requests in a row with 500 (not applied), so
+ * a claim or a completion fails after the client's three attempts; the
+ * worker tries again within its invocation, and the workflow succeeds
+ * with every task run once. Then writes applied and answered 500, and
+ * throttling: the same.
+ */
+static void test_handlers_e2e__storage_faults_are_ridden_out(void **state)
+{
+	static const struct { const char *wf; enum dc_fault f; int skip; }
+		runs[] = { { "e2e-f500", DC_500, 3 },
+			   { "e2e-fwd500", DC_FWD_500, 5 },
+			   { "e2e-thr", DC_THROTTLE, 7 } };
+	size_t r, i;
+
+	(void)state;
+	for (r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		int targets = count_invokes("task-", "RequestResponse");
+		int faults = ddb_count_faults(proxy);
+		orc_snapshot s;
+
+		ddb_count_arm(proxy, "UpdateItem", runs[r].f, runs[r].skip, 4);
+		s = run_workflow(runs[r].wf, "{\"k\":1}", 3);
+		settle(&fake, "worker");
+		ddb_count_arm(proxy, "", DC_500, 0, 0);
+		if (s.workflow.state != ORC_WORKFLOW_SUCCEEDED)
+			fail_msg("%s: %s", runs[r].wf, s.workflow.error);
+		for (i = 0; i < s.ntasks; i++)
+			assert_int_equal(s.tasks[i].attempt, 1);
+		assert_string_equal(s.tasks[4].output,
+				    "{\"task\":\"C\",\"n\":7}");
+		orc_snapshot_clear(&s);
+		assert_int_equal(ddb_count_faults(proxy) - faults, 4);
+		/* Each task's function ran once. */
+		assert_int_equal(count_invokes("task-", "RequestResponse") -
+				 targets, 5);
+	}
+}
+
 /* The event of @p fn's invocation number @p k on @p f (malloc'd), or
  * NULL when there are not that many. */
 static char *nth_event(fake_lambda *f, const char *fn, size_t k)
@@ -622,6 +662,8 @@ int main(void)
 			test_handlers_e2e__seed_runs_through_the_stream),
 		cmocka_unit_test(
 		test_handlers_e2e__killed_worker_runs_again_after_its_lease),
+		cmocka_unit_test(
+			test_handlers_e2e__storage_faults_are_ridden_out),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers_e2e", tests,
