@@ -349,7 +349,10 @@ static orc_status dispatch_next(job *j, json_t *ids, orc_error *err)
 	orc_status st;
 
 	if (n == 0) {
-		orc__lh_workflow_ended(j->env, j->req->wf_id);
+		/* The completion that ended the workflow says so (the
+		 * engine remembers); other sinks leave the metric to it. */
+		if (j->wf->ended)
+			orc__lh_workflow_ended(j->env, j->req->wf_id);
 		return ORC_OK;
 	}
 	for (i = 0; i < n; i++) {

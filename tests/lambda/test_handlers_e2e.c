@@ -559,25 +559,27 @@ static char *nth_event(fake_lambda *f, const char *fn, size_t k)
  * items to the orchestrator function, as the event source mapping
  * would. Each record shows one step, as a real stream does.
  */
-static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
+typedef struct streams {
+	fake_lambda f;
+	table_stream ts;
+	orc_lambda_client *c;
+	json_t *recs;
+	char saved_url[128];
+	size_t taken;          /* worker events handed over */
+} streams;
+
+static void streams_open(streams *x)
 {
 	static char fns[8][1024], env_table[128];
 	static const char *const tasks[] = { "a", "b1", "b2", "b3", "c" };
 	const char *fn_args[9], *saved = getenv("AWS_ENDPOINT_URL_LAMBDA");
 	const char *envs[] = { NULL, env_proxy, "ORC_WORKER_FUNCTION=worker",
 		NULL };
-	char saved_url[128], path[128], *ev, *resp = NULL;
-	orc_lambda_client *c = NULL;
-	fake_lambda f2;
-	table_stream ts;
-	orc_snapshot s;
-	json_t *recs = json_array();
 	orc_error err;
-	size_t taken = 0;
-	int i, rounds;
+	int i;
 
-	(void)state;
-	snprintf(saved_url, sizeof(saved_url), "%s", saved ? saved : "");
+	memset(x, 0, sizeof(*x));
+	snprintf(x->saved_url, sizeof(x->saved_url), "%s", saved ? saved : "");
 	snprintf(fns[0], sizeof(fns[0]), "orchestrator=%s",
 		 getenv("ORC_LAMBDA_ORCHESTRATOR"));
 	snprintf(fns[1], sizeof(fns[1]), "worker");
@@ -591,45 +593,79 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 	fn_args[8] = NULL;
 	snprintf(env_table, sizeof(env_table), "ORC_TABLE=%s", table);
 	envs[0] = env_table;
-	assert_int_equal(fake_start_with(&f2, fn_args, envs), 0);
-	setenv("AWS_ENDPOINT_URL_LAMBDA", f2.invoke, 1);
-	table_stream_init(&ts, table);
-	table_stream_poll(&ts, recs);  /* earlier tests' items: seen */
-	json_array_clear(recs);
-	ddb_count_reset(proxy);
-	assert_int_equal(orc_lambda_client_create(&c, NULL, &err), ORC_OK);
-	ev = start_event("e2e-stream", "{\"k\":1}", 3);
-	if (orc_lambda_invoke(c, "orchestrator", ORC_LAMBDA_REQUEST_RESPONSE,
-			      ev, &resp, &err) != ORC_OK)
+	assert_int_equal(fake_start_with(&x->f, fn_args, envs), 0);
+	setenv("AWS_ENDPOINT_URL_LAMBDA", x->f.invoke, 1);
+	x->recs = json_array();
+	table_stream_init(&x->ts, table);
+	table_stream_poll(&x->ts, x->recs);  /* earlier tests' items: seen */
+	json_array_clear(x->recs);
+	assert_int_equal(orc_lambda_client_create(&x->c, NULL, &err), ORC_OK);
+}
+
+static void streams_close(streams *x)
+{
+	orc_lambda_client_free(x->c);
+	json_decref(x->recs);
+	table_stream_clear(&x->ts);
+	fake_stop(&x->f);
+	setenv("AWS_ENDPOINT_URL_LAMBDA", x->saved_url, 1);
+}
+
+/* Start @p ev through the orchestrator and run it to its end through
+ * the stream; its final snapshot. */
+static orc_snapshot streams_run(streams *x, const char *wf_id,
+				const char *ev)
+{
+	char path[128], *e, *resp = NULL;
+	orc_error err;
+	int rounds;
+
+	if (orc_lambda_invoke(x->c, "orchestrator",
+			      ORC_LAMBDA_REQUEST_RESPONSE, ev, &resp, &err) !=
+	    ORC_OK)
 		fail_msg("start: %s", err.message);
 	free(resp);
-	free(ev);
-	for (rounds = 0; rounds < 200; rounds++) {
-		if (table_stream_poll(&ts, recs) > 0) {
-			ev = table_stream_batch(recs);
-			json_array_clear(recs);
+	for (rounds = 0; rounds < 2000; rounds++) {
+		if (table_stream_poll(&x->ts, x->recs) > 0) {
+			e = table_stream_batch(x->recs);
+			json_array_clear(x->recs);
 			resp = NULL;
-			if (orc_lambda_invoke(c, "orchestrator",
-					      ORC_LAMBDA_REQUEST_RESPONSE, ev,
+			if (orc_lambda_invoke(x->c, "orchestrator",
+					      ORC_LAMBDA_REQUEST_RESPONSE, e,
 					      &resp, &err) != ORC_OK)
 				fail_msg("stream batch: %s", err.message);
 			assert_string_equal(resp,
 					    "{\"batchItemFailures\":[]}");
 			free(resp);
-			free(ev);
+			free(e);
 			continue;
 		}
-		if (!(ev = nth_event(&f2, "worker", taken)))
+		if (!(e = nth_event(&x->f, "worker", x->taken)))
 			break;
-		taken++;
-		free(fake_post(&f2, "/_fake/functions/worker-bin/enqueue",
-			       NULL, ev));
-		free(ev);
+		x->taken++;
+		free(fake_post(&x->f, "/_fake/functions/worker-bin/enqueue",
+			       NULL, e));
+		free(e);
 		snprintf(path, sizeof(path), "/_fake/functions/worker-bin?"
-			 "wait=%zu&timeout_ms=20000", taken);
-		free(fake_get(&f2, path));
+			 "wait=%zu&timeout_ms=20000", x->taken);
+		free(fake_get(&x->f, path));
 	}
-	s = wait_terminal("e2e-stream");
+	return wait_terminal(wf_id);
+}
+
+static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
+{
+	streams x;
+	orc_snapshot s;
+	char *ev;
+	int i;
+
+	(void)state;
+	streams_open(&x);
+	ddb_count_reset(proxy);
+	ev = start_event("e2e-stream", "{\"k\":1}", 3);
+	s = streams_run(&x, "e2e-stream", ev);
+	free(ev);
 	check_requests("Streams", 19);
 	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
 	for (i = 0; i < (int)s.ntasks; i++)
@@ -638,15 +674,130 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 	orc_snapshot_clear(&s);
 	/* The seed's count through the stream too: one worker and one
 	 * target invocation per task. */
-	assert_int_equal((int)taken, 5);
-	assert_int_equal(count_invokes_on(&f2, "worker", "Event"), 5);
-	assert_int_equal(count_invokes_on(&f2, "task-", "RequestResponse"),
+	assert_int_equal((int)x.taken, 5);
+	assert_int_equal(count_invokes_on(&x.f, "worker", "Event"), 5);
+	assert_int_equal(count_invokes_on(&x.f, "task-", "RequestResponse"),
 			 5);
+	streams_close(&x);
+}
+
+/*
+ * A layered DAG of V = 100 tasks: 10 layers of 10, each task after two
+ * of the layer before (E = 180 edges). Its start event. The bound is
+ * the seed's: 2V + E + 3 (the seed's 19; 2V + E + 2 is 18 there, the
+ * one more being the worker process's read of the definition), plus
+ * one read per sink but the last: a sink's completion reads the next
+ * sink it has not seen succeed, to learn whether the workflow is done
+ * (the engine's rule; the seed has one sink).
+ */
+#define LAYERS 10
+#define WIDTH 10
+#define LAYERED_BOUND (2 * LAYERS * WIDTH + 2 * (LAYERS - 1) * WIDTH + 3 + \
+		       WIDTH - 1)
+
+static char *layered_event(const char *wf_id)
+{
+	size_t cap = 64 * 1024, n;
+	char *ev = malloc(cap);
+	int l, i;
+
+	assert_non_null(ev);
+	n = (size_t)snprintf(ev, cap, "{\"mode\":\"start\",\"workflowId\":"
+			     "\"%s\",\"input\":{\"k\":1},\"graph\":[", wf_id);
+	for (l = 0; l < LAYERS; l++)
+		for (i = 0; i < WIDTH; i++) {
+			char deps[64] = "[]";
+
+			if (l > 0)
+				snprintf(deps, sizeof(deps), "[\"T%d_%d\","
+					 "\"T%d_%d\"]", l - 1, i, l - 1,
+					 (i + 1) % WIDTH);
+			n += (size_t)snprintf(ev + n, cap - n, "%s{\"taskId\":"
+					      "\"T%d_%d\",\"targetLambdaArn\":"
+					      "\"" ARN "a\",\"dependsOn\":%s}",
+					      l || i ? "," : "", l, i, deps);
+		}
+	snprintf(ev + n, cap - n, "]}");
+	assert_true(n + 2 < cap);
+	return ev;
+}
+
+/* Every task of a layered run succeeded once; the last layer's n. */
+static void check_layered(orc_snapshot *s)
+{
+	size_t i;
+
+	assert_int_equal(s->workflow.state, ORC_WORKFLOW_SUCCEEDED);
+	assert_int_equal(s->ntasks, LAYERS * WIDTH);
+	for (i = 0; i < s->ntasks; i++)
+		assert_int_equal(s->tasks[i].attempt, 1);
+	orc_snapshot_clear(s);
+}
+
+static void test_handlers_e2e__layered_dag_within_the_bound(void **state)
+{
+	char *ev = layered_event("e2e-layers-next"), *resp = NULL;
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+	orc_lambda_client *c = NULL;
+	orc_backend *via = NULL;
+	orc_context *ctx = NULL;
+	orc_dag *dag = NULL;
+	orc_snapshot s;
+	orc_error err;
+	streams x;
+
+	(void)state;
+	/* ORC_DISPATCH_NEXT=1 */
+	ddb_count_reset(proxy);
+	free(ask_orchestrator(ev));
+	free(ev);
+	s = wait_terminal("e2e-layers-next");
+	settle(&fake, "worker");
+	check_requests("100 tasks, ORC_DISPATCH_NEXT=1", LAYERED_BOUND);
+	check_layered(&s);
+
+	/* lambda-worker-linked, started as the orchestrator would */
+	ev = layered_event("e2e-layers-linked");
+	o.table = table;
+	o.endpoint = ddb_count_url(proxy);
+	ddb_count_reset(proxy);
+	if (orc_dag_load(&dag, NULL, ev, strlen(ev), NULL, &err) != ORC_OK ||
+	    orc_dynamodb_backend_open(&via, &o, &err) != ORC_OK ||
+	    orc_context_create(&ctx, via, NULL, &err) != ORC_OK ||
+	    orc_workflow_start(ctx, "e2e-layers-linked", dag, "{\"k\":1}",
+			       &err) != ORC_OK ||
+	    orc_lambda_client_create(&c, NULL, &err) != ORC_OK)
+		fail_msg("%s", err.message);
+	for (size_t i = 0; i < WIDTH; i++) {
+		char req[160];
+
+		snprintf(req, sizeof(req), "{\"workflowId\":"
+			 "\"e2e-layers-linked\",\"taskId\":\"T0_%zu\","
+			 "\"expectedVersion\":1,\"attemptsMade\":0}", i);
+		if (orc_lambda_invoke(c, "worker-linked", ORC_LAMBDA_EVENT,
+				      req, &resp, &err) != ORC_OK)
+			fail_msg("%s", err.message);
+		free(resp);
+	}
+	free(ev);
 	orc_lambda_client_free(c);
-	json_decref(recs);
-	table_stream_clear(&ts);
-	fake_stop(&f2);
-	setenv("AWS_ENDPOINT_URL_LAMBDA", saved_url, 1);
+	orc_context_free(ctx);
+	orc_backend_free(via);
+	orc_dag_free(dag);
+	s = wait_terminal("e2e-layers-linked");
+	settle(&fake, "worker-linked");
+	check_requests("100 tasks, lambda-worker-linked", LAYERED_BOUND);
+	check_layered(&s);
+
+	/* the Streams path */
+	streams_open(&x);
+	ddb_count_reset(proxy);
+	ev = layered_event("e2e-layers-stream");
+	s = streams_run(&x, "e2e-layers-stream", ev);
+	free(ev);
+	check_requests("100 tasks, Streams", LAYERED_BOUND);
+	check_layered(&s);
+	streams_close(&x);
 }
 
 int main(void)
@@ -664,6 +815,8 @@ int main(void)
 		test_handlers_e2e__killed_worker_runs_again_after_its_lease),
 		cmocka_unit_test(
 			test_handlers_e2e__storage_faults_are_ridden_out),
+		cmocka_unit_test(
+			test_handlers_e2e__layered_dag_within_the_bound),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers_e2e", tests,
