@@ -262,9 +262,8 @@ static orc_lambda_context lctx(world *w, char *rid, size_t cap)
 }
 
 /* Call a handler; returns its response (caller frees). */
-static char *call(world *w, orc_lambda_handler_fn fn,
-		  orc_lambda_handler_config *cfg, const char *event,
-		  orc_status want)
+static char *call(world *w, orc_lambda_handler_fn fn, void *cfg,
+		  const char *event, orc_status want)
 {
 	char rid[32], *resp = NULL;
 	orc_lambda_context c = lctx(w, rid, sizeof(rid));
@@ -771,6 +770,80 @@ static void test_handlers__stream_repairs_a_fan_out_cut_short(void **state)
 	world_free(w);
 }
 
+/*
+ * The same cut-short fan-out with handlers kept across invocations
+ * (orc_lambda_handlers): the orchestrator first waits for the marks to
+ * show in the stream (a completion's own marks follow it), writing
+ * nothing; a batch after the grace writes the missing ones.
+ */
+static void test_handlers__kept_handlers_repair_missing_marks_after_grace(
+	void **state)
+{
+	world *w = world_new();
+	orc_lambda_handlers *h = NULL;
+	orc_context *ctx = NULL;
+	orc_task_update u;
+	orc_claim c;
+	orc_snapshot s;
+	json_t *before;
+	char *ev, *resp;
+
+	(void)state;
+	CHECK(ORC_OK, orc_lambda_handlers_create(&h, &w->orch, E));
+	start(w, "wf-cut2", NULL);
+	free(w->queue[w->qhead++]);   /* the dispatch of A is lost */
+	observe(w);
+	json_array_clear(w->pending);
+	CHECK(ORC_OK, orc_context_create(&ctx, w->b, NULL, E));
+	CHECK(ORC_OK, orc_workflow_claim_task(&c, ctx, "wf-cut2", "A",
+					      "gone", 60000, E));
+	memset(&u, 0, sizeof(u));
+	u.if_states = ORC_TASK_BIT(ORC_TASK_RUNNING);
+	u.if_version = c.token;
+	u.set = ORC_SET_STATE | ORC_SET_OUTPUT;
+	u.state = ORC_TASK_SUCCEEDED;
+	u.output = "{\"task\":\"A\",\"n\":1}";
+	u.now_ms = w->now;
+	CHECK(ORC_OK, w->b->update_task(w->b, "wf-cut2", "A", &u, NULL, E));
+	orc_context_free(ctx);
+
+	/* A's SUCCEEDED record: nothing written yet. */
+	observe(w);
+	before = scan(w);
+	ev = batch_text(w->pending);
+	json_array_clear(w->pending);
+	resp = call(w, orc_lambda_handlers_orchestrator, h, ev,
+		    ORC_OK);
+	assert_string_equal(resp, "{\"batchItemFailures\":[]}");
+	free(resp);
+	free(ev);
+	{
+		json_t *after = scan(w);
+
+		assert_true(json_equal(before, after));
+		json_decref(after);
+	}
+	json_decref(before);
+	/* Within the grace, an empty batch writes nothing either. */
+	w->now += 4000;
+	free(call(w, orc_lambda_handlers_orchestrator, h,
+		  "{\"Records\":[]}", ORC_OK));
+	s = snapshot(w, "wf-cut2");
+	assert_int_equal(s.tasks[1].state, ORC_TASK_PENDING);
+	orc_snapshot_clear(&s);
+	/* Past it, the next batch writes the three marks. */
+	w->now += 1001;
+	free(call(w, orc_lambda_handlers_orchestrator, h,
+		  "{\"Records\":[]}", ORC_OK));
+	s = snapshot(w, "wf-cut2");
+	assert_int_equal(s.tasks[1].state, ORC_TASK_READY);
+	assert_int_equal(s.tasks[2].state, ORC_TASK_READY);
+	assert_int_equal(s.tasks[3].state, ORC_TASK_READY);
+	orc_snapshot_clear(&s);
+	orc_lambda_handlers_free(h);
+	world_free(w);
+}
+
 /* A task whose worker outlives its lease: while it runs, the lease
  * expires, reconcile re-readies it and another worker claims it. */
 static orc_status outlived_fn(const char *event, size_t len,
@@ -996,6 +1069,8 @@ int main(void)
 			test_handlers__target_error_fails_the_workflow),
 		cmocka_unit_test(
 			test_handlers__stream_repairs_a_fan_out_cut_short),
+		cmocka_unit_test(
+		test_handlers__kept_handlers_repair_missing_marks_after_grace),
 		cmocka_unit_test(test_handlers__late_result_is_dropped),
 		cmocka_unit_test(test_handlers__bad_input_is_a_clear_error),
 		cmocka_unit_test(
