@@ -611,8 +611,8 @@ static void streams_close(streams *x)
 	setenv("AWS_ENDPOINT_URL_LAMBDA", x->saved_url, 1);
 }
 
-/* Start @p ev through the orchestrator and run it to its end through
- * the stream; its final snapshot. */
+/* Start @p ev (NULL: started already) through the orchestrator and run
+ * it to its end through the stream; its final snapshot. */
 static orc_snapshot streams_run(streams *x, const char *wf_id,
 				const char *ev)
 {
@@ -620,11 +620,12 @@ static orc_snapshot streams_run(streams *x, const char *wf_id,
 	orc_error err;
 	int rounds;
 
-	if (orc_lambda_invoke(x->c, "orchestrator",
-			      ORC_LAMBDA_REQUEST_RESPONSE, ev, &resp, &err) !=
-	    ORC_OK)
+	if (ev && orc_lambda_invoke(x->c, "orchestrator",
+				    ORC_LAMBDA_REQUEST_RESPONSE, ev, &resp,
+				    &err) != ORC_OK)
 		fail_msg("start: %s", err.message);
 	free(resp);
+	resp = NULL;
 	for (rounds = 0; rounds < 2000; rounds++) {
 		if (table_stream_poll(&x->ts, x->recs) > 0) {
 			e = table_stream_batch(x->recs);
@@ -678,6 +679,44 @@ static void test_handlers_e2e__seed_runs_through_the_stream(void **state)
 	assert_int_equal(count_invokes_on(&x.f, "worker", "Event"), 5);
 	assert_int_equal(count_invokes_on(&x.f, "task-", "RequestResponse"),
 			 5);
+	streams_close(&x);
+}
+
+/*
+ * Liveness without luck, with the real binaries on the Streams path:
+ * the worker's Invoke answers 429 to the start's dispatch of A, past
+ * the client's three attempts. The start marks A (one write), the
+ * stream shows it, and the orchestrator dispatches it from that record:
+ * the workflow succeeds with no reconcile.
+ */
+static void test_handlers_e2e__throttled_root_dispatch_comes_back(
+	void **state)
+{
+	streams x;
+	orc_snapshot s;
+	char *ev, *resp = NULL;
+	orc_error err;
+	int i;
+
+	(void)state;
+	streams_open(&x);
+	free(fake_post(&x.f, "/_fake/functions/worker/throttle", NULL, "3"));
+	ev = start_event("e2e-429", "{\"k\":1}", 3);
+	if (orc_lambda_invoke(x.c, "orchestrator",
+			      ORC_LAMBDA_REQUEST_RESPONSE, ev, &resp, &err) !=
+	    ORC_OK)
+		fail_msg("start: %s", err.message);
+	assert_non_null(strstr(resp, "\"dispatched\":[]"));
+	free(resp);
+	free(ev);
+	s = streams_run(&x, "e2e-429", NULL);
+	assert_int_equal(s.workflow.state, ORC_WORKFLOW_SUCCEEDED);
+	for (i = 0; i < (int)s.ntasks; i++)
+		assert_int_equal(s.tasks[i].attempt, 1);
+	orc_snapshot_clear(&s);
+	/* Three refused, then one per task. */
+	assert_int_equal(count_invokes_on(&x.f, "worker", "Event"), 3 + 5);
+	assert_int_equal((int)x.taken, 5);
 	streams_close(&x);
 }
 
@@ -815,6 +854,8 @@ int main(void)
 		test_handlers_e2e__killed_worker_runs_again_after_its_lease),
 		cmocka_unit_test(
 			test_handlers_e2e__storage_faults_are_ridden_out),
+		cmocka_unit_test(
+			test_handlers_e2e__throttled_root_dispatch_comes_back),
 		cmocka_unit_test(
 			test_handlers_e2e__layered_dag_within_the_bound),
 	};
