@@ -59,13 +59,14 @@ static void default_sleep(int64_t ms, void *payload)
  * so a worker that dies is found by reconcile one lease later.
  */
 /*
- * A storage request that failed past its own retries (throttled, 5xx,
- * a dropped connection) is tried again while the invocation has time
- * left, with capped backoff: Lambda's own retry of the event comes
- * minutes later, and after a claim the lease would run out first. The
- * engine's writes are conditional and recognise their own applied
- * writes, so trying again is safe. Returns 1 after waiting, 0 when the
- * error is not transient or no time is left.
+ * A storage request or a dispatch that failed past its own retries
+ * (throttled, 5xx, a dropped connection) is tried again while the
+ * invocation has time left, with capped backoff: Lambda's own retry of
+ * the event comes minutes later, and after a claim the lease would run
+ * out first. The engine's writes are conditional and recognise their
+ * own applied writes, and a dispatch names the version it expects, so
+ * trying again is safe. Returns 1 after waiting, 0 when the error is
+ * not transient or no time is left.
  */
 static int storage_retry(const job *j, orc_status st, int *n)
 {
@@ -81,7 +82,7 @@ static int storage_retry(const job *j, orc_status st, int *n)
 	if (now + wait > end || *n >= 64)
 		return 0;
 	(*n)++;
-	orc__lh_log(j->env, "WARN", "storage request failed, trying again",
+	orc__lh_log(j->env, "WARN", "request failed, trying again",
 		    json_pack("{s:s, s:s, s:i}", "workflowId", j->req->wf_id,
 			      "status", orc_status_name(st), "try", *n));
 	(cfg->sleep ? cfg->sleep : default_sleep)(wait, cfg->sleep_payload);
@@ -347,6 +348,7 @@ static orc_status dispatch_next(job *j, json_t *ids, orc_error *err)
 	const uint32_t *succ;
 	size_t n = orc_dag_dependents(&succ, j->wf->dag, j->idx), i;
 	orc_status st;
+	int tries = 0;
 
 	if (n == 0) {
 		/* The completion that ended the workflow says so (the
@@ -363,8 +365,13 @@ static orc_status dispatch_next(job *j, json_t *ids, orc_error *err)
 			continue;
 		seen.version = j->wf->hint_ver[succ[i]];
 		orc__hint_drop(j->wf, succ[i]);
-		st = orc__lh_dispatch(j->env, j->wf->dag, j->req->wf_id, id,
-				      &seen, j->req->correlation_id, err);
+		/* No stream follows: a dispatch lost here would wait for
+		 * the reconcile schedule. */
+		do
+			st = orc__lh_dispatch(j->env, j->wf->dag,
+					      j->req->wf_id, id, &seen,
+					      j->req->correlation_id, err);
+		while (st != ORC_OK && storage_retry(j, st, &tries));
 		if (st != ORC_OK)
 			return st;
 		json_array_append_new(ids, json_string(id));

@@ -1029,6 +1029,25 @@ static void test_handlers__throttled_stream_dispatch_is_retried(
 	world_free(w);
 }
 
+/* Without a stream, a worker whose dispatch of the next tasks is
+ * throttled past the client's retries tries again within its time. */
+static void test_handlers__throttled_dispatch_next_is_tried_again(
+	void **state)
+{
+	world *w = world_new();
+
+	(void)state;
+	w->work.flags = ORC_LAMBDA_DISPATCH_NEXT;
+	start(w, "wf-429n", NULL);
+	w->throttle = 2;
+	run(w, 0);
+	assert_succeeded_once(w, "wf-429n");
+	assert_int_equal(w->throttle, 0);
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->skipped, 0);
+	world_free(w);
+}
+
 /* An Event invocation lost before its worker ran: the task stays READY
  * and the reconcile schedule dispatches it again. */
 static void test_handlers__lost_dispatch_is_sent_again_by_reconcile(
@@ -1079,6 +1098,8 @@ int main(void)
 			test_handlers__throttled_stream_dispatch_is_retried),
 		cmocka_unit_test(
 			test_handlers__lost_dispatch_is_sent_again_by_reconcile),
+		cmocka_unit_test(
+			test_handlers__throttled_dispatch_next_is_tried_again),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers", tests, setup,
