@@ -29,6 +29,7 @@
 #include "orchestra/lambda_handlers.h"
 #include "orchestra/orchestra.h"
 #include "dynamodb/dynalite.h"
+#include "lambda/ddb_count.h"
 #include "lambda/table_stream.h"
 #include "support/check.h"
 
@@ -1048,6 +1049,70 @@ static void test_handlers__throttled_dispatch_next_is_tried_again(
 	world_free(w);
 }
 
+/*
+ * A storage fault past the client's retries while the orchestrator
+ * handles a batch (through a proxy in front of dynalite): the record
+ * and those after it are reported in batchItemFailures, nothing is
+ * dispatched twice, and the event source's retry finishes the work.
+ */
+static void test_handlers__stream_storage_fault_is_retried(void **state)
+{
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+	world *w = world_new();
+	orc_backend *via = NULL;
+	ddb_count *px = NULL;
+	json_t *root, *fails, *retry, *v;
+	char *ev, *resp;
+	size_t i, k;
+
+	(void)state;
+	assert_int_equal(ddb_count_start(&px), 0);
+	o.table = w->table;
+	o.endpoint = ddb_count_url(px);
+	CHECK(ORC_OK, orc_dynamodb_backend_open(&via, &o, E));
+	w->orch.backend = via;
+	start(w, "wf-5xx", NULL);
+	run_one(w);             /* A: B1, B2, B3 promoted by its worker */
+	observe(w);
+	/* Every request fails, past the client's three attempts. */
+	ddb_count_arm(px, "", DC_500, 0, 3);
+	ev = batch_text(w->pending);
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
+	free(ev);
+	assert_int_equal(ddb_count_faults(px), 3);
+	assert_int_equal(w->qhead, w->qtail);   /* nothing dispatched */
+	root = json_loads(resp, 0, NULL);
+	fails = json_object_get(root, "batchItemFailures");
+	/* The table's first scan: the workflow's record (nothing to do),
+	 * then A (its fan-out fails) and every task after it. */
+	assert_int_equal(json_array_size(w->pending), 6);
+	assert_int_equal(json_array_size(fails), 5);
+	retry = json_array();
+	json_array_foreach(w->pending, i, v) {
+		const char *id = json_string_value(json_object_get(v,
+								   "eventID"));
+
+		for (k = 0; k < json_array_size(fails); k++)
+			if (!strcmp(id, json_string_value(json_object_get(
+					json_array_get(fails, k),
+					"itemIdentifier"))))
+				json_array_append(retry, v);
+	}
+	json_decref(root);
+	free(resp);
+	json_array_clear(w->pending);
+	json_array_extend(w->pending, retry);
+	json_decref(retry);
+	deliver(w);             /* the event source's retry */
+	run(w, 1);
+	assert_succeeded_once(w, "wf-5xx");
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->skipped, 0);
+	world_free(w);
+	orc_backend_free(via);
+	ddb_count_stop(px);
+}
+
 /* An Event invocation lost before its worker ran: the task stays READY
  * and the reconcile schedule dispatches it again. */
 static void test_handlers__lost_dispatch_is_sent_again_by_reconcile(
@@ -1100,6 +1165,8 @@ int main(void)
 			test_handlers__lost_dispatch_is_sent_again_by_reconcile),
 		cmocka_unit_test(
 			test_handlers__throttled_dispatch_next_is_tried_again),
+		cmocka_unit_test(
+			test_handlers__stream_storage_fault_is_retried),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers", tests, setup,
