@@ -979,6 +979,41 @@ static void test_handlers__throttled_root_dispatch_comes_back_by_stream(
 	world_free(w);
 }
 
+/* Deliver the pending records; keep pending, as the event source
+ * would retry them, the records from the first one the answer reports
+ * in batchItemFailures on. Returns how many it reported. */
+static size_t deliver_keep_failed(world *w)
+{
+	json_t *root, *fails, *retry, *v;
+	char *ev = batch_text(w->pending), *resp;
+	size_t i, k, n;
+
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
+	free(ev);
+	root = json_loads(resp, 0, NULL);
+	fails = json_object_get(root, "batchItemFailures");
+	n = json_array_size(fails);
+	retry = json_array();
+	json_array_foreach(w->pending, i, v) {
+		const char *id = json_string_value(json_object_get(v,
+								   "eventID"));
+
+		for (k = 0; k < n; k++)
+			if (!strcmp(id, json_string_value(json_object_get(
+					json_array_get(fails, k),
+					"itemIdentifier"))))
+				break;
+		if (k < n || json_array_size(retry))
+			json_array_append(retry, v);
+	}
+	json_decref(root);
+	free(resp);
+	json_array_clear(w->pending);
+	json_array_extend(w->pending, retry);
+	json_decref(retry);
+	return n;
+}
+
 /*
  * A dispatch from the stream throttled: the batch reports that record
  * and the ones after it in batchItemFailures, and the event source's
@@ -988,40 +1023,14 @@ static void test_handlers__throttled_stream_dispatch_is_retried(
 	void **state)
 {
 	world *w = world_new();
-	json_t *root, *fails, *retry, *v;
-	char *ev, *resp;
-	size_t i, k;
 
 	(void)state;
 	start(w, "wf-429s", NULL);
 	run_one(w);             /* A: B1, B2, B3 promoted */
 	observe(w);
 	w->throttle = 1;
-	ev = batch_text(w->pending);
-	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
-	free(ev);
-	root = json_loads(resp, 0, NULL);
-	fails = json_object_get(root, "batchItemFailures");
-	assert_true(json_array_size(fails) >= 1);
 	/* The event source retries from the first failed record on. */
-	retry = json_array();
-	json_array_foreach(w->pending, i, v) {
-		const char *id = json_string_value(json_object_get(v,
-								   "eventID"));
-
-		for (k = 0; k < json_array_size(fails); k++)
-			if (!strcmp(id, json_string_value(json_object_get(
-					json_array_get(fails, k),
-					"itemIdentifier"))))
-				break;
-		if (k < json_array_size(fails) || json_array_size(retry))
-			json_array_append(retry, v);
-	}
-	json_decref(root);
-	free(resp);
-	json_array_clear(w->pending);
-	json_array_extend(w->pending, retry);
-	json_decref(retry);
+	assert_true(deliver_keep_failed(w) >= 1);
 	deliver(w);
 	run(w, 1);
 	assert_succeeded_once(w, "wf-429s");
@@ -1061,9 +1070,6 @@ static void test_handlers__stream_storage_fault_is_retried(void **state)
 	world *w = world_new();
 	orc_backend *via = NULL;
 	ddb_count *px = NULL;
-	json_t *root, *fails, *retry, *v;
-	char *ev, *resp;
-	size_t i, k;
 
 	(void)state;
 	assert_int_equal(ddb_count_start(&px), 0);
@@ -1076,33 +1082,13 @@ static void test_handlers__stream_storage_fault_is_retried(void **state)
 	observe(w);
 	/* Every request fails, past the client's three attempts. */
 	ddb_count_arm(px, "", DC_500, 0, 3);
-	ev = batch_text(w->pending);
-	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
-	free(ev);
-	assert_int_equal(ddb_count_faults(px), 3);
-	assert_int_equal(w->qhead, w->qtail);   /* nothing dispatched */
-	root = json_loads(resp, 0, NULL);
-	fails = json_object_get(root, "batchItemFailures");
 	/* The table's first scan: the workflow's record (nothing to do),
 	 * then A (its fan-out fails) and every task after it. */
 	assert_int_equal(json_array_size(w->pending), 6);
-	assert_int_equal(json_array_size(fails), 5);
-	retry = json_array();
-	json_array_foreach(w->pending, i, v) {
-		const char *id = json_string_value(json_object_get(v,
-								   "eventID"));
-
-		for (k = 0; k < json_array_size(fails); k++)
-			if (!strcmp(id, json_string_value(json_object_get(
-					json_array_get(fails, k),
-					"itemIdentifier"))))
-				json_array_append(retry, v);
-	}
-	json_decref(root);
-	free(resp);
-	json_array_clear(w->pending);
-	json_array_extend(w->pending, retry);
-	json_decref(retry);
+	assert_int_equal(deliver_keep_failed(w), 5);
+	assert_int_equal(ddb_count_faults(px), 3);
+	assert_int_equal(w->qhead, w->qtail);   /* nothing dispatched */
+	assert_int_equal(json_array_size(w->pending), 5);
 	deliver(w);             /* the event source's retry */
 	run(w, 1);
 	assert_succeeded_once(w, "wf-5xx");
