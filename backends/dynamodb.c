@@ -2281,6 +2281,14 @@ static orc_status ddb_ctl(orc_backend *b, int op, void *arg, orc_error *err)
 		s->retries = db->client.retries;
 		return ORC_OK;
 	}
+	if (op == ORC_DYNAMODB_CTL_DEP_HINT) {
+		const orc_dynamodb_dep_hint *h = arg;
+
+		ORC_CHECK_ARG(h != NULL && h->wf_id && h->task_id &&
+			      h->ndone < h->ndeps, err);
+		hint_put(db, h->wf_id, h->task_id, h->ndeps, h->ndone);
+		return ORC_OK;
+	}
 	return orc_error_set(err, ORC_ENOTSUPPORTED, "dynamodb backend: "
 			     "unknown ctl op %d", op);
 }

@@ -280,6 +280,8 @@ orc_status orc__context_workflow(orc__wf_cache **out, orc_context *ctx,
 			  "stored definition", err);
 	if (st == ORC_OK)
 		st = orc__context_put(out, ctx, wf_id, dag, rec.input, err);
+	if (st == ORC_OK)
+		(*out)->created_ms = rec.created_ms;
 	orc_dag_free(dag);
 	orc_workflow_rec_clear(&rec);
 	return st;

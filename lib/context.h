@@ -37,6 +37,7 @@ typedef struct orc__wf_cache {
 	unsigned char *done;   /* per task 2 bits: we completed it; its
 				  output is null */
 	int created;           /* this context's start seeded it */
+	int64_t created_ms;    /* the workflow record's, 0 = unknown */
 	int ended;             /* we wrote the final workflow state */
 	orc_workflow_state end_state;
 } orc__wf_cache;

@@ -17,6 +17,15 @@ orc_status orc__mark_done(orc_context *ctx, orc__wf_cache *wf, size_t task,
 			  size_t dep, int64_t now, int *promoted,
 			  orc_error *err);
 
+/* Claim @p task_id as it is known to be, READY at @p version after
+ * @p attempt attempts (a dispatcher read it), without reading it again:
+ * the write's condition checks what the caller believes. ORC_ECONFLICT
+ * when the task is elsewhere. */
+orc_status orc__claim_at(orc_claim *out, orc_context *ctx,
+			 orc__wf_cache *wf, size_t idx, int64_t version,
+			 int32_t attempt, const char *owner, int64_t lease_ms,
+			 orc_error *err);
+
 /* Move a live workflow to a final state; keeps the first one. */
 orc_status orc__finish_workflow(orc_context *ctx, const char *wf_id,
 				orc_workflow_state state, const char *error,

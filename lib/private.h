@@ -25,6 +25,9 @@
 
 struct orc_context;
 struct orc__wf_cache;
+struct orc_dag;
+struct orc_claim;
+struct orc_task_update;
 
 ORC__PRIVATE void *orc__malloc(size_t size);
 ORC__PRIVATE void *orc__calloc(size_t n, size_t size);
@@ -45,5 +48,20 @@ ORC__PRIVATE orc_status orc__context_workflow(struct orc__wf_cache **out,
 					      struct orc_context *ctx,
 					      const char *wf_id,
 					      orc_error *err);
+/* The Lambda worker and orchestrator drive the engine below its public
+ * calls (lib/engine.h, lib/context.h). */
+ORC__PRIVATE const char *orc__task_id_at(const struct orc_dag *dag, size_t i);
+ORC__PRIVATE void orc__task_update_init(struct orc_task_update *u,
+					int64_t now);
+ORC__PRIVATE orc_status orc__claim_at(struct orc_claim *out,
+				      struct orc_context *ctx,
+				      struct orc__wf_cache *wf, size_t idx,
+				      int64_t version, int32_t attempt,
+				      const char *owner, int64_t lease_ms,
+				      orc_error *err);
+ORC__PRIVATE void orc__hint_drop(struct orc__wf_cache *wf, uint32_t task);
+ORC__PRIVATE void orc__remember_output(struct orc__wf_cache *wf, size_t task,
+				       const char *json);
+ORC__PRIVATE int orc__known_done(const struct orc__wf_cache *wf, size_t task);
 
 #endif

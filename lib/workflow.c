@@ -230,6 +230,7 @@ ORC_API orc_status orc_workflow_start(orc_context *ctx, const char *wf_id,
 	st = orc__context_put(&c, ctx, wf_id, dag, input_json, err);
 	if (st == ORC_OK && created) {
 		c->created = 1;
+		c->created_ms = orc_context_now(ctx);
 		/* We seeded it: the roots are READY at version 1. */
 		size_t i, n = orc_dag_task_count(dag);
 		const uint32_t *deps;
@@ -335,6 +336,23 @@ static orc_status claim_one(orc_claim *out, orc_context *ctx,
 		return st;
 	wf->hint_from = idx + 1;
 	return claim_fill(out, wf, task_id, &u, err);
+}
+
+orc_status orc__claim_at(orc_claim *out, orc_context *ctx,
+			 orc__wf_cache *wf, size_t idx, int64_t version,
+			 int32_t attempt, const char *owner, int64_t lease_ms,
+			 orc_error *err)
+{
+	orc_status st = claim_one(out, ctx, wf, idx, version, attempt, owner,
+				  lease_ms, orc_context_now(ctx), err);
+
+	if (st == ORC_ECONFLICT)
+		return orc_error_set(err, ORC_ECONFLICT,
+				     "task %s in workflow %s is not READY at "
+				     "version %lld", orc__task_id_at(wf->dag,
+								     idx),
+				     wf->id, (long long)version);
+	return st;
 }
 
 static orc_status check_owner(const char *owner, int64_t lease_ms,

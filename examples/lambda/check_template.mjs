@@ -55,6 +55,12 @@ check(m.BatchSize !== undefined, 'batch size');
 check(m.BisectBatchOnFunctionError === true, 'bisect on error');
 check((m.FunctionResponseTypes || []).includes('ReportBatchItemFailures'),
   'ReportBatchItemFailures');
+check(m.MaximumRetryAttempts > 0, 'failed records are retried');
+
+// A dead worker's task runs again within 2 minutes: its lease (45 s at
+// most, ORC_LAMBDA_LEASE_DEFAULT_MS) plus the reconcile period.
+check(R.ReconcileSchedule.Properties.ScheduleExpression ===
+  'rate(1 minute)', 'reconcile every minute');
 
 // Every Ref / GetAtt / ${} names something that exists.
 const pseudo = new Set(['AWS::Partition', 'AWS::Region', 'AWS::AccountId',

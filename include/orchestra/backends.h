@@ -238,6 +238,22 @@ typedef struct orc_dynamodb_stats {
 	uint64_t retries;   /**< attempts after the first */
 } orc_dynamodb_stats;
 
+/**
+ * ctl() op of the DynamoDB backend: what the caller knows of a task's
+ * dependencies (an orc_dynamodb_dep_hint), so that marking the last one
+ * done and promoting the task is one UpdateItem instead of two. A hint
+ * only: the write's condition checks it, and a wrong one costs a
+ * refused write, never correctness.
+ */
+#define ORC_DYNAMODB_CTL_DEP_HINT 0x4445
+
+/** Argument of ORC_DYNAMODB_CTL_DEP_HINT; strings borrowed. */
+typedef struct orc_dynamodb_dep_hint {
+	const char *wf_id, *task_id;
+	uint32_t ndeps;     /**< dependencies of the task */
+	uint32_t ndone;     /**< of them known done */
+} orc_dynamodb_dep_hint;
+
 /* ---- end of DynamoDB block ---- */
 
 ORC_END_DECLS

@@ -58,6 +58,11 @@ typedef struct orc_lambda_task_target {
 	const char *target;
 } orc_lambda_task_target;
 
+/** The worker's lease when neither the configuration nor the task's
+ * timeoutMs gives a shorter one: with the template's reconcile every
+ * minute, a dead worker's task runs again within 105 s. */
+#define ORC_LAMBDA_LEASE_DEFAULT_MS 45000
+
 /** Worker flag: after completing a task, dispatch the tasks it made
  * runnable, so a workflow runs with no stream at all. */
 #define ORC_LAMBDA_DISPATCH_NEXT 0x1u
@@ -82,8 +87,10 @@ typedef struct orc_lambda_handler_config {
 	const orc_lambda_target *targets;
 	size_t ntargets;
 	uint32_t flags;           /**< ORC_LAMBDA_DISPATCH_NEXT */
-	/** Worker lease; 0 = until the invocation's deadline plus 5 s
-	 * (Lambda stops the worker there, so no heartbeat is needed). */
+	/** Worker lease; 0 = the task's timeoutMs when shorter than
+	 * ORC_LAMBDA_LEASE_DEFAULT_MS, else that default; never past the
+	 * invocation's deadline plus 5 s. Renewed by heartbeats every third
+	 * of it while the target runs. */
 	int64_t lease_ms;
 	/** A failed attempt whose retry is due within this many ms (and
 	 * within the deadline) is retried in the same invocation; a later
@@ -181,6 +188,45 @@ ORC_API orc_status orc_lambda_worker_handler(const char *event, size_t len,
 					     void *userdata,
 					     char **response_out,
 					     orc_error *err);
+
+/** Both handlers of one configuration with what they keep across warm
+ * invocations of a process. */
+typedef struct orc_lambda_handlers orc_lambda_handlers;
+
+/**
+ * @brief Handlers that keep one engine context across invocations: the
+ * definitions of the workflows they saw (immutable, so never read
+ * again), the outputs and dependency facts of their own writes, and the
+ * orchestrator's fan-outs not yet seen in the stream. Give it as the
+ * userdata of orc_lambda_handlers_orchestrator() or
+ * orc_lambda_handlers_worker(); the same handlers with a
+ * orc_lambda_handler_config as userdata start from nothing on every
+ * invocation.
+ * @param[out] out Caller owns; free with orc_lambda_handlers_free().
+ * @param cfg Borrowed; must outlive the handlers.
+ * @return ORC_OK; ORC_EINVAL (bad config), ORC_ENOMEM,
+ * ORC_ENOTSUPPORTED (built without the lambda part).
+ * Threads: as the handlers, one call at a time.
+ * @since 0.1
+ */
+ORC_API orc_status orc_lambda_handlers_create(
+	orc_lambda_handlers **out, const orc_lambda_handler_config *cfg,
+	orc_error *err);
+
+/** @brief Free handlers; NULL is allowed. @since 0.1 */
+ORC_API void orc_lambda_handlers_free(orc_lambda_handlers *h);
+
+/** @brief orc_lambda_orchestrator_handler() whose userdata is an
+ * orc_lambda_handlers *. @since 0.1 */
+ORC_API orc_status orc_lambda_handlers_orchestrator(
+	const char *event, size_t len, const orc_lambda_context *ctx,
+	void *userdata, char **response_out, orc_error *err);
+
+/** @brief orc_lambda_worker_handler() whose userdata is an
+ * orc_lambda_handlers *. @since 0.1 */
+ORC_API orc_status orc_lambda_handlers_worker(
+	const char *event, size_t len, const orc_lambda_context *ctx,
+	void *userdata, char **response_out, orc_error *err);
 
 ORC_END_DECLS
 

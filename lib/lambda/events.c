@@ -200,8 +200,17 @@ orc_status orc__lh_parse_task_req(orc__lh_task_req *out, const char *event,
 	    (st = opt_int(&out->expected_version, root, "expectedVersion", -1,
 			  err)) != ORC_OK ||
 	    (st = opt_int(&out->deadline_ms, root, "deadlineMs", 0, err)) !=
-		    ORC_OK)
+		    ORC_OK ||
+	    (st = opt_int(&out->attempts_made, root, "attemptsMade", -1,
+			  err)) != ORC_OK ||
+	    (st = opt_int(&out->not_before_ms, root, "notBeforeMs", 0,
+			  err)) != ORC_OK)
 		goto done;
+	if (out->attempts_made > INT32_MAX) {
+		st = orc_error_set(err, ORC_EINVAL, "\"attemptsMade\" is out "
+				   "of range");
+		goto done;
+	}
 	if (target && !*target)
 		target = NULL;
 	if ((target && !(out->target = orc_strdup(target))) ||
@@ -232,7 +241,7 @@ void orc__lh_task_req_clear(orc__lh_task_req *r)
 }
 
 char *orc__lh_task_req_json(const char *wf_id, const char *task_id,
-			    const char *target, int64_t expected_version,
+			    const char *target, const orc__lh_seen *seen,
 			    const char *correlation_id)
 {
 	json_t *o = json_object();
@@ -244,9 +253,18 @@ char *orc__lh_task_req_json(const char *wf_id, const char *task_id,
 	json_object_set_new(o, "taskId", json_string(task_id));
 	if (target)
 		json_object_set_new(o, "targetLambdaArn", json_string(target));
-	if (expected_version >= 0)
+	if (seen && seen->version >= 0) {
 		json_object_set_new(o, "expectedVersion",
-				    json_integer((json_int_t)expected_version));
+				    json_integer((json_int_t)seen->version));
+		/* What the dispatcher saw at that version: the worker then
+		 * claims without reading the task first. */
+		if (seen->attempts_made >= 0)
+			json_object_set_new(o, "attemptsMade", json_integer(
+				seen->attempts_made));
+		if (seen->not_before_ms > 0)
+			json_object_set_new(o, "notBeforeMs", json_integer(
+				(json_int_t)seen->not_before_ms));
+	}
 	if (correlation_id)
 		json_object_set_new(o, "correlationId",
 				    json_string(correlation_id));
@@ -257,17 +275,10 @@ char *orc__lh_task_req_json(const char *wf_id, const char *task_id,
 
 /* ---- per invocation ---- */
 
-orc_status orc__lh_env_open(orc__lh_env *env, const char *handler,
-			    const orc_lambda_handler_config *cfg,
-			    const orc_lambda_context *lctx, orc_error *err)
+static orc_status check_config(const char *handler,
+			       const orc_lambda_handler_config *cfg,
+			       orc_error *err)
 {
-	orc_context_options o = ORC_CONTEXT_OPTIONS_INIT;
-	const char *rid = lctx && lctx->request_id ? lctx->request_id : "";
-
-	memset(env, 0, sizeof(*env));
-	env->cfg = cfg;
-	env->lctx = lctx;
-	env->handler = handler;
 	if (!cfg || cfg->version != ORC_LAMBDA_HANDLER_CONFIG_VERSION)
 		return orc_error_set(err, ORC_EINVAL,
 				     "%s: userdata must be an "
@@ -281,19 +292,81 @@ orc_status orc__lh_env_open(orc__lh_env *env, const char *handler,
 		return orc_error_set(err, ORC_EINVAL,
 				     "%s: config needs a Lambda client or an "
 				     "invoke function", handler);
-	snprintf(env->owner, sizeof(env->owner), "lambda:%s", *rid ? rid :
-		 "local");
+	return ORC_OK;
+}
+
+static orc_status context_open(orc_context **out,
+			       const orc_lambda_handler_config *cfg,
+			       orc_error *err)
+{
+	orc_context_options o = ORC_CONTEXT_OPTIONS_INIT;
+
 	o.clock = cfg->clock;
 	o.clock_payload = cfg->clock_payload;
+	return orc_context_create(out, cfg->backend, &o, err);
+}
+
+orc_status orc__lh_env_open(orc__lh_env *env, const char *handler,
+			    orc_lambda_handlers *keep,
+			    const orc_lambda_handler_config *cfg,
+			    const orc_lambda_context *lctx, orc_error *err)
+{
+	const char *rid = lctx && lctx->request_id ? lctx->request_id : "";
+	orc_status st;
+
+	memset(env, 0, sizeof(*env));
+	env->keep = keep;
+	env->cfg = cfg;
+	env->lctx = lctx;
+	env->handler = handler;
+	if ((st = check_config(handler, cfg, err)) != ORC_OK)
+		return st;
+	snprintf(env->owner, sizeof(env->owner), "lambda:%s", *rid ? rid :
+		 "local");
+	if (keep)
+		env->ctx = keep->ctx;
+	else if ((st = context_open(&env->ctx, cfg, err)) != ORC_OK)
+		return st;
 	/* Jitter differs between invocations, reproducibly per request. */
-	o.seed = orc__hash_str(rid) | 1u;
-	return orc_context_create(&env->ctx, cfg->backend, &o, err);
+	env->ctx->rng = orc__hash_str(rid) | 1u;
+	return ORC_OK;
 }
 
 void orc__lh_env_close(orc__lh_env *env)
 {
-	orc_context_free(env->ctx);
+	if (!env->keep)
+		orc_context_free(env->ctx);
 	env->ctx = NULL;
+}
+
+ORC_API orc_status orc_lambda_handlers_create(
+	orc_lambda_handlers **out, const orc_lambda_handler_config *cfg,
+	orc_error *err)
+{
+	orc_lambda_handlers *h;
+	orc_status st;
+
+	ORC_CHECK_ARG(out != NULL, err);
+	*out = NULL;
+	if ((st = check_config("handlers", cfg, err)) != ORC_OK)
+		return st;
+	if (!(h = orc__calloc(1, sizeof(*h))))
+		return orc_error_set(err, ORC_ENOMEM, "out of memory");
+	h->cfg = cfg;
+	if ((st = context_open(&h->ctx, cfg, err)) != ORC_OK) {
+		orc_free(h);
+		return st;
+	}
+	*out = h;
+	return ORC_OK;
+}
+
+ORC_API void orc_lambda_handlers_free(orc_lambda_handlers *h)
+{
+	if (!h)
+		return;
+	orc_context_free(h->ctx);
+	orc_free(h);
 }
 
 int64_t orc__lh_now(const orc__lh_env *env)
@@ -336,8 +409,8 @@ const char *orc__lh_task_target(const orc__lh_env *env, const orc_dag *dag,
 
 orc_status orc__lh_dispatch(const orc__lh_env *env, const orc_dag *dag,
 			    const char *wf_id, const char *task_id,
-			    int64_t version, const char *correlation_id,
-			    orc_error *err)
+			    const orc__lh_seen *seen,
+			    const char *correlation_id, orc_error *err)
 {
 	const char *target = NULL;
 	char *req, *resp = NULL;
@@ -351,7 +424,7 @@ orc_status orc__lh_dispatch(const orc__lh_env *env, const orc_dag *dag,
 				     "dispatch to", env->handler);
 	if (orc_dag_find(&idx, dag, task_id, NULL) == ORC_OK)
 		target = orc__lh_task_target(env, dag, idx, NULL);
-	req = orc__lh_task_req_json(wf_id, task_id, target, version,
+	req = orc__lh_task_req_json(wf_id, task_id, target, seen,
 				    correlation_id);
 	if (!req)
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
@@ -360,7 +433,8 @@ orc_status orc__lh_dispatch(const orc__lh_env *env, const orc_dag *dag,
 	orc_free(resp);
 	free(req);
 	fields = json_pack("{s:s, s:s, s:I}", "workflowId", wf_id, "taskId",
-			   task_id, "expectedVersion", (json_int_t)version);
+			   task_id, "expectedVersion",
+			   (json_int_t)(seen ? seen->version : -1));
 	if (st != ORC_OK && fields && err)
 		json_object_set_new(fields, "error", json_string(err->message));
 	orc__lh_log(env, st == ORC_OK ? "INFO" : "ERROR",
@@ -371,7 +445,7 @@ orc_status orc__lh_dispatch(const orc__lh_env *env, const orc_dag *dag,
 struct ready_list {
 	int64_t due;
 	size_t n, cap;
-	struct ready { char id[ORC_ID_MAX + 1]; int64_t version; } *v;
+	struct ready { char id[ORC_ID_MAX + 1]; orc__lh_seen seen; } *v;
 	int nomem;
 };
 
@@ -393,7 +467,9 @@ static int collect_due(const orc_task_rec *rec, void *payload)
 		l->cap = cap;
 	}
 	memcpy(l->v[l->n].id, rec->id, sizeof(rec->id));
-	l->v[l->n++].version = rec->version;
+	l->v[l->n].seen.version = rec->version;
+	l->v[l->n].seen.attempts_made = rec->attempt;
+	l->v[l->n++].seen.not_before_ms = rec->not_before_ms;
 	return 0;
 }
 
@@ -419,7 +495,7 @@ orc_status orc__lh_dispatch_ready(const orc__lh_env *env, const char *wf_id,
 		st = orc_error_set(err, ORC_ENOMEM, "out of memory");
 	for (i = 0; st == ORC_OK && i < l.n; i++) {
 		st = orc__lh_dispatch(env, wf->dag, wf_id, l.v[i].id,
-				      l.v[i].version, correlation_id, err);
+				      &l.v[i].seen, correlation_id, err);
 		if (st == ORC_OK && ids)
 			json_array_append_new(ids, json_string(l.v[i].id));
 	}

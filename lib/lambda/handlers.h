@@ -49,15 +49,27 @@ typedef struct orc__lh_task_req {
 	char *correlation_id;   /* or NULL; owned */
 	int64_t expected_version; /* -1 when absent */
 	int64_t deadline_ms;    /* 0 when absent */
+	/* What the dispatcher saw at expectedVersion (our own keys):
+	 * attempts made, -1 when absent; not-before time, 0 = none. */
+	int64_t attempts_made;
+	int64_t not_before_ms;
 } orc__lh_task_req;
 
 orc_status orc__lh_parse_task_req(orc__lh_task_req *out, const char *event,
 				  size_t len, orc_error *err);
 void orc__lh_task_req_clear(orc__lh_task_req *r);
 
+/* A task as a dispatcher saw it: READY at version (-1 = unknown) after
+ * attempts_made attempts, due at not_before_ms. */
+typedef struct orc__lh_seen {
+	int64_t version;
+	int32_t attempts_made;
+	int64_t not_before_ms;
+} orc__lh_seen;
+
 /* The TaskExecutionRequest for a task; malloc'd. NULL on ENOMEM. */
 char *orc__lh_task_req_json(const char *wf_id, const char *task_id,
-			    const char *target, int64_t expected_version,
+			    const char *target, const orc__lh_seen *seen,
 			    const char *correlation_id);
 
 /* ---- stream.c: DynamoDB Streams records ---- */
@@ -77,8 +89,13 @@ typedef struct orc__lh_record {
 	int remove;             /* eventName REMOVE */
 	char wf_id[ORC_ID_MAX + 1];
 	char task_id[ORC_ID_MAX + 1];
+	int insert;             /* eventName INSERT */
 	int old_state, new_state; /* task or workflow state; -1 = none */
 	int64_t new_version;    /* -1 = none */
+	int32_t attempt;        /* the new image's attempts made */
+	int64_t not_before_ms;  /* the new image's; 0 = none */
+	json_t *done_deps;      /* the new image's done set (strings), or
+				   NULL; borrowed */
 	int64_t created_ms, updated_ms; /* from the new image; 0 = none */
 } orc__lh_record;
 
@@ -94,9 +111,35 @@ orc_status orc__lh_parse_stream(orc__lh_batch *out, const char *event,
 				size_t len, orc_error *err);
 void orc__lh_batch_clear(orc__lh_batch *b);
 
+/* ---- kept across warm invocations ---- */
+
+/* A fan-out whose marks the orchestrator has not seen in the stream yet
+ * (bit i: the task's i-th dependent, the first 64). */
+typedef struct orc__lh_pending {
+	char wf[ORC_ID_MAX + 1], task[ORC_ID_MAX + 1];
+	uint64_t missing;
+	int64_t due_ms;         /* repaired when still missing by then */
+} orc__lh_pending;
+
+#define ORC__LH_PENDING_MAX 64
+/* How long the marks of a completion may take to show in the stream
+ * before the orchestrator writes them itself. */
+#define ORC__LH_MARK_GRACE_MS 5000
+
+struct orc_lambda_handlers {
+	const orc_lambda_handler_config *cfg;
+	/* The engine context of every invocation: it caches definitions
+	 * (immutable), the outputs and dependency facts of this process's
+	 * own writes, each checked by the next conditional write. */
+	orc_context *ctx;
+	orc__lh_pending pending[ORC__LH_PENDING_MAX];
+	size_t npending;
+};
+
 /* ---- per invocation ---- */
 
 typedef struct orc__lh_env {
+	orc_lambda_handlers *keep; /* NULL: a context for this call only */
 	const orc_lambda_handler_config *cfg;
 	const orc_lambda_context *lctx;
 	const char *handler;    /* "orchestrator", "worker" */
@@ -104,8 +147,10 @@ typedef struct orc__lh_env {
 	char owner[ORC_OWNER_MAX + 1];
 } orc__lh_env;
 
-/* Check the config, create the engine context. */
+/* Check the config; the engine context is @p keep's, or one for this
+ * call when @p keep is NULL. */
 orc_status orc__lh_env_open(orc__lh_env *env, const char *handler,
+			    orc_lambda_handlers *keep,
 			    const orc_lambda_handler_config *cfg,
 			    const orc_lambda_context *lctx, orc_error *err);
 void orc__lh_env_close(orc__lh_env *env);
@@ -120,11 +165,11 @@ orc_status orc__lh_invoke(const orc__lh_env *env, const char *function,
 const char *orc__lh_task_target(const orc__lh_env *env, const orc_dag *dag,
 				size_t index, const char *requested);
 
-/* Dispatch one task to the worker (Event). */
+/* Dispatch one task to the worker (Event); @p seen may be NULL. */
 orc_status orc__lh_dispatch(const orc__lh_env *env, const orc_dag *dag,
 			    const char *wf_id, const char *task_id,
-			    int64_t version, const char *correlation_id,
-			    orc_error *err);
+			    const orc__lh_seen *seen,
+			    const char *correlation_id, orc_error *err);
 
 /* Dispatch every READY task of @p wf_id due now; ids appended to
  * @p ids (may be NULL). */

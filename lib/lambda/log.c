@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "context.h"
 #include "lambda/handlers.h"
 #include "orchestra/backend.h"
 
@@ -138,7 +139,16 @@ void orc__lh_workflow_ended(const orc__lh_env *env, const char *wf_id)
 {
 	orc_backend *b = env->cfg->backend;
 	orc_workflow_rec rec;
+	orc__wf_cache *wf;
 
+	/* Ended by this context's own write: it knows how, and when. */
+	for (wf = env->ctx->cache; wf; wf = wf->next)
+		if (!strcmp(wf->id, wf_id) && wf->ended && wf->created_ms) {
+			orc__lh_metric_workflow(env, wf_id,
+				orc_workflow_state_name(wf->end_state),
+				orc__lh_now(env) - wf->created_ms);
+			return;
+		}
 	memset(&rec, 0, sizeof(rec));
 	if (b->get_workflow(&rec, b, wf_id, NULL) != ORC_OK)
 		return;

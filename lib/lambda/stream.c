@@ -5,6 +5,7 @@
  * Each record is parsed on its own, so one bad record is reported alone.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,7 @@ static int parse_record(orc__lh_record *r, json_t *rec, size_t i)
 		return bad(r, "Records[%zu]: eventName must be INSERT, "
 			   "MODIFY or REMOVE", i);
 	r->remove = strcmp(name, "REMOVE") == 0;
+	r->insert = strcmp(name, "INSERT") == 0;
 	ddb = json_object_get(rec, "dynamodb");
 	keys = json_object_get(ddb, "Keys");
 	pk = attr_s(keys, "pk");
@@ -153,6 +155,17 @@ static int parse_record(orc__lh_record *r, json_t *rec, size_t i)
 			   i);
 	r->created_ms = attr_n(newi, "createdMs", &ok);
 	r->updated_ms = attr_n(newi, "updatedMs", &ok);
+	if (r->kind == ORC__REC_TASK) {
+		int64_t a = attr_n(newi, "attempt", &ok);
+
+		r->attempt = ok && a >= 0 && a <= INT32_MAX ? (int32_t)a : 0;
+		r->not_before_ms = attr_n(newi, "notBeforeMs", &ok);
+		r->done_deps = json_object_get(json_object_get(newi,
+							       "doneDeps"),
+					       "SS");
+		if (!json_is_array(r->done_deps))
+			r->done_deps = NULL;
+	}
 	return 0;
 }
 

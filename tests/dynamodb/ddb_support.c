@@ -85,7 +85,7 @@ static size_t sink(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-static void forward(struct proxy *px, const lb_req *rq, lb_resp *rs)
+void ddb_forward(CURL *curl, int port, const lb_req *rq, lb_resp *rs)
 {
 	static const char *const names[] = { "Content-Type", "X-Amz-Target",
 		"X-Amz-Date", "Authorization", NULL };
@@ -95,26 +95,31 @@ static void forward(struct proxy *px, const lb_req *rq, lb_resp *rs)
 	int i;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/",
-		 px->upstream_port ? px->upstream_port : dl_port());
+		 port ? port : dl_port());
 	for (i = 0; names[i]; i++)
 		if (lb_header(rq, names[i], v, sizeof(v))) {
 			snprintf(line, sizeof(line), "%s: %s", names[i], v);
 			h = curl_slist_append(h, line);
 		}
-	curl_easy_reset(px->curl);
-	curl_easy_setopt(px->curl, CURLOPT_URL, url);
-	curl_easy_setopt(px->curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(px->curl, CURLOPT_POSTFIELDS, rq->body);
-	curl_easy_setopt(px->curl, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
-	curl_easy_setopt(px->curl, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(px->curl, CURLOPT_WRITEDATA, rs);
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, rq->body);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, rs);
 	free(rs->body);
 	rs->body = NULL;
 	rs->body_len = 0;
-	if (curl_easy_perform(px->curl) == CURLE_OK)
-		curl_easy_getinfo(px->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (curl_easy_perform(curl) == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(h);
 	rs->status = code ? (int)code : 502;
+}
+
+static void forward(struct proxy *px, const lb_req *rq, lb_resp *rs)
+{
+	ddb_forward(px->curl, px->upstream_port, rq, rs);
 }
 
 /* The fault for this request, counting it. */

@@ -33,6 +33,9 @@ void ddb_fresh_table(char *name, size_t cap);
 orc_backend *ddb_open_on(const char *table, const char *endpoint,
 			 int attempts);
 orc_dynamodb_stats ddb_stats(orc_backend *b);
+/* Send @p rq to dynalite on @p curl; its answer into @p rs (502 when
+ * it could not be reached). */
+void ddb_forward(CURL *curl, int port, const lb_req *rq, lb_resp *rs);
 
 /* What the proxy does to a request. */
 enum fault {

@@ -19,15 +19,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (orc_dag_check_id(r.wf_id, NULL) != ORC_OK ||
 		    orc_dag_check_id(r.task_id, NULL) != ORC_OK)
 			abort();
+		orc__lh_seen seen;
+
+		seen.version = r.expected_version;
+		seen.attempts_made = (int32_t)r.attempts_made;
+		seen.not_before_ms = r.not_before_ms;
 		again = orc__lh_task_req_json(r.wf_id, r.task_id, r.target,
-					      r.expected_version,
-					      r.correlation_id);
+					      &seen, r.correlation_id);
 		if (!again ||
 		    orc__lh_parse_task_req(&r2, again, strlen(again),
 					   &err) != ORC_OK ||
 		    strcmp(r.wf_id, r2.wf_id) ||
 		    strcmp(r.task_id, r2.task_id) ||
-		    r.expected_version != r2.expected_version)
+		    r.expected_version != r2.expected_version ||
+		    (r.expected_version >= 0 &&
+		     (r.attempts_made != r2.attempts_made ||
+		      r.not_before_ms != r2.not_before_ms)))
 			abort();
 		orc__lh_task_req_clear(&r2);
 		free(again);

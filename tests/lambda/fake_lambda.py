@@ -44,6 +44,9 @@ status codes (202 accepted, 400 unknown or finished request id, 413 a
 response over 6 MB).
 
 Test-only endpoints on the Invoke port (not AWS):
+  POST /_fake/functions/{fn}/throttle  body = N: the next N Invoke
+       requests of fn answer 429 TooManyRequestsException (each is still
+       listed by /_fake/invokes). Answers {"throttle": N}.
   POST /_fake/functions/{fn}/enqueue  body = the event; optional headers
        X-Fake-Trace-Id ("-" = no trace id), X-Fake-Deadline-Ms,
        X-Fake-Client-Context. Answers {"requestId": ...}.
@@ -159,6 +162,7 @@ class Function:
         self.init_errors = []
         self.logs = []
         self.starts = 0
+        self.throttle = 0
         self.slots = [Slot(self, i) for i in range(
             max(1, concurrency) if binary else 1)]
 
@@ -592,6 +596,14 @@ class InvokeHandler(Handler):
         body = self.body()
         path = urllib.parse.urlsplit(self.path).path
         prefix = '/_fake/functions/'
+        if path.startswith(prefix) and path.endswith('/throttle'):
+            fn = lam.functions.get(urllib.parse.unquote(
+                path[len(prefix):-len('/throttle')]))
+            if not fn:
+                return self.answer(404, {'message': 'no such function'})
+            with lam.lock:
+                fn.throttle = int(body or b'0')
+            return self.answer(200, {'throttle': fn.throttle})
         if path.startswith(prefix) and path.endswith('/enqueue'):
             fn = lam.functions.get(urllib.parse.unquote(
                 path[len(prefix):-len('/enqueue')]))
@@ -627,6 +639,13 @@ class InvokeHandler(Handler):
             return self.aws_error(413, 'RequestTooLargeException',
                                   'Request must be smaller than 6291456 '
                                   'bytes for the InvokeFunction operation')
+        with lam.lock:
+            throttled = fn.throttle > 0
+            if throttled:
+                fn.throttle -= 1
+        if throttled:
+            return self.aws_error(429, 'TooManyRequestsException',
+                                  'Rate Exceeded.')
         if kind == 'DryRun':
             return self.answer(204)
         if kind not in ('RequestResponse', 'Event'):

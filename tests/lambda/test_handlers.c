@@ -29,6 +29,7 @@
 #include "orchestra/lambda_handlers.h"
 #include "orchestra/orchestra.h"
 #include "dynamodb/dynalite.h"
+#include "lambda/ddb_count.h"
 #include "lambda/table_stream.h"
 #include "support/check.h"
 
@@ -59,6 +60,7 @@ typedef struct world {
 	char *queue[256];          /* Event invocations of the worker */
 	size_t qhead, qtail;
 	int worker_invokes, target_invokes, skipped, requests;
+	int throttle;              /* Event invocations to refuse (429) */
 	const char *fail_task;     /* its target fails with an error */
 	int emf_task, emf_workflow; /* EMF lines seen */
 	char last_workflow_outcome[32];
@@ -140,6 +142,12 @@ static orc_status invoke(const char *function, orc_lambda_invocation type,
 	orc_status st;
 
 	*response_out = NULL;
+	if (type == ORC_LAMBDA_EVENT && w->throttle > 0) {
+		w->throttle--;
+		return orc_error_set(err, ORC_ETHROTTLED, "Lambda Invoke: "
+				     "TooManyRequestsException (429), after "
+				     "3 attempts");
+	}
 	if (type == ORC_LAMBDA_EVENT) {
 		assert_string_equal(function, WORKER);
 		assert_true(w->qtail < sizeof(w->queue) / sizeof(w->queue[0]));
@@ -255,9 +263,8 @@ static orc_lambda_context lctx(world *w, char *rid, size_t cap)
 }
 
 /* Call a handler; returns its response (caller frees). */
-static char *call(world *w, orc_lambda_handler_fn fn,
-		  orc_lambda_handler_config *cfg, const char *event,
-		  orc_status want)
+static char *call(world *w, orc_lambda_handler_fn fn, void *cfg,
+		  const char *event, orc_status want)
 {
 	char rid[32], *resp = NULL;
 	orc_lambda_context c = lctx(w, rid, sizeof(rid));
@@ -476,14 +483,15 @@ static void test_handlers__redelivered_records_change_nothing(void **state)
 	world *w = world_new();
 	json_t *before, *after, *again;
 	char *ev, *resp;
-	int invokes;
+	int workers, targets;
 
 	(void)state;
 	printf("# seed %u\n", seed);
 	start(w, "wf-replay", NULL);
 	run(w, 1);
 	assert_succeeded_once(w, "wf-replay");
-	invokes = w->worker_invokes + w->target_invokes;
+	workers = w->worker_invokes;
+	targets = w->target_invokes;
 	before = scan(w);
 
 	/* Every record of the run, twice, in a shuffled order. */
@@ -499,10 +507,15 @@ static void test_handlers__redelivered_records_change_nothing(void **state)
 	free(ev);
 	json_decref(again);
 
+	/* Records are acted on as their images show the items: a replayed
+	 * promotion is dispatched again, and the worker's claim at that
+	 * version is refused, so nothing runs and nothing changes. */
+	run(w, 0);
 	after = scan(w);
 	if (!json_equal(before, after))
 		fail_msg("seed %u: the replay changed the table", seed);
-	assert_int_equal(w->worker_invokes + w->target_invokes, invokes);
+	assert_int_equal(w->target_invokes, targets);
+	assert_int_equal(w->skipped, w->worker_invokes - workers);
 	assert_int_equal(w->qhead, w->qtail);
 	json_decref(before);
 	json_decref(after);
@@ -667,8 +680,13 @@ static void test_handlers__killed_worker_is_recovered_by_reconcile(
 	assert_non_null(strstr(resp, "\"expired\":0"));
 	assert_non_null(strstr(resp, "\"dispatched\":[]"));
 	orc_free(resp);
-	/* The lease ends 5 s after the invocation's 60 s deadline. */
-	w->now += 65001;
+	/* The lease is the default (the invocation's deadline is later). */
+	w->now += ORC_LAMBDA_LEASE_DEFAULT_MS - 1;
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch,
+		    "{\"mode\":\"reconcile\"}", ORC_OK);
+	assert_non_null(strstr(resp, "\"expired\":0"));
+	orc_free(resp);
+	w->now += 2;
 	resp = call(w, orc_lambda_orchestrator_handler, &w->orch,
 		    "{\"mode\":\"reconcile\"}", ORC_OK);
 	assert_non_null(strstr(resp, "\"workflowId\":\"wf-kill\""));
@@ -754,6 +772,80 @@ static void test_handlers__stream_repairs_a_fan_out_cut_short(void **state)
 	orc_snapshot_clear(&s);
 	assert_int_equal(w->worker_invokes, 5);
 	assert_int_equal(w->target_invokes, 4);
+	world_free(w);
+}
+
+/*
+ * The same cut-short fan-out with handlers kept across invocations
+ * (orc_lambda_handlers): the orchestrator first waits for the marks to
+ * show in the stream (a completion's own marks follow it), writing
+ * nothing; a batch after the grace writes the missing ones.
+ */
+static void test_handlers__kept_handlers_repair_missing_marks_after_grace(
+	void **state)
+{
+	world *w = world_new();
+	orc_lambda_handlers *h = NULL;
+	orc_context *ctx = NULL;
+	orc_task_update u;
+	orc_claim c;
+	orc_snapshot s;
+	json_t *before;
+	char *ev, *resp;
+
+	(void)state;
+	CHECK(ORC_OK, orc_lambda_handlers_create(&h, &w->orch, E));
+	start(w, "wf-cut2", NULL);
+	free(w->queue[w->qhead++]);   /* the dispatch of A is lost */
+	observe(w);
+	json_array_clear(w->pending);
+	CHECK(ORC_OK, orc_context_create(&ctx, w->b, NULL, E));
+	CHECK(ORC_OK, orc_workflow_claim_task(&c, ctx, "wf-cut2", "A",
+					      "gone", 60000, E));
+	memset(&u, 0, sizeof(u));
+	u.if_states = ORC_TASK_BIT(ORC_TASK_RUNNING);
+	u.if_version = c.token;
+	u.set = ORC_SET_STATE | ORC_SET_OUTPUT;
+	u.state = ORC_TASK_SUCCEEDED;
+	u.output = "{\"task\":\"A\",\"n\":1}";
+	u.now_ms = w->now;
+	CHECK(ORC_OK, w->b->update_task(w->b, "wf-cut2", "A", &u, NULL, E));
+	orc_context_free(ctx);
+
+	/* A's SUCCEEDED record: nothing written yet. */
+	observe(w);
+	before = scan(w);
+	ev = batch_text(w->pending);
+	json_array_clear(w->pending);
+	resp = call(w, orc_lambda_handlers_orchestrator, h, ev,
+		    ORC_OK);
+	assert_string_equal(resp, "{\"batchItemFailures\":[]}");
+	orc_free(resp);
+	free(ev);
+	{
+		json_t *after = scan(w);
+
+		assert_true(json_equal(before, after));
+		json_decref(after);
+	}
+	json_decref(before);
+	/* Within the grace, an empty batch writes nothing either. */
+	w->now += 4000;
+	free(call(w, orc_lambda_handlers_orchestrator, h,
+		  "{\"Records\":[]}", ORC_OK));
+	s = snapshot(w, "wf-cut2");
+	assert_int_equal(orc_snapshot_task(&s, 1)->state, ORC_TASK_PENDING);
+	orc_snapshot_clear(&s);
+	/* Past it, the next batch writes the three marks. */
+	w->now += 1001;
+	free(call(w, orc_lambda_handlers_orchestrator, h,
+		  "{\"Records\":[]}", ORC_OK));
+	s = snapshot(w, "wf-cut2");
+	assert_int_equal(orc_snapshot_task(&s, 1)->state, ORC_TASK_READY);
+	assert_int_equal(orc_snapshot_task(&s, 2)->state, ORC_TASK_READY);
+	assert_int_equal(orc_snapshot_task(&s, 3)->state, ORC_TASK_READY);
+	orc_snapshot_clear(&s);
+	orc_lambda_handlers_free(h);
 	world_free(w);
 }
 
@@ -866,6 +958,172 @@ static void test_handlers__bad_input_is_a_clear_error(void **state)
 	world_free(w);
 }
 
+/*
+ * A root whose first dispatch was throttled: the start marks it (one
+ * write), the stream shows it, and the orchestrator dispatches it from
+ * that record. No reconcile.
+ */
+static void test_handlers__throttled_root_dispatch_comes_back_by_stream(
+	void **state)
+{
+	world *w = world_new();
+	char ev[2048], *resp;
+
+	(void)state;
+	w->throttle = 1;
+	snprintf(ev, sizeof(ev), seed_event, "wf-429", "");
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
+	assert_non_null(strstr(resp, "\"dispatched\":[]"));
+	orc_free(resp);
+	assert_int_equal(w->qtail, 0);
+	run(w, 1);
+	assert_succeeded_once(w, "wf-429");
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->skipped, 0);
+	world_free(w);
+}
+
+/* Deliver the pending records; keep pending, as the event source
+ * would retry them, the records from the first one the answer reports
+ * in batchItemFailures on. Returns how many it reported. */
+static size_t deliver_keep_failed(world *w)
+{
+	json_t *root, *fails, *retry, *v;
+	char *ev = batch_text(w->pending), *resp;
+	size_t i, k, n;
+
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch, ev, ORC_OK);
+	free(ev);
+	root = json_loads(resp, 0, NULL);
+	fails = json_object_get(root, "batchItemFailures");
+	n = json_array_size(fails);
+	retry = json_array();
+	json_array_foreach(w->pending, i, v) {
+		const char *id = json_string_value(json_object_get(v,
+								   "eventID"));
+
+		for (k = 0; k < n; k++)
+			if (!strcmp(id, json_string_value(json_object_get(
+					json_array_get(fails, k),
+					"itemIdentifier"))))
+				break;
+		if (k < n || json_array_size(retry))
+			json_array_append(retry, v);
+	}
+	json_decref(root);
+	orc_free(resp);
+	json_array_clear(w->pending);
+	json_array_extend(w->pending, retry);
+	json_decref(retry);
+	return n;
+}
+
+/*
+ * A dispatch from the stream throttled: the batch reports that record
+ * and the ones after it in batchItemFailures, and the event source's
+ * retry of them dispatches each once.
+ */
+static void test_handlers__throttled_stream_dispatch_is_retried(
+	void **state)
+{
+	world *w = world_new();
+
+	(void)state;
+	start(w, "wf-429s", NULL);
+	run_one(w);             /* A: B1, B2, B3 promoted */
+	observe(w);
+	w->throttle = 1;
+	/* The event source retries from the first failed record on. */
+	assert_true(deliver_keep_failed(w) >= 1);
+	deliver(w);
+	run(w, 1);
+	assert_succeeded_once(w, "wf-429s");
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->skipped, 0);
+	world_free(w);
+}
+
+/* Without a stream, a worker whose dispatch of the next tasks is
+ * throttled past the client's retries tries again within its time. */
+static void test_handlers__throttled_dispatch_next_is_tried_again(
+	void **state)
+{
+	world *w = world_new();
+
+	(void)state;
+	w->work.flags = ORC_LAMBDA_DISPATCH_NEXT;
+	start(w, "wf-429n", NULL);
+	w->throttle = 2;
+	run(w, 0);
+	assert_succeeded_once(w, "wf-429n");
+	assert_int_equal(w->throttle, 0);
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->skipped, 0);
+	world_free(w);
+}
+
+/*
+ * A storage fault past the client's retries while the orchestrator
+ * handles a batch (through a proxy in front of dynalite): the record
+ * and those after it are reported in batchItemFailures, nothing is
+ * dispatched twice, and the event source's retry finishes the work.
+ */
+static void test_handlers__stream_storage_fault_is_retried(void **state)
+{
+	orc_dynamodb_options o = ORC_DYNAMODB_OPTIONS_INIT;
+	world *w = world_new();
+	orc_backend *via = NULL;
+	ddb_count *px = NULL;
+
+	(void)state;
+	assert_int_equal(ddb_count_start(&px), 0);
+	o.table = w->table;
+	o.endpoint = ddb_count_url(px);
+	CHECK(ORC_OK, orc_dynamodb_backend_open(&via, &o, E));
+	w->orch.backend = via;
+	start(w, "wf-5xx", NULL);
+	run_one(w);             /* A: B1, B2, B3 promoted by its worker */
+	observe(w);
+	/* Every request fails, past the client's three attempts. */
+	ddb_count_arm(px, "", DC_500, 0, 3);
+	/* The table's first scan: the workflow's record (nothing to do),
+	 * then A (its fan-out fails) and every task after it. */
+	assert_int_equal(json_array_size(w->pending), 6);
+	assert_int_equal(deliver_keep_failed(w), 5);
+	assert_int_equal(ddb_count_faults(px), 3);
+	assert_int_equal(w->qhead, w->qtail);   /* nothing dispatched */
+	assert_int_equal(json_array_size(w->pending), 5);
+	deliver(w);             /* the event source's retry */
+	run(w, 1);
+	assert_succeeded_once(w, "wf-5xx");
+	assert_int_equal(w->worker_invokes, 5);
+	assert_int_equal(w->skipped, 0);
+	world_free(w);
+	orc_backend_free(via);
+	ddb_count_stop(px);
+}
+
+/* An Event invocation lost before its worker ran: the task stays READY
+ * and the reconcile schedule dispatches it again. */
+static void test_handlers__lost_dispatch_is_sent_again_by_reconcile(
+	void **state)
+{
+	world *w = world_new();
+	char *resp;
+
+	(void)state;
+	start(w, "wf-lost", NULL);
+	free(w->queue[w->qhead++]);   /* A's invocation, lost */
+	resp = call(w, orc_lambda_orchestrator_handler, &w->orch,
+		    "{\"mode\":\"reconcile\",\"workflowId\":\"wf-lost\"}",
+		    ORC_OK);
+	assert_non_null(strstr(resp, "\"dispatched\":[\"A\"]"));
+	orc_free(resp);
+	run(w, 1);
+	assert_succeeded_once(w, "wf-lost");
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -885,8 +1143,20 @@ int main(void)
 			test_handlers__target_error_fails_the_workflow),
 		cmocka_unit_test(
 			test_handlers__stream_repairs_a_fan_out_cut_short),
+		cmocka_unit_test(
+		test_handlers__kept_handlers_repair_missing_marks_after_grace),
 		cmocka_unit_test(test_handlers__late_result_is_dropped),
 		cmocka_unit_test(test_handlers__bad_input_is_a_clear_error),
+		cmocka_unit_test(
+		test_handlers__throttled_root_dispatch_comes_back_by_stream),
+		cmocka_unit_test(
+			test_handlers__throttled_stream_dispatch_is_retried),
+		cmocka_unit_test(
+			test_handlers__lost_dispatch_is_sent_again_by_reconcile),
+		cmocka_unit_test(
+			test_handlers__throttled_dispatch_next_is_tried_again),
+		cmocka_unit_test(
+			test_handlers__stream_storage_fault_is_retried),
 	};
 
 	return cmocka_run_group_tests_name("lambda_handlers", tests, setup,

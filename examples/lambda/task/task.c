@@ -1,11 +1,13 @@
 /*
  * The example's task: {"task": id, "n": 1 + the sum of its dependencies'
  * n}, so the seed's A -> (B1, B2, B3) -> C ends with C's n = 7. It fails
- * on purpose when the workflow input says {"fail": "<task id>"}.
+ * on purpose when the workflow input says {"fail": "<task id>"}, and
+ * takes its time when it says {"slow": "<task id>", "slowMs": N}.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -17,8 +19,9 @@ orc_status example_task(const char *event, size_t len,
 {
 	json_t *p = json_loadb(event, len, 0, NULL), *v, *out;
 	const char *id = json_string_value(json_object_get(p, "taskId"));
-	const char *fail = json_string_value(json_object_get(
-		json_object_get(p, "input"), "fail"));
+	json_t *input = json_object_get(p, "input");
+	const char *fail = json_string_value(json_object_get(input, "fail"));
+	const char *slow = json_string_value(json_object_get(input, "slow"));
 	json_int_t n = 1;
 	const char *key;
 	char *text;
@@ -28,6 +31,15 @@ orc_status example_task(const char *event, size_t len,
 	if (!id) {
 		json_decref(p);
 		return orc_error_set(err, ORC_EINVAL, "no taskId in payload");
+	}
+	if (slow && strcmp(slow, id) == 0) {
+		json_int_t ms = json_integer_value(json_object_get(input,
+								   "slowMs"));
+		struct timespec ts;
+
+		ts.tv_sec = (time_t)(ms > 0 ? ms / 1000 : 0);
+		ts.tv_nsec = (long)(ms > 0 ? ms % 1000 : 0) * 1000000L;
+		nanosleep(&ts, NULL);
 	}
 	if (fail && strcmp(fail, id) == 0) {
 		orc_error_set(err, ORC_EUSER, "task %s failed on purpose", id);
