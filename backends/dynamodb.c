@@ -102,6 +102,13 @@ typedef struct ddb_backend {
 	/* TransactWriteItems for seeding: 0 not tried yet, 1 works, -1
 	 * not used (off, or the server has no such operation). */
 	int txn;
+	/* The last start that failed part way (a fault, no answer): its
+	 * workflow and write id. A driver that retries the same start on
+	 * this backend then sends the same wid, so the record it may have
+	 * written reads as its own, and the tasks a lost batch may have
+	 * left out are written (each only if absent). */
+	char retry_wf[ORC_ID_MAX + 1];
+	char retry_wid[17];
 } ddb_backend;
 
 #define DB(b) ((ddb_backend *)(void *)(b))
@@ -1200,18 +1207,19 @@ static orc_status seed_txn(int *fallback, ddb_backend *db,
 	return st;
 }
 
+static orc_status seed(ddb_backend *db, const orc_workflow_rec *wf,
+		       const orc_task_seed *tasks, size_t ntasks,
+		       const char *wid, int again, orc_error *err);
+
 static orc_status ddb_create_workflow(orc_backend *b,
 				      const orc_workflow_rec *wf,
 				      const orc_task_seed *tasks,
 				      size_t ntasks, orc_error *err)
 {
 	ddb_backend *db = DB(b);
-	json_t *item, *req;
 	char wid[17];
-	struct ex x;
 	orc_status st;
-	size_t i, bytes;
-	int ours, fallback = 1;
+	int again;
 
 	ORC_CHECK_ARG(b != NULL && wf != NULL, err);
 	ORC_CHECK_ARG(tasks != NULL || ntasks == 0, err);
@@ -1224,7 +1232,36 @@ static orc_status ddb_create_workflow(orc_backend *b,
 	st = seed_checks(wf->id, tasks, ntasks, err);
 	if (st != ORC_OK)
 		return st;
-	new_wid(db, wid);
+	again = strcmp(db->retry_wf, wf->id) == 0;
+	if (again)
+		memcpy(wid, db->retry_wid, sizeof(wid));
+	else
+		new_wid(db, wid);
+	st = seed(db, wf, tasks, ntasks, wid, again, err);
+	/* Remember a start whose outcome is unknown, for its retry. */
+	if (st == ORC_OK || st == ORC_EEXISTS || st == ORC_EINVAL ||
+	    st == ORC_ETOOBIG || st == ORC_ENOMEM) {
+		if (again)
+			db->retry_wf[0] = '\0';
+	} else {
+		orc__strlcpy(db->retry_wf, wf->id, sizeof(db->retry_wf));
+		memcpy(db->retry_wid, wid, sizeof(db->retry_wid));
+	}
+	return st;
+}
+
+/* ddb_create_workflow's writes with write id @p wid; @p again: a retry
+ * of a start of ours that failed part way. */
+static orc_status seed(ddb_backend *db, const orc_workflow_rec *wf,
+		       const orc_task_seed *tasks, size_t ntasks,
+		       const char *wid, int again, orc_error *err)
+{
+	json_t *item, *req;
+	struct ex x;
+	orc_status st;
+	size_t i, bytes;
+	int ours, fallback = 1;
+
 	item = json_object();
 	if (!item)
 		return oom(err);
@@ -1295,6 +1332,11 @@ static orc_status ddb_create_workflow(orc_backend *b,
 		st = record_met(&ours, db, wf, tasks, ntasks, wid, err);
 	if (st != ORC_OK)
 		return st;
+	/* A retry after a start that failed part way: some tasks may be
+	 * written, and claimed since; write the others only if absent. */
+	if (again)
+		return put_tasks(db, wf->id, tasks, ntasks, wf->created_ms,
+				 err);
 	return batch_tasks(db, wf->id, tasks, ntasks, wf->created_ms, wid,
 			   err);
 }

@@ -79,7 +79,12 @@ class Dynalite:
             "AWS_ACCESS_KEY_ID": "AKIDCLITEST",
             "AWS_SECRET_ACCESS_KEY": SECRET,
             "AWS_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true"})
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # dynalite has no TransactWriteItems: without this, each
+            # process's first start asks once and is refused (one more
+            # request). The transaction path is counted on moto by
+            # tests/bench/requests.
+            "ORC_DYNAMODB_TRANSACTIONS": "off"})
 
     def stop(self):
         if self.proc:
