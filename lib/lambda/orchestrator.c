@@ -532,12 +532,25 @@ static orc_status on_reconcile(const orc__lh_env *env, json_t *root,
 		return orc_error_set(err, ORC_ENOMEM, "out of memory");
 	if (wid) {
 		st = reconcile_one(env, json_string_value(wid), out, err);
-	} else if (!ORC_BACKEND_HAS(b, list_workflows, 1)) {
+	} else if (!ORC_BACKEND_HAS(b, list_live, 4) &&
+		   !ORC_BACKEND_HAS(b, list_workflows, 1)) {
 		st = orc_error_set(err, ORC_ENOTSUPPORTED,
 				   "reconcile: backend %s cannot list "
 				   "workflows; give \"workflowId\"", b->name);
 	} else {
-		st = b->list_workflows(b, collect_live, &l, err);
+		/* The live listing costs what is live (DynamoDB: the sparse
+		 * index orc-live); the full listing reads every workflow
+		 * ever run. The ids are collected first: the callback may
+		 * not call back into the backend. */
+		if (ORC_BACKEND_HAS(b, list_live, 4)) {
+			orc_live_query q;
+
+			memset(&q, 0, sizeof(q));
+			q.kind = ORC_LIVE_WORKFLOWS;
+			st = b->list_live(b, &q, collect_live, &l, err);
+		} else {
+			st = b->list_workflows(b, collect_live, &l, err);
+		}
 		if (st == ORC_OK && l.nomem)
 			st = orc_error_set(err, ORC_ENOMEM, "out of memory");
 		/* One workflow's trouble does not stop the others. */
