@@ -59,7 +59,6 @@ typedef struct runq {
 	size_t head, n;
 	int stop;
 	atomic_int running;
-	orc_backend *backend;
 	const cli_opts *o;
 } runq;
 
@@ -88,6 +87,7 @@ static void run_one(runq *q, const char *wf_id)
 {
 	orc_runner_options ro = ORC_RUNNER_OPTIONS_INIT;
 	orc_runner *runner = NULL;
+	orc_backend *backend = NULL;
 	orc_run_result res;
 	orc_error err;
 	orc_status st;
@@ -101,10 +101,15 @@ static void run_one(runq *q, const char *wf_id)
 	ro.seed = (uint64_t)cli_now_ms() ^ (uint64_t)getpid();
 	memset(&err, 0, sizeof(err));
 	memset(&res, 0, sizeof(res));
-	st = orc_runner_create(&runner, q->backend, &ro, &err);
+	/* A backend of its own: the server's serves requests meanwhile,
+	 * and DynamoDB's is for one thread at a time. */
+	if (cli_open_store(&backend, q->o, 0) != CLI_OK)
+		return;
+	st = orc_runner_create(&runner, backend, &ro, &err);
 	if (st == ORC_OK)
 		st = orc_runner_run(&res, runner, wf_id, NULL, NULL, &err);
 	orc_runner_free(runner);
+	orc_backend_free(backend);
 	if (st != ORC_OK)
 		cli_fail(wf_id, st, &err);
 	else
@@ -277,7 +282,6 @@ int cli_cmd_serve(int argc, char **argv)
 	q.o = &o;
 	if ((rc = cli_open_store(&backend, &o, 0)) != CLI_OK)
 		goto out;
-	q.backend = backend;
 	ho.token = so.token;
 	ho.allow_origin = so.origin;
 	ho.poll_ms = so.poll_ms ? so.poll_ms :

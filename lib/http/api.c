@@ -62,6 +62,8 @@ ORC_API orc_status orc_http_api_create(orc_http_api **out,
 	api->on_start_payload = opts->on_start_payload;
 	api->require_commands = opts->require_commands;
 	api->poll_ms = opts->poll_ms ? opts->poll_ms : DEFAULT_POLL_MS;
+	api->serialize = !(backend->caps & ORC_BACKEND_CAP_THREADSAFE);
+	pthread_mutex_init(&api->mu, NULL);
 	if ((opts->token && !(api->token = orc_strdup(opts->token))) ||
 	    (opts->allow_origin &&
 	     !(api->allow_origin = orc_strdup(opts->allow_origin))) ||
@@ -83,7 +85,20 @@ ORC_API void orc_http_api_free(orc_http_api *api)
 	orc_free(api->token);
 	orc_free(api->allow_origin);
 	orc_free(api->watch_file);
+	pthread_mutex_destroy(&api->mu);
 	orc_free(api);
+}
+
+void orc__http_lock(orc_http_api *api)
+{
+	if (api->serialize)
+		pthread_mutex_lock(&api->mu);
+}
+
+void orc__http_unlock(orc_http_api *api)
+{
+	if (api->serialize)
+		pthread_mutex_unlock(&api->mu);
 }
 
 ORC_API void orc_http_response_clear(orc_http_response *resp)
@@ -389,8 +404,11 @@ static orc_status route(orc_http_response *resp, orc_http_api *api,
 	} else if (strcmp(rest, "/cancel") == 0 && post) {
 		st = cancel(resp, api, id, err);
 	} else if (strncmp(rest, "/tasks/", 7) == 0 && get) {
-		task = orc__http_decode(rest + 7, strlen(rest + 7));
-		if (!task || !task[0] || strchr(task, '/'))
+		/* A '/' in an id arrives as %2F: a raw one is another
+		 * segment, which no route has. */
+		task = strchr(rest + 7, '/') ? NULL :
+		       orc__http_decode(rest + 7, strlen(rest + 7));
+		if (!task || !task[0])
 			st = fail(resp, 400, ORC_EINVAL, "taskId", "bad task "
 				  "id in the path", err);
 		else {
@@ -430,7 +448,9 @@ ORC_API orc_status orc_http_api_handle(orc_http_response *resp,
 		resp->allow_origin = api->allow_origin;
 		return set_body(resp, 204, strdup(""), "text/plain", err);
 	}
+	orc__http_lock(api);
 	st = route(resp, api, req, err);
+	orc__http_unlock(api);
 	if (api->allow_origin && req->origin &&
 	    strcmp(req->origin, api->allow_origin) == 0)
 		resp->allow_origin = api->allow_origin;

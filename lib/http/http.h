@@ -5,6 +5,7 @@
 #ifndef ORC_HTTP_INTERNAL_H
 #define ORC_HTTP_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +21,16 @@ struct orc_http_api {
 	int require_commands;
 	int64_t poll_ms;
 	char *watch_file;
+	/* A backend without ORC_BACKEND_CAP_THREADSAFE (DynamoDB) is used
+	 * by one request or stream at a time. */
+	int serialize;
+	pthread_mutex_t mu;
 };
+
+/* Take and release the backend for one use (no-ops when it is
+ * thread-safe). */
+void orc__http_lock(orc_http_api *api);
+void orc__http_unlock(orc_http_api *api);
 
 /* Headers every response carries, whatever transport: no sniffing, no
  * framing, the page's scripts and connections from this origin only. */

@@ -169,11 +169,13 @@ size_t orc__live_poll(orc__live *l)
 	int first = l->polls == 0;
 	int changed = file_changed(l);
 
+	orc__http_lock(l->api);
 	if (changed && l->wf_id)
 		poll_detail(l);
 	if (changed && (first || l->api->watch_file ||
 			l->polls % LIST_EVERY == 0))
 		poll_list(l, first);
+	orc__http_unlock(l->api);
 	l->polls++;
 	return l->len - l->off;
 }
