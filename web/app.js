@@ -276,6 +276,11 @@ $('token').addEventListener('change', () => sessionStorage.setItem('orc-token', 
 $('filter').addEventListener('input', renderList);
 $('state').addEventListener('change', renderList);
 
+window.addEventListener('hashchange', () => {
+  const h = decodeURIComponent(location.hash.slice(1));
+  if (h && h !== current) select(h);
+});
+
 loadList().then(() => {
   const h = decodeURIComponent(location.hash.slice(1));
   if (h) select(h); else watch();
