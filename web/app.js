@@ -215,8 +215,13 @@ function watch() {
   };
   source.onerror = () => {
     setLive(false, 'reconnecting');
-    // No stream here (API Gateway): poll instead.
-    if (++failures >= 3) { source.close(); source = null; poll(); }
+    // No stream here (API Gateway answers 404, which closes it), or
+    // one that keeps failing: poll instead.
+    if (source.readyState === EventSource.CLOSED || ++failures >= 3) {
+      source.close();
+      source = null;
+      poll();
+    }
   };
 }
 

@@ -126,11 +126,15 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status,
  * to 127.0.0.1 sends its own name here and is refused. */
 static int host_ok(const char *host)
 {
-	static const char *const ok[] = { "127.0.0.1", "localhost", "[::1]" };
+	static const char *const ok[] = { "localhost", "[::1]" };
 	size_t i, n;
 
 	if (!host)
 		return 0;
+	if (strncmp(host, "127.", 4) == 0) {
+		n = strspn(host, "0123456789.");
+		return host[n] == '\0' || host[n] == ':';
+	}
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		n = strlen(ok[i]);
 		if (strncasecmp(host, ok[i], n) == 0 &&
