@@ -304,8 +304,8 @@ static orc_status start(orc_http_response *resp, orc_http_api *api,
 	}
 	if (api->on_start)
 		api->on_start(wf_id, api->on_start_payload);
-	rst = json_answer(resp, 202, json_dumps(json_pack("{s:b, s:s}",
-		"ok", 1, "workflowId", wf_id), JSON_COMPACT), err);
+	rst = json_answer(resp, 202, orc__http_dump(json_pack("{s:b, s:s}",
+		"ok", 1, "workflowId", wf_id)), err);
 out:
 	orc_context_free(ctx);
 	orc_dag_free(dag);
@@ -342,7 +342,7 @@ static orc_status cancel(orc_http_response *resp, orc_http_api *api,
 	doc = json_pack("{s:b, s:s, s:s}", "ok", 1, "workflowId", wf_id,
 			"status", orc_workflow_state_name(snap.workflow.state));
 	orc_snapshot_clear(&snap);
-	return json_answer(resp, 200, json_dumps(doc, JSON_COMPACT), err);
+	return json_answer(resp, 200, orc__http_dump(doc), err);
 }
 
 /* Split "/workflows/{id}[/rest]" into a decoded id and the raw rest. */

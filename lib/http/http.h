@@ -68,6 +68,11 @@ char *orc__http_list(int *http_status, orc_http_api *api);
 char *orc__http_error_doc(orc_status st, const char *field,
 			  const char *message);
 
+/* @p doc as compact JSON text (free with free()), and @p doc released;
+ * NULL when @p doc is NULL or on out of memory. */
+struct json_t;
+char *orc__http_dump(struct json_t *doc);
+
 /* HTTP status for a status of the library. */
 int orc__http_status_for(orc_status st);
 

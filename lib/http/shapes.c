@@ -40,7 +40,7 @@ int orc__http_status_for(orc_status st)
 	}
 }
 
-static char *dump(json_t *doc)
+char *orc__http_dump(json_t *doc)
 {
 	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
@@ -57,7 +57,7 @@ char *orc__http_error_doc(orc_status st, const char *field,
 
 	if (doc && field)
 		json_object_set_new(doc, "field", json_string(field));
-	return dump(doc);
+	return orc__http_dump(doc);
 }
 
 /* Stored JSON as a value; text that is not JSON stays a string. */
@@ -174,7 +174,7 @@ char *orc__http_detail(int *http_status, orc_http_api *api,
 			"version", (json_int_t)snap.workflow.version,
 			"input", stored_json(snap.workflow.input),
 			"tasks", tasks, "dag", edges, "levels", levels);
-	out = dump(doc);
+	out = orc__http_dump(doc);
 	*http_status = out ? 200 : 500;
 	orc_snapshot_clear(&snap);
 	orc_dag_free(dag);
@@ -227,7 +227,7 @@ char *orc__http_task(int *http_status, orc_http_api *api, const char *wf_id,
 		"dependencies", deps));
 	json_object_set_new(doc, "output", stored_json(t->output));
 	json_object_set_new(doc, "error", str_or_null(t->error));
-	out = dump(doc);
+	out = orc__http_dump(doc);
 	*http_status = out ? 200 : 500;
 done:
 	orc_snapshot_clear(&snap);
@@ -310,7 +310,7 @@ char *orc__http_list(int *http_status, orc_http_api *api)
 		json_array_append(sorted, v[i]);
 	free(v);
 	json_decref(l.arr);
-	out = dump(sorted);
+	out = orc__http_dump(sorted);
 	*http_status = out ? 200 : 500;
 	return out;
 }
