@@ -594,14 +594,23 @@ static void test_other_process(void **state)
 	unlink(file);
 }
 
-/* Beyond loopback without a token, serve refuses to start. */
-static void test_token_beyond_loopback(void **state)
+/* Beyond loopback without a token, or with an address that is not
+ * numeric or an option out of range, serve refuses to start (exit 2). */
+static void test_refused_configs(void **state)
 {
 	(void)state;
 	assert_int_equal(run_cmd((const char *const[]){ "serve", "--listen",
 		"0.0.0.0:0", NULL }, 1), 2);
 	assert_int_equal(run_cmd((const char *const[]){ "serve", "--listen",
 		"localhost:0", NULL }, 1), 2);
+	assert_int_equal(run_cmd((const char *const[]){ "serve", "--listen",
+		"127.0.0.1:99999", NULL }, 1), 2);
+	assert_int_equal(run_cmd((const char *const[]){ "serve", "--listen",
+		"127.0.0.1", NULL }, 1), 2);
+	assert_int_equal(run_cmd((const char *const[]){ "serve", "--poll-ms",
+		"1", NULL }, 1), 2);
+	assert_int_equal(run_cmd((const char *const[]){ "serve", "--token",
+		"", "--listen", "0.0.0.0:0", NULL }, 1), 2);
 }
 
 static int setup(void **state)
@@ -679,7 +688,7 @@ int main(void)
 		cmocka_unit_test_setup(test_conflict_cancel, fresh),
 		cmocka_unit_test_setup(test_run_and_stream, fresh),
 		cmocka_unit_test_setup(test_other_process, fresh),
-		cmocka_unit_test(test_token_beyond_loopback),
+		cmocka_unit_test(test_refused_configs),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
