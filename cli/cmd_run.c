@@ -62,7 +62,7 @@ static const char resume_help[] =
 
 /* Each running command leads its own process group (lib/command.c), so
  * the terminal's SIGINT does not reach it: send that group SIGTERM. */
-void cli_stop_children(void)
+static void stop_children(void)
 {
 	pid_t self = getpid();
 	struct dirent *e;
@@ -107,7 +107,7 @@ static void *signal_main(void *arg)
 	if (sigwait(set, &sig) != 0)
 		return NULL;
 	cli_view_restore_terminal();
-	cli_stop_children();
+	stop_children();
 	_exit(sig == SIGINT ? CLI_INTERRUPTED : 128 + sig);
 }
 
@@ -359,4 +359,9 @@ out:
 	orc_context_free(ctx);
 	orc_backend_free(backend);
 	return rc;
+}
+
+void cli_stop_children(void)
+{
+	stop_children();
 }
