@@ -230,13 +230,16 @@ static orc_status serve_asset(orc_http_response *resp, const char *path,
 /* Every task a command, for a server that runs what it starts. */
 static const char *not_command(const orc_dag *dag)
 {
-	orc_task_spec spec;
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 	size_t i, n = orc_dag_task_count(dag);
 
-	for (i = 0; i < n; i++)
-		if (orc_dag_task_get(&spec, dag, i, NULL) == ORC_OK &&
-		    spec.target_kind != ORC_TARGET_COMMAND)
+	/* Fails closed: a task it cannot read is refused too. */
+	for (i = 0; i < n; i++) {
+		if (orc_dag_task_get(&spec, dag, i, NULL) != ORC_OK)
+			return "(unreadable)";
+		if (spec.target_kind != ORC_TARGET_COMMAND)
 			return spec.id;
+	}
 	return NULL;
 }
 

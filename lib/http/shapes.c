@@ -122,7 +122,7 @@ static int read_workflow(orc_snapshot *snap, orc_dag **dag, char **doc_out,
 
 static json_t *task_doc(const orc_task_rec *t, const orc_dag *dag, size_t i)
 {
-	orc_task_spec spec;
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 	int32_t max = 0;
 
 	if (orc_dag_task_get(&spec, dag, i, NULL) == ORC_OK)
@@ -185,7 +185,7 @@ char *orc__http_task(int *http_status, orc_http_api *api, const char *wf_id,
 		     const char *task_id)
 {
 	orc_snapshot snap;
-	orc_task_spec spec;
+	orc_task_spec spec = ORC_TASK_SPEC_INIT;
 	orc_dag *dag;
 	json_t *doc, *deps, *cmd;
 	const uint32_t *pre;
