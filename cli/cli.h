@@ -174,6 +174,7 @@ int cli_cmd_status(int argc, char **argv);
 int cli_cmd_list(int argc, char **argv);
 int cli_cmd_cancel(int argc, char **argv);
 int cli_cmd_validate(int argc, char **argv);
+int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_graph(int argc, char **argv);
 int cli_cmd_table(int argc, char **argv);
 #ifdef ORC_CLI_HAVE_ASL
@@ -206,5 +207,8 @@ void cli_view_free(cli_view *v);
 
 /* Restore the terminal (cursor) from a signal handler; async-signal-safe. */
 void cli_view_restore_terminal(void);
+
+/* SIGTERM to each running command's process group (cmd_run.c). */
+void cli_stop_children(void);
 
 #endif

@@ -456,3 +456,8 @@ out:
 	orc_backend_free(backend);
 	return rc;
 }
+
+void cli_stop_children(void)
+{
+	stop_children();
+}

@@ -30,6 +30,9 @@ static const cli_cmd cmds[] = {
 	{ "validate", cli_cmd_validate, "check a workflow file" },
 	{ "graph", cli_cmd_graph, "print a workflow as DOT or Mermaid" },
 	{ "table", cli_cmd_table, "create a DynamoDB table for --backend" },
+#ifdef ORC_CLI_HAVE_SERVE
+	{ "serve", cli_cmd_serve, "HTTP API and live dashboard" },
+#endif
 #ifdef ORC_CLI_HAVE_ASL
 	{ "asl", cmd_asl, "emit Amazon States Language" },
 #endif
