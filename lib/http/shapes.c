@@ -19,7 +19,7 @@
  * accessor of a later API (orc_snapshot_task()) is a one-line change. */
 static const orc_task_rec *snap_task(const orc_snapshot *snap, size_t i)
 {
-	return &snap->tasks[i];
+	return orc_snapshot_task(snap, i);
 }
 
 int orc__http_status_for(orc_status st)
