@@ -298,6 +298,7 @@ static int execute(orc_backend *backend, const char *wf_id,
 		pthread_join(sig_thread, NULL);
 	}
 	if (cli_store_check(&pin, o) != CLI_OK) {
+		cli_view_free(view);
 		orc_run_result_clear(&res);
 		return CLI_RUNTIME;
 	}
