@@ -317,6 +317,15 @@ def test_interrupted_run_ends_with_a_resume_hint(d):
 
 def test_fan_in_of_20000_on_a_short_lease(d):
     n = 20000
+    if "ASAN_OPTIONS" in os.environ or "UBSAN_OPTIONS" in os.environ:
+        # Under the sanitizers each of the 20,000 command tasks forks a
+        # process several times the size, and every step runs several
+        # times slower, so the 100 ms lease is no longer the claim: this
+        # build checks the same path for memory errors on 2,000. The
+        # normal build runs the claim itself (.ci/test runs both).
+        n = 2000
+        print("# sanitizer build: fan-in of %d (the claim of 20,000 on a "
+              "100 ms lease is tested in the normal build)" % n)
     tasks = [{"id": "t%d" % i, "command": ["true"]} for i in range(n)]
     tasks.append({"id": "Z", "command": ["sh", "-c", "wc -c"],
                   "dependsOn": ["t%d" % i for i in range(n)]})
