@@ -434,6 +434,27 @@ static orc_status claim_from_hints(orc_claim *out, orc_context *ctx,
 	}
 }
 
+/* What every claim checks first: the arguments, and a workflow that is
+ * not over; its cache into *wf_out. */
+static orc_status claim_begin(orc__wf_cache **wf_out, orc_claim *out,
+			      orc_context *ctx, const char *wf_id,
+			      const char *owner, int64_t lease_ms,
+			      orc_error *err)
+{
+	orc_status st;
+
+	ORC_CHECK_ARG(out != NULL && ctx != NULL && wf_id != NULL, err);
+	if ((st = check_owner(owner, lease_ms, err)) != ORC_OK)
+		return st;
+	if ((st = orc__context_workflow(wf_out, ctx, wf_id, err)) != ORC_OK)
+		return st;
+	if ((*wf_out)->ended)
+		return orc_error_set(err, ORC_ECANCELED, "workflow %s is %s",
+				     wf_id, orc_workflow_state_name(
+					     (*wf_out)->end_state));
+	return ORC_OK;
+}
+
 orc_status orc__claim_hinted(orc_claim *out, orc_context *ctx,
 			     const char *wf_id, const char *owner,
 			     int64_t lease_ms, orc_error *err)
@@ -441,14 +462,9 @@ orc_status orc__claim_hinted(orc_claim *out, orc_context *ctx,
 	orc__wf_cache *wf;
 	orc_status st;
 
-	ORC_CHECK_ARG(out != NULL && ctx != NULL && wf_id != NULL, err);
-	if ((st = check_owner(owner, lease_ms, err)) != ORC_OK)
+	if ((st = claim_begin(&wf, out, ctx, wf_id, owner, lease_ms, err)) !=
+	    ORC_OK)
 		return st;
-	if ((st = orc__context_workflow(&wf, ctx, wf_id, err)) != ORC_OK)
-		return st;
-	if (wf->ended)
-		return orc_error_set(err, ORC_ECANCELED, "workflow %s is %s",
-				     wf_id, orc_workflow_state_name(wf->end_state));
 	return claim_from_hints(out, ctx, wf, owner, lease_ms, 1, err);
 }
 
@@ -462,14 +478,9 @@ ORC_API orc_status orc_workflow_claim(orc_claim *out, orc_context *ctx,
 	size_t i, start;
 	int round;
 
-	ORC_CHECK_ARG(out != NULL && ctx != NULL && wf_id != NULL, err);
-	if ((st = check_owner(owner, lease_ms, err)) != ORC_OK)
+	if ((st = claim_begin(&wf, out, ctx, wf_id, owner, lease_ms, err)) !=
+	    ORC_OK)
 		return st;
-	if ((st = orc__context_workflow(&wf, ctx, wf_id, err)) != ORC_OK)
-		return st;
-	if (wf->ended)
-		return orc_error_set(err, ORC_ECANCELED, "workflow %s is %s",
-				     wf_id, orc_workflow_state_name(wf->end_state));
 	st = claim_from_hints(out, ctx, wf, owner, lease_ms, 0, err);
 	if (st != ORC_ENOTFOUND)
 		return st;
