@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""ABI checks for liborchestra.so and liborchestra-aws.so (each given as
+"""ABI checks for liborchestra.so, liborchestra-aws.so and
+liborchestra-http.so (each given as
 --lib LIB --map MAP --soname SONAME, the core first):
 
  1. every ORC_API function declared in the public headers is exported
