@@ -32,9 +32,9 @@ static orc_status load_server(start_fn *start, stop_fn *stop,
 			      orc_error *err)
 {
 	void *s1 = cli_dl_sym(CLI_HTTP_SONAME, "orc_http_server_start",
-			      "orchestra serve", err);
+			      "the HTTP listener", err);
 	void *s2 = s1 ? cli_dl_sym(CLI_HTTP_SONAME, "orc_http_server_stop",
-				   "orchestra serve", err) : NULL;
+				   "the HTTP listener", err) : NULL;
 
 	if (!s2)
 		return ORC_ENOTSUPPORTED;
