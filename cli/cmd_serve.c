@@ -339,7 +339,7 @@ int cli_cmd_serve(int argc, char **argv)
 		if (pthread_create(&threads[nthreads], NULL, run_main, &q))
 			break;
 	st = server_start(&srv, api, so.listen ? so.listen :
-				   DEFAULT_LISTEN, &port, &err);
+			  DEFAULT_LISTEN, &port, &err);
 	if (st != ORC_OK) {
 		rc = cli_fail("serve", st, &err);
 		goto out;
