@@ -132,6 +132,14 @@ void cli_store_pin(cli_pin *pin, const cli_opts *o);
  * was deleted or replaced (its state is lost) and return CLI_RUNTIME. */
 int cli_store_check(const cli_pin *pin, const cli_opts *o);
 
+/* Function @p name of the library @p soname (liborchestra-aws,
+ * liborchestra-http), opened beside the liborchestra this process
+ * loaded, else through the search path, and never closed (dl.c). NULL
+ * with @p err set to ORC_ENOTSUPPORTED saying that @p user needs the
+ * library and why it cannot be loaded, or that it lacks @p name. */
+void *cli_dl_sym(const char *soname, const char *name, const char *user,
+		 orc_error *err);
+
 /* orc_dynamodb_backend_open and orc_dynamodb_create_table, from
  * liborchestra-aws loaded at the first call (aws.c); ORC_ENOTSUPPORTED
  * naming the library when it cannot be loaded. */

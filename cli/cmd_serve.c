@@ -2,6 +2,8 @@
  * orchestra serve: the HTTP API and the live dashboard over a store
  * (docs/http.md). With --run it also executes, in this process, the
  * workflows started through it (command tasks, as `orchestra run`).
+ * The listener is in liborchestra-http, opened here only (dl.c), so
+ * that no other command loads libmicrohttpd and GnuTLS.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +16,32 @@
 #include <orchestra/http.h>
 
 #include "cli.h"
+
+typedef orc_status (*start_fn)(orc_http_server **out, orc_http_api *api,
+				const char *listen, int *port_out,
+				orc_error *err);
+typedef void (*stop_fn)(orc_http_server *server);
+_Static_assert(sizeof(start_fn) == sizeof(void *) &&
+	       sizeof(stop_fn) == sizeof(void *),
+	       "function and object pointers convert (POSIX dlsym)");
+
+/* orc_http_server_start and _stop from liborchestra-http, before
+ * anything is opened or started, so a missing library changes
+ * nothing. */
+static orc_status load_server(start_fn *start, stop_fn *stop,
+			      orc_error *err)
+{
+	void *s1 = cli_dl_sym(CLI_HTTP_SONAME, "orc_http_server_start",
+			      "the HTTP listener", err);
+	void *s2 = s1 ? cli_dl_sym(CLI_HTTP_SONAME, "orc_http_server_stop",
+				   "the HTTP listener", err) : NULL;
+
+	if (!s2)
+		return ORC_ENOTSUPPORTED;
+	memcpy(start, &s1, sizeof(*start));
+	memcpy(stop, &s2, sizeof(*stop));
+	return ORC_OK;
+}
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_WORKERS 4
@@ -256,6 +284,8 @@ int cli_cmd_serve(int argc, char **argv)
 	orc_error err;
 	orc_status st;
 	runq q;
+	start_fn server_start;
+	stop_fn server_stop;
 	int rc, port = 0, sig = 0;
 
 	if ((rc = take_opts(&so, &argc, argv)) != CLI_OK)
@@ -268,6 +298,9 @@ int cli_cmd_serve(int argc, char **argv)
 		so.token = getenv("ORC_HTTP_TOKEN");
 	if (so.start)
 		so.run = 1;
+	memset(&err, 0, sizeof(err));
+	if ((st = load_server(&server_start, &server_stop, &err)) != ORC_OK)
+		return cli_fail("serve", st, &err);
 	/* Signals are taken by sigwait below; every thread inherits the
 	 * mask, so none of them is interrupted. */
 	sigemptyset(&sigs);
@@ -305,8 +338,8 @@ int cli_cmd_serve(int argc, char **argv)
 	for (; so.run && nthreads < RUN_THREADS; nthreads++)
 		if (pthread_create(&threads[nthreads], NULL, run_main, &q))
 			break;
-	st = orc_http_server_start(&srv, api, so.listen ? so.listen :
-				   DEFAULT_LISTEN, &port, &err);
+	st = server_start(&srv, api, so.listen ? so.listen :
+			  DEFAULT_LISTEN, &port, &err);
 	if (st != ORC_OK) {
 		rc = cli_fail("serve", st, &err);
 		goto out;
@@ -320,7 +353,7 @@ int cli_cmd_serve(int argc, char **argv)
 		fflush(stdout);
 	}
 	sigwait(&sigs, &sig);
-	orc_http_server_stop(srv);
+	server_stop(srv);
 	srv = NULL;
 	if (atomic_load(&q.running) > 0) {
 		/* A run cannot be cut short cleanly: its leases expire and
@@ -332,7 +365,7 @@ int cli_cmd_serve(int argc, char **argv)
 	}
 	rc = CLI_OK;
 out:
-	orc_http_server_stop(srv);
+	server_stop(srv);
 	pthread_mutex_lock(&q.mu);
 	q.stop = 1;
 	pthread_cond_broadcast(&q.cv);

@@ -1,5 +1,7 @@
 /*
- * The internal functions that liborchestra-aws calls in liborchestra.
+ * The internal functions that liborchestra-aws calls in liborchestra
+ * (liborchestra-http's, the listener's, are marked ORC__PRIVATE where
+ * lib/http/http.h and lib/http/live.h declare them).
  * The AWS part is a library of its own so that programs that do not use
  * it never load libcurl and libcrypto (docs/architecture.md,
  * "Libraries"), and its code shares these helpers with the core instead

@@ -1,6 +1,8 @@
 /*
- * The HTTP part's public functions when it is not built (the 'http'
- * feature found no libmicrohttpd): each says ORC_ENOTSUPPORTED.
+ * The HTTP part's public functions in the core when it is not built
+ * (the 'http' feature found no libmicrohttpd): each says
+ * ORC_ENOTSUPPORTED. The listener's are in liborchestra-http
+ * (server_disabled.c).
  */
 #include "internal.h"
 #include "orchestra/http.h"
@@ -43,24 +45,6 @@ ORC_API orc_status orc_http_api_handle(orc_http_response *resp,
 ORC_API void orc_http_response_clear(orc_http_response *resp)
 {
 	(void)resp;
-}
-
-ORC_API orc_status orc_http_server_start(orc_http_server **out,
-					 orc_http_api *api,
-					 const char *listen, int *port_out,
-					 orc_error *err)
-{
-	(void)api;
-	(void)listen;
-	(void)port_out;
-	if (out)
-		*out = NULL;
-	return absent(err);
-}
-
-ORC_API void orc_http_server_stop(orc_http_server *server)
-{
-	(void)server;
 }
 
 ORC_API orc_status orc_lambda_apigw_handle(char **response_out,

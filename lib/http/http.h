@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "orchestra/http.h"
+#include "private.h"
 
 struct orc_http_api {
 	orc_backend *backend;
@@ -35,7 +36,7 @@ void orc__http_unlock(orc_http_api *api);
 /* Headers every response carries, whatever transport: no sniffing, no
  * framing, the page's scripts and connections from this origin only. */
 #define ORC__HTTP_NHEADERS 4
-extern const char *const orc__http_headers[ORC__HTTP_NHEADERS][2];
+ORC__PRIVATE extern const char *const orc__http_headers[ORC__HTTP_NHEADERS][2];
 
 /* An embedded dashboard file (web/, generated into assets.c). */
 typedef struct orc__http_asset {
@@ -49,7 +50,7 @@ extern const size_t orc__http_nassets;
 
 /* Percent-decode @p len bytes of @p s into a new string; NULL when it
  * holds a bad escape or a NUL, or on out of memory. */
-char *orc__http_decode(const char *s, size_t len);
+ORC__PRIVATE char *orc__http_decode(const char *s, size_t len);
 
 /* The GET /workflows/{id} document for @p wf_id as compact JSON text
  * (free with free()); *http_status is 200, or the error's status with
@@ -65,8 +66,8 @@ char *orc__http_task(int *http_status, orc_http_api *api, const char *wf_id,
 char *orc__http_list(int *http_status, orc_http_api *api);
 
 /* An error document {"ok": false, "error", "code", "field"}. */
-char *orc__http_error_doc(orc_status st, const char *field,
-			  const char *message);
+ORC__PRIVATE char *orc__http_error_doc(orc_status st, const char *field,
+				       const char *message);
 
 /* @p doc as compact JSON text (free with free()), and @p doc released;
  * NULL when @p doc is NULL or on out of memory. */

@@ -3,12 +3,16 @@
  * one: with CMake (CMakeLists.txt) and with pkg-config (run.sh). It runs
  * a two-task workflow in-process, b after a, and checks that b saw a's
  * output and that the library it loaded is the one its headers describe.
- * With CONSUMER_AWS it also links liborchestra-aws and calls into it.
+ * With CONSUMER_AWS it also links liborchestra-aws and calls into it;
+ * with CONSUMER_HTTP it links liborchestra-http and starts a listener.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <orchestra/orchestra.h>
+#ifdef CONSUMER_HTTP
+#include <orchestra/http.h>
+#endif
 
 static const char wf[] =
 	"{\"tasks\": [{\"id\": \"a\", \"handler\": \"a\"},"
@@ -50,6 +54,38 @@ static int aws_call(void)
 		return 1;
 	}
 	return b != NULL;
+}
+#endif
+
+#ifdef CONSUMER_HTTP
+/* The API over a memory backend, served on a free loopback port, then
+ * stopped. A build without libmicrohttpd says ORC_ENOTSUPPORTED for
+ * both; either way the call went into liborchestra-http. */
+static int http_call(void)
+{
+	orc_backend *backend = NULL;
+	orc_http_api *api = NULL;
+	orc_http_server *srv = NULL;
+	orc_error err;
+	orc_status st, want = ORC_OK;
+	int port = 0;
+
+	memset(&err, 0, sizeof(err));
+	st = orc_memory_backend_create(&backend, NULL, &err);
+	if (st == ORC_OK)
+		st = orc_http_api_create(&api, backend, NULL, &err);
+	if (st == ORC_ENOTSUPPORTED)
+		want = ORC_ENOTSUPPORTED;
+	else if (st != ORC_OK)
+		want = ORC_ERROR; /* fails below */
+	st = orc_http_server_start(&srv, api, "127.0.0.1:0", &port, &err);
+	printf("consumer: orc_http_server_start: %s, port %d%s%s\n",
+	       orc_status_name(st), port, err.message[0] ? ": " : "",
+	       err.message);
+	orc_http_server_stop(srv);
+	orc_http_api_free(api);
+	orc_backend_free(backend);
+	return st != want || (st == ORC_OK && port <= 0);
 }
 #endif
 
@@ -96,6 +132,10 @@ int main(void)
 #ifdef CONSUMER_AWS
 	if (rc == 0)
 		rc = aws_call();
+#endif
+#ifdef CONSUMER_HTTP
+	if (rc == 0)
+		rc = http_call();
 #endif
 	return rc;
 }

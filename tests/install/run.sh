@@ -5,18 +5,21 @@
 #    workflow on SQLite without loading liborchestra-aws or libcurl,
 #    loads them for --backend dynamodb, and says which library is
 #    missing when liborchestra-aws is gone (SQLite still working) and
-#    what is wrong with it when it is broken;
-#  - liborchestra.so links neither libcurl nor libcrypto;
+#    what is wrong with it when it is broken; likewise `serve` loads
+#    liborchestra-http (and libmicrohttpd), which nothing else loads;
+#  - liborchestra.so links neither libcurl, libcrypto nor libmicrohttpd;
 #  - a C program builds and runs against the prefix with CMake
-#    (find_package(liborchestra), both imported targets) and with
-#    pkg-config (liborchestra, liborchestra-aws); the CMake package
+#    (find_package(liborchestra), the three imported targets) and with
+#    pkg-config (liborchestra, liborchestra-aws, liborchestra-http); the
+#    CMake package
 #    refuses an incompatible version;
 #  - the man page's synopsis names every command `orchestra --help`
 #    lists, and the docs are installed.
 #
 # usage: run.sh BUILD_DIR   with, in the environment, ORC_PREFIX,
 # ORC_BINDIR, ORC_LIBDIR, ORC_INCLUDEDIR, ORC_MANDIR, ORC_DATADIR (meson's
-# options), ORC_VERSION, ORC_HAVE_DYNAMODB (true/false), ORC_CFLAGS
+# options), ORC_VERSION, ORC_HAVE_DYNAMODB and ORC_HAVE_HTTP
+# (true/false), ORC_CFLAGS
 # (sanitizer flags of the build, for the consumers).
 # A missing tool fails the test under CI=true and skips it (77) otherwise.
 set -euo pipefail
@@ -54,8 +57,10 @@ root=$dest$ORC_PREFIX
 bin=$(at "$ORC_BINDIR")/orchestra
 libdir=$(at "$ORC_LIBDIR")
 for f in "$bin" "$libdir/liborchestra.so.0" "$libdir/liborchestra-aws.so.0" \
+	"$libdir/liborchestra-http.so.0" \
 	"$libdir/pkgconfig/liborchestra.pc" \
 	"$libdir/pkgconfig/liborchestra-aws.pc" \
+	"$libdir/pkgconfig/liborchestra-http.pc" \
 	"$libdir/cmake/liborchestra/liborchestraConfig.cmake" \
 	"$libdir/cmake/liborchestra/liborchestraConfigVersion.cmake" \
 	"$(at "$ORC_INCLUDEDIR")/orchestra/orchestra.h" \
@@ -66,9 +71,9 @@ for f in "$bin" "$libdir/liborchestra.so.0" "$libdir/liborchestra-aws.so.0" \
 	[ -e "$f" ] || fail "not installed: ${f#"$dest"}"
 done
 
-echo "== liborchestra.so links neither libcurl nor libcrypto"
+echo "== liborchestra.so links neither libcurl, libcrypto nor libmicrohttpd"
 needed=$(readelf -d "$libdir/liborchestra.so.0" | grep NEEDED || true)
-if grep -E 'libcurl|libcrypto|libssl' <<<"$needed"; then
+if grep -E 'libcurl|libcrypto|libssl|libmicrohttpd|libgnutls' <<<"$needed"; then
 	fail "liborchestra.so.0 links the libraries above"
 fi
 
@@ -76,14 +81,14 @@ echo "== the installed orchestra starts from the prefix"
 out=$("$bin" --version) || fail "installed orchestra does not start"
 [ "$out" = "orchestra $ORC_VERSION" ] || fail "--version says '$out'"
 
-echo "== a run on SQLite loads neither liborchestra-aws nor libcurl"
+echo "== a run on SQLite loads no liborchestra-aws, libcurl, liborchestra-http, libmicrohttpd"
 cd "$tmp"
 printf '{"tasks": [{"id": "t", "command": ["true"]}]}\n' >wf.json
 LD_DEBUG=files "$bin" run wf.json --db "$tmp/o.db" --plain \
 	>run.out 2>run.debug || { cat run.out run.debug >&2; fail "run"; }
 grep -q 'file=liborchestra.so.0 ' run.debug ||
 	fail "LD_DEBUG shows no loading at all (cannot judge)"
-if grep -E 'file=[^ ]*(liborchestra-aws|libcurl|libcrypto)' run.debug; then
+if grep -E 'file=[^ ]*(liborchestra-aws|libcurl|libcrypto|liborchestra-http|libmicrohttpd|libgnutls)' run.debug; then
 	fail "a SQLite run loaded the libraries above"
 fi
 "$bin" status "$(sed -n 's/^workflow //p' run.out | head -1)" \
@@ -134,20 +139,49 @@ exit4 "dynamodb list with a broken library" \
 cat err.txt
 mv aside/liborchestra-aws.so.0 "$libdir/"
 
+if [ "$ORC_HAVE_HTTP" = true ]; then
+	echo "== serve loads liborchestra-http and libmicrohttpd"
+	LD_DEBUG=files "$bin" serve --listen 127.0.0.1:0 --db "$tmp/o.db" \
+		>serve.out 2>serve.debug &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q '^listening on' serve.out && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q '^listening on' serve.out ||
+		{ kill "$pid" 2>/dev/null; cat serve.out serve.debug >&2; fail "serve did not listen"; }
+	kill -TERM "$pid"
+	wait "$pid" || fail "serve exited $? on SIGTERM"
+	grep -q 'file=[^ ]*liborchestra-http.so.0 .*dynamically loaded' serve.debug ||
+		fail "serve did not open liborchestra-http with dlopen"
+	grep -q 'file=[^ ]*libmicrohttpd' serve.debug ||
+		fail "serve did not load libmicrohttpd"
+
+	echo "== without liborchestra-http: a clear error for serve"
+	mv "$libdir"/liborchestra-http.so* aside/
+	exit4 "serve without the library" \
+		'needs liborchestra-http.so.0, which cannot be loaded' \
+		serve --listen 127.0.0.1:0 --db "$tmp/o.db"
+	cat err.txt
+	mv aside/* "$libdir"/
+fi
+
 echo "== pkg-config consumers"
 # The sysroot prefixes the .pc files' paths with the DESTDIR; jansson
 # and the others still come from the system's .pc files.
 export PKG_CONFIG_PATH=$libdir/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
-for pc in liborchestra liborchestra-aws; do
+for pc in liborchestra liborchestra-aws liborchestra-http; do
 	def=""
 	[ "$pc" = liborchestra-aws ] && def=-DCONSUMER_AWS=1
+	[ "$pc" = liborchestra-http ] && def=-DCONSUMER_HTTP=1
 	# shellcheck disable=SC2046,SC2086
 	"${CC:-cc}" -std=c11 -Wall -Wextra -Werror $ORC_CFLAGS $def \
 		"$here/consumer.c" -o "pc-$pc" $(pkg-config --cflags --libs "$pc") \
 		-Wl,-rpath,"$libdir" || fail "build against pkg-config $pc"
 	"./pc-$pc" || fail "pkg-config $pc consumer"
 done
-if readelf -d pc-liborchestra | grep -E 'NEEDED.*(orchestra-aws|libcurl)'; then
+if readelf -d pc-liborchestra | grep -E 'NEEDED.*(orchestra-aws|libcurl|orchestra-http|libmicrohttpd)'; then
 	fail "the liborchestra consumer links the libraries above"
 fi
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
@@ -164,6 +198,7 @@ cmake --build cmake-build >>cmake.log 2>&1 ||
 	{ cat cmake.log >&2; fail "cmake build"; }
 ./cmake-build/consumer || fail "CMake consumer"
 ./cmake-build/consumer_aws || fail "CMake liborchestra-aws consumer"
+./cmake-build/consumer_http || fail "CMake liborchestra-http consumer"
 # The next minor release before 1.0, the next major one after.
 if [ "$major" = 0 ]; then
 	newer=0.$((minor + 1))
